@@ -1,0 +1,1326 @@
+//! The sync engine: one node's replication logic, with no I/O.
+//!
+//! The node feeds the engine what happened (a peer connected, a gossip message arrived, a request
+//! or response came in, the user committed) together with the current time, and drains the
+//! effects the engine wants (`Output`: send this request, gossip this announce, report this
+//! event). Storage goes through the `Store` trait. Because nothing here waits on a socket, the
+//! same engine runs in the node, in unit tests with several peers in one process, and in the
+//! simulator.
+//!
+//! Sync in brief: a node gossips an artefact's heads whenever they change and asks every peer it
+//! connects to for its inventory. A node that sees heads it lacks pulls: with no document yet it
+//! gets a compact snapshot; otherwise the missing changes, negotiated by heads and, when histories
+//! diverged, by short hash prefixes of what it has. Every change is verified (signature and actor
+//! binding, or origin recomputation) and authorised before it is applied, stored or served.
+//! File contents follow as blobs, fetched in batches and checked against their hashes.
+
+use crate::artefact::{
+    Artefact, ArtefactError, ArtefactId, ArtefactSummary, FileContent, FileEdit, FileEntry,
+    Metadata, NewFile,
+};
+use crate::authz::{Policy, SignedOnly};
+use crate::blob::BlobHash;
+use crate::identity::{NodeKey, PublicKey};
+use crate::signed::{self, Proof, VerifyError};
+use crate::store::{Store, StoredChange};
+use crate::wire::{
+    self, heads_from_wire, heads_to_wire, Announce, Head, InventoryEntry, Request, Response,
+    WireBlob, WireChange,
+};
+use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::fmt::{Debug, Display};
+use std::hash::Hash;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// After this many logged changes an artefact is compacted into a fresh snapshot.
+const COMPACT_AFTER: usize = 256;
+/// Blob requests kept in flight per peer, so transfer is pipelined.
+const BLOB_REQUESTS_PER_PEER: usize = 4;
+/// Bytes of changes put in one `Changes` response before the rest is left for the next pull.
+const CHANGES_BATCH_BYTES: usize = 32 * 1024 * 1024;
+
+/// A peer's identity as the engine sees it (the node uses libp2p's `PeerId`).
+pub trait PeerKey: Clone + Eq + Hash + Debug + Display {}
+impl<T: Clone + Eq + Hash + Debug + Display> PeerKey for T {}
+
+/// An effect the engine asks the node to carry out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output<P> {
+    /// Send `request` to `peer`; hand the answer back with `handle_response`.
+    Request { peer: P, request: Request },
+    /// Gossip these heads to everyone.
+    Announce(Announce),
+    /// Something the node should log or tell its user.
+    Event(Event),
+}
+
+/// Things that happened, for logs, the CLI and tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// An artefact's document changed because of data from `from` (or a local commit).
+    Updated {
+        id: ArtefactId,
+        heads: Vec<Head>,
+        from: Option<String>,
+    },
+    /// All blobs of an artefact are present.
+    Complete { id: ArtefactId },
+    /// Progress fetching blobs: `have` of `want` bytes present.
+    BlobProgress {
+        id: ArtefactId,
+        have: u64,
+        want: u64,
+    },
+    /// Data from `peer` was refused and dropped.
+    Rejected {
+        peer: String,
+        id: Option<ArtefactId>,
+        reason: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("storage: {0}")]
+    Store(Box<dyn std::error::Error + Send + Sync>),
+    #[error(transparent)]
+    Artefact(#[from] ArtefactError),
+    #[error("no artefact {0}")]
+    NotFound(String),
+    #[error("{prefix:?} matches several artefacts: {matches}")]
+    Ambiguous { prefix: String, matches: String },
+    #[error("stored document for {id} is corrupt: {reason}")]
+    Corrupt { id: ArtefactId, reason: String },
+    #[error(
+        "the content of {path} is not yet on this node (blob {blob}); wait for sync to finish"
+    )]
+    MissingBlob { path: String, blob: BlobHash },
+    #[error("change refused: {0}")]
+    Refused(String),
+}
+
+fn store_err<E: std::error::Error + Send + Sync + 'static>(e: E) -> EngineError {
+    EngineError::Store(Box::new(e))
+}
+
+/// A file with its content, as handed to publish and returned for checkout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileData {
+    pub path: String,
+    pub content: Vec<u8>,
+    pub executable: bool,
+}
+
+/// An entry of an artefact's history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub hash: ChangeHash,
+    pub author: PublicKey,
+    pub time: i64,
+    pub message: String,
+    pub deps: Vec<ChangeHash>,
+}
+
+struct Loaded {
+    artefact: Artefact,
+    proofs: HashMap<ChangeHash, Proof>,
+    /// Changes appended to the store's log since the last snapshot.
+    logged: usize,
+}
+
+#[derive(Default)]
+struct BlobWant {
+    size: u64,
+    artefacts: BTreeSet<ArtefactId>,
+}
+
+/// One node's replication state machine.
+pub struct Engine<S: Store, P: PeerKey> {
+    key: NodeKey,
+    store: S,
+    policy: Box<dyn Policy + Send>,
+    docs: HashMap<ArtefactId, Loaded>,
+    outbox: VecDeque<Output<P>>,
+    connected: HashSet<P>,
+    /// Artefacts with a pull in flight, and to whom.
+    pulling: HashMap<ArtefactId, P>,
+    /// Heads seen announced while a pull was in flight: check again when it ends.
+    recheck: HashMap<ArtefactId, (P, Vec<ChangeHash>)>,
+    /// Blobs some artefact needs and this node lacks.
+    wanted: BTreeMap<BlobHash, BlobWant>,
+    /// Peers that have (or will have) the blobs of an artefact.
+    sources: HashMap<ArtefactId, Vec<P>>,
+    /// Blob requests in flight: which hashes each peer was asked for.
+    blob_requests: HashMap<P, Vec<Vec<BlobHash>>>,
+    /// Blobs a peer said it does not have; not asked again until it announces new heads.
+    lacks: HashSet<(P, BlobHash)>,
+}
+
+impl<S: Store, P: PeerKey> Engine<S, P> {
+    pub fn new(key: NodeKey, store: S) -> Self {
+        Engine {
+            key,
+            store,
+            policy: Box::new(SignedOnly),
+            docs: HashMap::new(),
+            outbox: VecDeque::new(),
+            connected: HashSet::new(),
+            pulling: HashMap::new(),
+            recheck: HashMap::new(),
+            wanted: BTreeMap::new(),
+            sources: HashMap::new(),
+            blob_requests: HashMap::new(),
+            lacks: HashSet::new(),
+        }
+    }
+
+    /// Replaces the ingest policy (the default accepts every proven change).
+    pub fn set_policy(&mut self, policy: Box<dyn Policy + Send>) {
+        self.policy = policy;
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        self.key.public()
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    /// Takes the next effect to carry out.
+    pub fn poll_output(&mut self) -> Option<Output<P>> {
+        self.outbox.pop_front()
+    }
+
+    /// Takes every pending effect.
+    pub fn drain_outputs(&mut self) -> Vec<Output<P>> {
+        self.outbox.drain(..).collect()
+    }
+
+    // ----- local operations -------------------------------------------------------------
+
+    /// Publishes a new artefact. Returns once it is durable.
+    pub fn publish(
+        &mut self,
+        meta: &Metadata,
+        files: &[FileData],
+        now: i64,
+        nonce: [u8; 8],
+    ) -> Result<ArtefactId, EngineError> {
+        let mut new_files = Vec::with_capacity(files.len());
+        for file in files {
+            crate::artefact::validate_path(&file.path)?;
+            let hash = BlobHash::of(&file.content);
+            if !self.store.has_blob(&hash).map_err(store_err)? {
+                self.store
+                    .put_blob(&hash, &file.content)
+                    .map_err(store_err)?;
+            }
+            new_files.push(NewFile {
+                path: file.path.clone(),
+                blob: hash,
+                size: file.content.len() as u64,
+                executable: file.executable,
+            });
+        }
+        let actor = signed::signed_actor(&self.key.public(), nonce);
+        let (artefact, change) = Artefact::genesis(meta, &new_files, actor, now, "publish")?;
+        let id = artefact.id;
+        let proof = signed::sign_change(&self.key, &change.hash());
+        self.store
+            .append_changes(
+                &id,
+                &[StoredChange {
+                    hash: change.hash(),
+                    bytes: change.raw_bytes().to_vec(),
+                    proof: proof.clone(),
+                }],
+            )
+            .map_err(store_err)?;
+        let mut proofs = HashMap::new();
+        proofs.insert(change.hash(), proof);
+        self.docs.insert(
+            id,
+            Loaded {
+                artefact,
+                proofs,
+                logged: 1,
+            },
+        );
+        self.after_update(id, None)?;
+        self.store.flush().map_err(store_err)?;
+        Ok(id)
+    }
+
+    /// Applies edits made against `base` as one signed change. Returns the new change (or
+    /// `None` if the edits changed nothing) once it is durable.
+    pub fn commit(
+        &mut self,
+        id: &ArtefactId,
+        base: &[ChangeHash],
+        edits: &[FileEdit],
+        message: &str,
+        now: i64,
+        nonce: [u8; 8],
+    ) -> Result<Option<ChangeHash>, EngineError> {
+        // Store blob contents first: a file that stays a blob must be servable once announced.
+        for edit in edits {
+            if let FileEdit::Write { content, .. } = edit {
+                let hash = BlobHash::of(content);
+                if !self.store.has_blob(&hash).map_err(store_err)? {
+                    self.store.put_blob(&hash, content).map_err(store_err)?;
+                }
+            }
+        }
+        let actor = signed::signed_actor(&self.key.public(), nonce);
+        let key = self.key.clone();
+        self.load(id)?;
+        let store = &self.store;
+        let loaded = self
+            .docs
+            .get_mut(id)
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        let outcome = loaded
+            .artefact
+            .edit(base, edits, actor, now, message, |hash| {
+                store
+                    .get_blob(hash)
+                    .ok()
+                    .flatten()
+                    .and_then(|b| String::from_utf8(b).ok())
+            })?;
+        let Some(change) = outcome.change else {
+            return Ok(None);
+        };
+        let mut stored = Vec::new();
+        for (origin, path, blob) in &outcome.origins {
+            if loaded.proofs.contains_key(&origin.hash()) {
+                continue;
+            }
+            let proof = Proof::Origin {
+                path: path.clone(),
+                blob: *blob,
+            };
+            loaded.proofs.insert(origin.hash(), proof.clone());
+            stored.push(StoredChange {
+                hash: origin.hash(),
+                bytes: origin.raw_bytes().to_vec(),
+                proof,
+            });
+        }
+        let proof = signed::sign_change(&key, &change.hash());
+        loaded.proofs.insert(change.hash(), proof.clone());
+        stored.push(StoredChange {
+            hash: change.hash(),
+            bytes: change.raw_bytes().to_vec(),
+            proof,
+        });
+        loaded.logged += stored.len();
+        self.store.append_changes(id, &stored).map_err(store_err)?;
+        self.after_update(*id, None)?;
+        self.store.flush().map_err(store_err)?;
+        Ok(Some(change.hash()))
+    }
+
+    /// Every artefact this node holds, as listing rows.
+    pub fn list(&self) -> Result<Vec<ArtefactSummary>, EngineError> {
+        self.store.summaries().map_err(store_err)
+    }
+
+    /// Resolves a full id or a unique prefix of one.
+    pub fn resolve(&self, prefix: &str) -> Result<ArtefactId, EngineError> {
+        let prefix = prefix.trim().to_ascii_lowercase();
+        if let Ok(id) = prefix.parse::<ArtefactId>() {
+            if self.docs.contains_key(&id)
+                || self.store.load_document(&id).map_err(store_err)?.is_some()
+            {
+                return Ok(id);
+            }
+        }
+        let ids = self.store.artefact_ids().map_err(store_err)?;
+        let matches: Vec<ArtefactId> = ids
+            .into_iter()
+            .filter(|id| !prefix.is_empty() && id.to_hex().starts_with(&prefix))
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(EngineError::NotFound(prefix)),
+            many => Err(EngineError::Ambiguous {
+                prefix,
+                matches: many
+                    .iter()
+                    .map(|m| m.to_hex()[..12].to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+
+    /// The artefact's document (loaded from the store on first use).
+    pub fn artefact(&mut self, id: &ArtefactId) -> Result<&Artefact, EngineError> {
+        self.load(id)?;
+        self.docs
+            .get(id)
+            .map(|l| &l.artefact)
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))
+    }
+
+    /// History, newest first.
+    pub fn history(&mut self, id: &ArtefactId) -> Result<Vec<HistoryEntry>, EngineError> {
+        let artefact = self.artefact(id)?;
+        Ok(artefact
+            .history()
+            .into_iter()
+            .map(|(c, author)| HistoryEntry {
+                hash: c.hash(),
+                author,
+                time: c.timestamp(),
+                message: c.message().unwrap_or_default().to_string(),
+                deps: c.deps().to_vec(),
+            })
+            .collect())
+    }
+
+    /// Every file with its content at `heads` (current heads when `None`).
+    pub fn files(
+        &mut self,
+        id: &ArtefactId,
+        heads: Option<&[ChangeHash]>,
+    ) -> Result<(Vec<ChangeHash>, Vec<FileData>), EngineError> {
+        self.load(id)?;
+        let loaded = self
+            .docs
+            .get(id)
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        let artefact = &loaded.artefact;
+        let heads = match heads {
+            Some(h) => {
+                artefact.check_heads(h)?;
+                h.to_vec()
+            }
+            None => artefact.heads(),
+        };
+        let mut out = Vec::new();
+        for file in artefact.files(Some(&heads)) {
+            let content = self.content_of(artefact, &file, &heads)?;
+            out.push(FileData {
+                path: file.path,
+                content,
+                executable: file.executable,
+            });
+        }
+        Ok((heads, out))
+    }
+
+    fn content_of(
+        &self,
+        artefact: &Artefact,
+        file: &FileEntry,
+        heads: &[ChangeHash],
+    ) -> Result<Vec<u8>, EngineError> {
+        match &file.content {
+            FileContent::Text { obj, .. } => Ok(artefact.text(obj, Some(heads))?.into_bytes()),
+            FileContent::Blob { hash, .. } => {
+                self.store
+                    .get_blob(hash)
+                    .map_err(store_err)?
+                    .ok_or(EngineError::MissingBlob {
+                        path: file.path.clone(),
+                        blob: *hash,
+                    })
+            }
+        }
+    }
+
+    // ----- peers ------------------------------------------------------------------------
+
+    /// A connection to `peer` is up: ask what it has.
+    pub fn handle_connected(&mut self, peer: P) {
+        if self.connected.insert(peer.clone()) {
+            self.outbox.push_back(Output::Request {
+                peer,
+                request: Request::Inventory,
+            });
+        }
+    }
+
+    /// The last connection to `peer` closed: forget in-flight work with it.
+    pub fn handle_disconnected(&mut self, peer: &P) {
+        self.connected.remove(peer);
+        self.pulling.retain(|_, p| p != peer);
+        self.blob_requests.remove(peer);
+        for sources in self.sources.values_mut() {
+            sources.retain(|p| p != peer);
+        }
+        // Blobs that were in flight with the peer stay wanted; ask someone else.
+        let others: Vec<P> = self.connected.iter().cloned().collect();
+        for other in others {
+            self.request_blobs_from(&other);
+        }
+    }
+
+    /// A gossip message arrived, forwarded by `peer`.
+    pub fn handle_announce(&mut self, peer: P, bytes: &[u8]) {
+        match Announce::decode(bytes) {
+            Ok(announce) => {
+                self.consider_heads(peer, announce.id, heads_from_wire(&announce.heads))
+            }
+            Err(e) => self.reject(&peer, None, format!("malformed announce: {e}")),
+        }
+    }
+
+    /// A request from `peer`: returns the encoded response.
+    pub fn handle_request(&mut self, peer: P, bytes: &[u8]) -> Vec<u8> {
+        let response = match Request::decode(bytes) {
+            Ok(request) => self.serve(&peer, request),
+            Err(e) => {
+                self.reject(&peer, None, format!("malformed request: {e}"));
+                Response::Refused {
+                    reason: format!("malformed request: {e}"),
+                }
+            }
+        };
+        response.encode()
+    }
+
+    /// The answer to `request`, which this engine asked `peer` to serve.
+    pub fn handle_response(&mut self, peer: P, request: &Request, bytes: &[u8]) {
+        let response = match Response::decode(bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                self.request_done(&peer, request);
+                self.reject(&peer, None, format!("malformed response: {e}"));
+                return;
+            }
+        };
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            self.ingest_response(&peer, request, response)
+        }));
+        self.request_done(&peer, request);
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.reject(&peer, request_id(request), e.to_string()),
+            Err(_) => self.reject(
+                &peer,
+                request_id(request),
+                "response made the CRDT library fail".into(),
+            ),
+        }
+        self.follow_up(&peer, request);
+    }
+
+    /// `request` to `peer` failed (timeout, connection closed, protocol error).
+    pub fn handle_request_failed(&mut self, peer: P, request: &Request) {
+        self.request_done(&peer, request);
+    }
+
+    fn request_done(&mut self, peer: &P, request: &Request) {
+        match request {
+            Request::Pull { id, .. } => {
+                if self.pulling.get(id) == Some(peer) {
+                    self.pulling.remove(id);
+                }
+            }
+            Request::Blobs { hashes } => {
+                if let Some(inflight) = self.blob_requests.get_mut(peer) {
+                    if let Some(pos) = inflight.iter().position(|h| h == hashes) {
+                        inflight.remove(pos);
+                    }
+                }
+            }
+            Request::Inventory => {}
+        }
+    }
+
+    /// After a response: re-check announced heads and keep blob transfers going.
+    fn follow_up(&mut self, peer: &P, request: &Request) {
+        if let Request::Pull { id, .. } = request {
+            if let Some((from, heads)) = self.recheck.remove(id) {
+                self.consider_heads(from, *id, heads);
+            }
+        }
+        self.request_blobs_from(peer);
+    }
+
+    fn reject(&mut self, peer: &P, id: Option<ArtefactId>, reason: String) {
+        self.outbox.push_back(Output::Event(Event::Rejected {
+            peer: peer.to_string(),
+            id,
+            reason,
+        }));
+    }
+
+    /// `peer` has `heads` of artefact `id`: pull if any are unknown here.
+    fn consider_heads(&mut self, peer: P, id: ArtefactId, heads: Vec<ChangeHash>) {
+        if heads.is_empty() {
+            return;
+        }
+        let known = match self.load(&id) {
+            Ok(()) => match self.docs.get(&id) {
+                Some(l) => heads
+                    .iter()
+                    .all(|h| l.artefact.doc.get_change_by_hash(h).is_some()),
+                None => false,
+            },
+            Err(EngineError::NotFound(_)) => false,
+            Err(_) => false,
+        };
+        self.add_source(id, &peer);
+        self.lacks.retain(|(p, _)| p != &peer);
+        if known {
+            return;
+        }
+        if self.pulling.contains_key(&id) {
+            self.recheck.insert(id, (peer, heads));
+            return;
+        }
+        let ours = self
+            .docs
+            .get(&id)
+            .map(|l| l.artefact.heads())
+            .unwrap_or_default();
+        self.pull(peer, id, ours, Vec::new(), Vec::new());
+    }
+
+    fn pull(
+        &mut self,
+        peer: P,
+        id: ArtefactId,
+        heads: Vec<ChangeHash>,
+        have: Vec<[u8; 8]>,
+        need: Vec<ChangeHash>,
+    ) {
+        self.pulling.insert(id, peer.clone());
+        self.outbox.push_back(Output::Request {
+            peer,
+            request: Request::Pull {
+                id,
+                heads: heads_to_wire(&heads),
+                have,
+                need: heads_to_wire(&need),
+            },
+        });
+    }
+
+    fn add_source(&mut self, id: ArtefactId, peer: &P) {
+        let sources = self.sources.entry(id).or_default();
+        if !sources.contains(peer) {
+            sources.push(peer.clone());
+        }
+    }
+
+    // ----- serving ----------------------------------------------------------------------
+
+    fn serve(&mut self, peer: &P, request: Request) -> Response {
+        match request {
+            Request::Inventory => match self.store.summaries() {
+                Ok(rows) => Response::Inventory {
+                    entries: rows
+                        .into_iter()
+                        .map(|s| InventoryEntry {
+                            id: s.id,
+                            heads: s.heads,
+                        })
+                        .collect(),
+                },
+                Err(e) => Response::Refused {
+                    reason: format!("storage error: {e}"),
+                },
+            },
+            Request::Pull {
+                id,
+                heads,
+                have,
+                need,
+            } => {
+                match self.serve_pull(
+                    peer,
+                    id,
+                    heads_from_wire(&heads),
+                    have,
+                    heads_from_wire(&need),
+                ) {
+                    Ok(r) => r,
+                    Err(EngineError::NotFound(_)) => Response::NotFound { id },
+                    Err(e) => Response::Refused {
+                        reason: e.to_string(),
+                    },
+                }
+            }
+            Request::Blobs { hashes } => self.serve_blobs(hashes),
+        }
+    }
+
+    fn serve_pull(
+        &mut self,
+        peer: &P,
+        id: ArtefactId,
+        their_heads: Vec<ChangeHash>,
+        have: Vec<[u8; 8]>,
+        need: Vec<ChangeHash>,
+    ) -> Result<Response, EngineError> {
+        self.load(&id)?;
+        let loaded = self
+            .docs
+            .get(&id)
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        let doc = &loaded.artefact.doc;
+        let ours = doc.get_heads();
+        if their_heads.is_empty() && need.is_empty() {
+            let document = doc.save();
+            let mut proofs: Vec<(Head, Proof)> = loaded
+                .proofs
+                .iter()
+                .map(|(h, p)| (Head::from(*h), p.clone()))
+                .collect();
+            proofs.sort_by(|a, b| a.0.cmp(&b.0));
+            let origin_blobs = self.origin_blobs(proofs.iter().map(|(_, p)| p))?;
+            return Ok(Response::Snapshot {
+                id,
+                document,
+                proofs,
+                origin_blobs,
+            });
+        }
+        let (known, unknown): (Vec<ChangeHash>, Vec<ChangeHash>) = their_heads
+            .iter()
+            .partition(|h| doc.get_change_by_hash(h).is_some());
+        if !unknown.is_empty() {
+            // They have changes we lack: fetch them too.
+            let peer = peer.clone();
+            if !self.pulling.contains_key(&id) {
+                self.pull(peer.clone(), id, ours.clone(), Vec::new(), Vec::new());
+            }
+            if have.is_empty() && need.is_empty() {
+                return Ok(Response::Diverged {
+                    id,
+                    heads: heads_to_wire(&ours),
+                });
+            }
+        }
+        let loaded = self
+            .docs
+            .get(&id)
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        let doc = &loaded.artefact.doc;
+        let have: HashSet<[u8; 8]> = have.into_iter().collect();
+        let mut changes: Vec<Change> = doc
+            .get_changes(&known)
+            .into_iter()
+            .filter(|c| !have.contains(&prefix8(&c.hash())))
+            .collect();
+        let mut seen: HashSet<ChangeHash> = changes.iter().map(|c| c.hash()).collect();
+        for hash in &need {
+            if let Some(c) = doc.get_change_by_hash(hash) {
+                if seen.insert(c.hash()) {
+                    changes.push(c);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for change in changes {
+            let Some(proof) = loaded.proofs.get(&change.hash()) else {
+                // A change without a recorded proof is never served.
+                continue;
+            };
+            bytes += change.raw_bytes().len();
+            if bytes > CHANGES_BATCH_BYTES && !out.is_empty() {
+                break;
+            }
+            out.push(WireChange {
+                bytes: change.raw_bytes().to_vec(),
+                proof: proof.clone(),
+            });
+        }
+        let origin_blobs = self.origin_blobs(out.iter().map(|c| &c.proof))?;
+        Ok(Response::Changes {
+            id,
+            heads: heads_to_wire(&ours),
+            changes: out,
+            origin_blobs,
+        })
+    }
+
+    fn origin_blobs<'a>(
+        &self,
+        proofs: impl Iterator<Item = &'a Proof>,
+    ) -> Result<Vec<WireBlob>, EngineError> {
+        let mut wanted = BTreeSet::new();
+        for proof in proofs {
+            if let Proof::Origin { blob, .. } = proof {
+                wanted.insert(*blob);
+            }
+        }
+        let mut out = Vec::new();
+        for hash in wanted {
+            if let Some(bytes) = self.store.get_blob(&hash).map_err(store_err)? {
+                out.push(WireBlob(bytes));
+            }
+        }
+        Ok(out)
+    }
+
+    fn serve_blobs(&mut self, hashes: Vec<BlobHash>) -> Response {
+        if hashes.len() > wire::MAX_BLOBS_PER_REQUEST {
+            return Response::Refused {
+                reason: format!(
+                    "more than {} blobs asked at once",
+                    wire::MAX_BLOBS_PER_REQUEST
+                ),
+            };
+        }
+        let mut blobs = Vec::new();
+        let mut missing = Vec::new();
+        let mut bytes = 0usize;
+        for hash in hashes {
+            if bytes >= wire::BLOB_BATCH_BYTES {
+                missing.push(hash);
+                continue;
+            }
+            match self.store.get_blob(&hash) {
+                Ok(Some(b)) => {
+                    bytes += b.len();
+                    blobs.push(WireBlob(b));
+                }
+                _ => missing.push(hash),
+            }
+        }
+        Response::Blobs { blobs, missing }
+    }
+
+    // ----- ingesting --------------------------------------------------------------------
+
+    fn ingest_response(
+        &mut self,
+        peer: &P,
+        request: &Request,
+        response: Response,
+    ) -> Result<(), EngineError> {
+        match response {
+            Response::Inventory { entries } => {
+                for entry in entries {
+                    self.consider_heads(peer.clone(), entry.id, heads_from_wire(&entry.heads));
+                }
+                Ok(())
+            }
+            Response::Snapshot {
+                id,
+                document,
+                proofs,
+                origin_blobs,
+            } => {
+                self.expect_pull_for(request, &id)?;
+                self.accept_origin_blobs(&origin_blobs)?;
+                self.ingest_snapshot(peer, id, &document, proofs)
+            }
+            Response::Changes {
+                id,
+                heads,
+                changes,
+                origin_blobs,
+            } => {
+                self.expect_pull_for(request, &id)?;
+                self.accept_origin_blobs(&origin_blobs)?;
+                self.ingest_changes(peer, id, changes)?;
+                // Anything still unknown (a batch limit, or missing dependencies): pull again.
+                let theirs = heads_from_wire(&heads);
+                let missing = match self.docs.get(&id) {
+                    Some(l) => theirs
+                        .iter()
+                        .any(|h| l.artefact.doc.get_change_by_hash(h).is_none()),
+                    None => true,
+                };
+                if missing && !self.recheck.contains_key(&id) {
+                    self.recheck.insert(id, (peer.clone(), theirs));
+                }
+                Ok(())
+            }
+            Response::Diverged { id, heads } => {
+                self.expect_pull_for(request, &id)?;
+                let theirs = heads_from_wire(&heads);
+                let Some(loaded) = self.docs.get(&id) else {
+                    return Ok(());
+                };
+                let doc = &loaded.artefact.doc;
+                let common: Vec<ChangeHash> = theirs
+                    .iter()
+                    .filter(|h| doc.get_change_by_hash(h).is_some())
+                    .copied()
+                    .collect();
+                let mut have: Vec<[u8; 8]> = doc
+                    .get_changes(&common)
+                    .iter()
+                    .map(|c| prefix8(&c.hash()))
+                    .collect();
+                have.truncate(wire::MAX_REQUEST_BYTES / 16);
+                let ours = doc.get_heads();
+                // Release the in-flight marker first so the follow-up pull is allowed.
+                self.pulling.remove(&id);
+                self.pull(peer.clone(), id, ours, have, Vec::new());
+                Ok(())
+            }
+            Response::Blobs { blobs, missing } => {
+                let Request::Blobs { hashes } = request else {
+                    return Err(EngineError::Refused(
+                        "blobs sent that were not asked for".into(),
+                    ));
+                };
+                let asked: HashSet<BlobHash> = hashes.iter().copied().collect();
+                let mut touched = BTreeSet::new();
+                for WireBlob(bytes) in blobs {
+                    let hash = BlobHash::of(&bytes);
+                    if !asked.contains(&hash) {
+                        return Err(EngineError::Refused(format!(
+                            "blob {hash} was not asked for (or its bytes do not match)"
+                        )));
+                    }
+                    if let Some(want) = self.wanted.remove(&hash) {
+                        self.store.put_blob(&hash, &bytes).map_err(store_err)?;
+                        touched.extend(want.artefacts);
+                    }
+                }
+                for hash in missing {
+                    if asked.contains(&hash) {
+                        self.lacks.insert((peer.clone(), hash));
+                    }
+                }
+                for id in touched {
+                    self.refresh_summary(&id)?;
+                }
+                self.store.flush().map_err(store_err)?;
+                Ok(())
+            }
+            Response::NotFound { .. } => Ok(()),
+            Response::Refused { reason } => {
+                Err(EngineError::Refused(format!("peer refused: {reason}")))
+            }
+        }
+    }
+
+    fn expect_pull_for(&self, request: &Request, id: &ArtefactId) -> Result<(), EngineError> {
+        match request {
+            Request::Pull { id: asked, .. } if asked == id => Ok(()),
+            _ => Err(EngineError::Refused(format!(
+                "unsolicited data for artefact {id}"
+            ))),
+        }
+    }
+
+    fn accept_origin_blobs(&mut self, blobs: &[WireBlob]) -> Result<(), EngineError> {
+        for WireBlob(bytes) in blobs {
+            let hash = BlobHash::of(bytes);
+            if !self.store.has_blob(&hash).map_err(store_err)? {
+                self.store.put_blob(&hash, bytes).map_err(store_err)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn verify(&self, id: &ArtefactId, change: &Change, proof: &Proof) -> Result<(), EngineError> {
+        let author =
+            signed::verify_change(change, proof, |h| self.store.get_blob(h).ok().flatten())
+                .map_err(|e: VerifyError| EngineError::Refused(e.to_string()))?;
+        self.policy
+            .may_apply(id, change, author.as_ref())
+            .map_err(|e| EngineError::Refused(e.to_string()))
+    }
+
+    fn ingest_snapshot(
+        &mut self,
+        peer: &P,
+        id: ArtefactId,
+        document: &[u8],
+        proofs: Vec<(Head, Proof)>,
+    ) -> Result<(), EngineError> {
+        let loaded_doc = Automerge::load(document)
+            .map_err(|e| EngineError::Refused(format!("snapshot does not load: {e}")))?;
+        let proofs: HashMap<ChangeHash, Proof> =
+            proofs.into_iter().map(|(h, p)| (h.into(), p)).collect();
+        let changes = loaded_doc.get_changes(&[]);
+        if !changes
+            .iter()
+            .any(|c| id.is_genesis(&c.hash()) && c.deps().is_empty())
+        {
+            return Err(EngineError::Refused(format!(
+                "snapshot for {id} lacks its genesis change"
+            )));
+        }
+        for change in &changes {
+            let proof = proofs.get(&change.hash()).ok_or_else(|| {
+                EngineError::Refused(format!("snapshot change {} has no proof", change.hash()))
+            })?;
+            self.verify(&id, change, proof)?;
+        }
+        if self.load(&id).is_ok() && self.docs.contains_key(&id) {
+            // We already have a version: merge the snapshot's changes into it.
+            let wire: Vec<WireChange> = changes
+                .iter()
+                .filter_map(|c| {
+                    proofs.get(&c.hash()).map(|p| WireChange {
+                        bytes: c.raw_bytes().to_vec(),
+                        proof: p.clone(),
+                    })
+                })
+                .collect();
+            return self.ingest_changes(peer, id, wire);
+        }
+        let stored: Vec<StoredChange> = changes
+            .iter()
+            .filter_map(|c| {
+                proofs.get(&c.hash()).map(|p| StoredChange {
+                    hash: c.hash(),
+                    bytes: c.raw_bytes().to_vec(),
+                    proof: p.clone(),
+                })
+            })
+            .collect();
+        self.store.append_changes(&id, &stored).map_err(store_err)?;
+        let snapshot = loaded_doc.save();
+        self.store.compact(&id, &snapshot).map_err(store_err)?;
+        let proofs = stored.into_iter().map(|s| (s.hash, s.proof)).collect();
+        self.docs.insert(
+            id,
+            Loaded {
+                artefact: Artefact {
+                    id,
+                    doc: loaded_doc,
+                },
+                proofs,
+                logged: 0,
+            },
+        );
+        self.after_update(id, Some(peer))?;
+        self.store.flush().map_err(store_err)?;
+        Ok(())
+    }
+
+    fn ingest_changes(
+        &mut self,
+        peer: &P,
+        id: ArtefactId,
+        changes: Vec<WireChange>,
+    ) -> Result<(), EngineError> {
+        let exists = match self.load(&id) {
+            Ok(()) => self.docs.contains_key(&id),
+            Err(EngineError::NotFound(_)) => false,
+            Err(e) => return Err(e),
+        };
+        let mut parsed = Vec::with_capacity(changes.len());
+        let mut rejected = Vec::new();
+        for wc in changes {
+            let change = match Change::from_bytes(wc.bytes) {
+                Ok(c) => c,
+                Err(e) => {
+                    rejected.push(format!("undecodable change: {e}"));
+                    continue;
+                }
+            };
+            match self.verify(&id, &change, &wc.proof) {
+                Ok(()) => parsed.push((change, wc.proof)),
+                Err(e) => rejected.push(e.to_string()),
+            }
+        }
+        for reason in rejected {
+            self.reject(peer, Some(id), reason);
+        }
+        if !exists {
+            if !parsed
+                .iter()
+                .any(|(c, _)| id.is_genesis(&c.hash()) && c.deps().is_empty())
+            {
+                return Err(EngineError::Refused(format!(
+                    "changes for unknown artefact {id} lack its genesis"
+                )));
+            }
+            let doc = Automerge::new();
+            self.docs.insert(
+                id,
+                Loaded {
+                    artefact: Artefact { id, doc },
+                    proofs: HashMap::new(),
+                    logged: 0,
+                },
+            );
+        }
+        let loaded = self
+            .docs
+            .get_mut(&id)
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        // Apply only changes whose dependencies are present, so nothing sits half-applied in
+        // automerge's queue without a stored proof.
+        let mut pending = parsed;
+        let mut accepted: Vec<(Change, Proof)> = Vec::new();
+        let mut known: HashSet<ChangeHash> = HashSet::new();
+        loop {
+            let before = pending.len();
+            let mut rest = Vec::new();
+            for (change, proof) in pending {
+                let hash = change.hash();
+                if loaded.artefact.doc.get_change_by_hash(&hash).is_some() || known.contains(&hash)
+                {
+                    continue;
+                }
+                let ready = change.deps().iter().all(|d| {
+                    known.contains(d) || loaded.artefact.doc.get_change_by_hash(d).is_some()
+                });
+                if ready {
+                    known.insert(hash);
+                    accepted.push((change, proof));
+                } else {
+                    rest.push((change, proof));
+                }
+            }
+            pending = rest;
+            if pending.is_empty() || pending.len() == before {
+                break;
+            }
+        }
+        if accepted.is_empty() {
+            if !exists {
+                self.docs.remove(&id);
+            }
+            return Ok(());
+        }
+        loaded
+            .artefact
+            .doc
+            .apply_changes(accepted.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>())
+            .map_err(|e| EngineError::Refused(format!("changes do not apply: {e}")))?;
+        let stored: Vec<StoredChange> = accepted
+            .into_iter()
+            .map(|(c, p)| StoredChange {
+                hash: c.hash(),
+                bytes: c.raw_bytes().to_vec(),
+                proof: p,
+            })
+            .collect();
+        for s in &stored {
+            loaded.proofs.insert(s.hash, s.proof.clone());
+        }
+        loaded.logged += stored.len();
+        self.store.append_changes(&id, &stored).map_err(store_err)?;
+        self.after_update(id, Some(peer))?;
+        self.store.flush().map_err(store_err)?;
+        Ok(())
+    }
+
+    // ----- bookkeeping ------------------------------------------------------------------
+
+    /// After the document changed: compact if due, refresh the listing, announce the heads,
+    /// note the blobs to fetch.
+    fn after_update(&mut self, id: ArtefactId, from: Option<&P>) -> Result<(), EngineError> {
+        let loaded = self
+            .docs
+            .get_mut(&id)
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        if loaded.logged >= COMPACT_AFTER {
+            let snapshot = loaded.artefact.doc.save();
+            self.store.compact(&id, &snapshot).map_err(store_err)?;
+            loaded.logged = 0;
+        }
+        let heads = heads_to_wire(&loaded.artefact.heads());
+        let referenced = loaded.artefact.referenced_blobs();
+        for (hash, size) in referenced {
+            if !self.store.has_blob(&hash).map_err(store_err)? {
+                let want = self.wanted.entry(hash).or_default();
+                want.size = size;
+                want.artefacts.insert(id);
+            }
+        }
+        self.refresh_summary(&id)?;
+        self.outbox.push_back(Output::Announce(Announce {
+            id,
+            heads: heads.clone(),
+        }));
+        self.outbox.push_back(Output::Event(Event::Updated {
+            id,
+            heads,
+            from: from.map(|p| p.to_string()),
+        }));
+        if let Some(peer) = from {
+            self.add_source(id, peer);
+            let peer = peer.clone();
+            self.request_blobs_from(&peer);
+        }
+        Ok(())
+    }
+
+    fn refresh_summary(&mut self, id: &ArtefactId) -> Result<(), EngineError> {
+        let loaded = self
+            .docs
+            .get(id)
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        let artefact = &loaded.artefact;
+        let meta = artefact.metadata();
+        let files = artefact.files(None);
+        let mut size = 0;
+        let mut have = 0;
+        let mut want = 0;
+        let mut complete = true;
+        for file in &files {
+            let bytes = artefact.file_size(file, None);
+            size += bytes;
+            if let FileContent::Blob { hash, .. } = &file.content {
+                want += bytes;
+                if self.store.has_blob(hash).map_err(store_err)? {
+                    have += bytes;
+                } else {
+                    complete = false;
+                }
+            }
+        }
+        let updated = artefact
+            .heads()
+            .iter()
+            .filter_map(|h| artefact.doc.get_change_by_hash(h).map(|c| c.timestamp()))
+            .max()
+            .unwrap_or(meta.created);
+        let summary = ArtefactSummary {
+            id: *id,
+            title: meta.title,
+            kind: meta.kind,
+            owner: meta.owner,
+            owner_name: meta.owner_name,
+            heads: heads_to_wire(&artefact.heads()),
+            files: files.len(),
+            size,
+            updated,
+            complete,
+        };
+        let was_complete = self
+            .store
+            .summaries()
+            .ok()
+            .and_then(|rows| rows.into_iter().find(|r| r.id == *id))
+            .map(|r| r.complete);
+        self.store.put_summary(&summary).map_err(store_err)?;
+        if complete && was_complete != Some(true) {
+            self.outbox
+                .push_back(Output::Event(Event::Complete { id: *id }));
+        } else if !complete {
+            self.outbox.push_back(Output::Event(Event::BlobProgress {
+                id: *id,
+                have,
+                want,
+            }));
+        }
+        Ok(())
+    }
+
+    /// Asks `peer` for wanted blobs of artefacts it is a source of, keeping a few requests in flight.
+    fn request_blobs_from(&mut self, peer: &P) {
+        if !self.connected.contains(peer) {
+            return;
+        }
+        let mut in_flight: HashSet<BlobHash> = self
+            .blob_requests
+            .values()
+            .flatten()
+            .flatten()
+            .copied()
+            .collect();
+        while self.blob_requests.get(peer).map_or(0, Vec::len) < BLOB_REQUESTS_PER_PEER {
+            let batch = self.next_blob_batch(peer, &in_flight);
+            if batch.is_empty() {
+                return;
+            }
+            in_flight.extend(batch.iter().copied());
+            self.blob_requests
+                .entry(peer.clone())
+                .or_default()
+                .push(batch.clone());
+            self.outbox.push_back(Output::Request {
+                peer: peer.clone(),
+                request: Request::Blobs { hashes: batch },
+            });
+        }
+    }
+
+    /// The next batch of wanted blobs `peer` can be asked for, up to the batch byte limit.
+    fn next_blob_batch(&self, peer: &P, in_flight: &HashSet<BlobHash>) -> Vec<BlobHash> {
+        let mut batch = Vec::new();
+        let mut bytes = 0u64;
+        for (hash, want) in &self.wanted {
+            if in_flight.contains(hash) || self.lacks.contains(&(peer.clone(), *hash)) {
+                continue;
+            }
+            let from_peer = want
+                .artefacts
+                .iter()
+                .any(|id| self.sources.get(id).is_some_and(|s| s.contains(peer)));
+            if !from_peer {
+                continue;
+            }
+            if !batch.is_empty() && bytes + want.size > wire::BLOB_BATCH_BYTES as u64 {
+                break;
+            }
+            bytes += want.size;
+            batch.push(*hash);
+            if batch.len() >= wire::MAX_BLOBS_PER_REQUEST {
+                break;
+            }
+        }
+        batch
+    }
+
+    /// Loads an artefact from the store into memory if it is not loaded yet.
+    fn load(&mut self, id: &ArtefactId) -> Result<(), EngineError> {
+        if self.docs.contains_key(id) {
+            return Ok(());
+        }
+        let stored = self
+            .store
+            .load_document(id)
+            .map_err(store_err)?
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        let corrupt = |reason: String| EngineError::Corrupt { id: *id, reason };
+        let mut doc = match &stored.snapshot {
+            Some(bytes) => Automerge::load(bytes).map_err(|e| corrupt(e.to_string()))?,
+            None => Automerge::new(),
+        };
+        let mut changes = Vec::with_capacity(stored.changes.len());
+        for bytes in &stored.changes {
+            changes.push(Change::from_bytes(bytes.clone()).map_err(|e| corrupt(e.to_string()))?);
+        }
+        doc.apply_changes(changes)
+            .map_err(|e| corrupt(e.to_string()))?;
+        let proofs = self
+            .store
+            .proofs(id)
+            .map_err(store_err)?
+            .into_iter()
+            .collect();
+        let logged = stored.changes.len();
+        self.docs.insert(
+            *id,
+            Loaded {
+                artefact: Artefact { id: *id, doc },
+                proofs,
+                logged,
+            },
+        );
+        Ok(())
+    }
+}
+
+fn prefix8(hash: &ChangeHash) -> [u8; 8] {
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&hash.0[..8]);
+    out
+}
+
+fn request_id(request: &Request) -> Option<ArtefactId> {
+    match request {
+        Request::Pull { id, .. } => Some(*id),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,131 @@
+//! Signed changes: why a node may apply a change it did not write.
+//!
+//! Every Automerge change a node writes uses an actor id made of the node's public key and a
+//! fresh nonce, and is accompanied by a `Proof::Signed` over its hash. Receivers check both the
+//! signature and that the actor id starts with the signing key, so a change cannot be replayed
+//! under another node's name. The one exception is an *origin* change: the deterministic change
+//! that turns a stored blob into co-editable Automerge text (see `artefact::origin`). Any node can
+//! recompute it from the blob and the path, so its proof is the recipe, and checking it means
+//! recomputing it and comparing hashes.
+
+use crate::artefact::origin;
+use crate::blob::BlobHash;
+use crate::identity::{NodeKey, PublicKey, SignatureError};
+use automerge::{ActorId, Change, ChangeHash};
+use serde::{Deserialize, Serialize};
+
+/// Domain-separation context for change signatures.
+pub const CHANGE_SIGNATURE_CONTEXT: &[u8] = b"allmenning/change/v1";
+
+/// Length of a signed actor id: a 32-byte public key followed by an 8-byte nonce.
+pub const SIGNED_ACTOR_LEN: usize = 40;
+
+/// Why a change may be applied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Proof {
+    /// An ed25519 signature (64 bytes) by the key embedded in the change's actor id.
+    Signed { signature: Vec<u8> },
+    /// The change is the deterministic origin of the text at `path`, built from blob `blob`.
+    Origin { path: String, blob: BlobHash },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum VerifyError {
+    #[error("change {0} has an actor id that is not bound to a node key")]
+    UnboundActor(ChangeHash),
+    #[error("change {hash} carries a malformed signature")]
+    MalformedSignature { hash: ChangeHash },
+    #[error("change {hash}: {source}")]
+    BadSignature {
+        hash: ChangeHash,
+        source: SignatureError,
+    },
+    #[error(
+        "change {hash} claims to be the origin of {path:?} but recomputing it gives {recomputed}"
+    )]
+    OriginMismatch {
+        hash: ChangeHash,
+        path: String,
+        recomputed: ChangeHash,
+    },
+    #[error("change {hash} is an origin change whose blob {blob} is not valid UTF-8 text")]
+    OriginNotText { hash: ChangeHash, blob: BlobHash },
+    #[error("change {hash} claims to be an origin change but its blob {blob} was not supplied")]
+    OriginBlobMissing { hash: ChangeHash, blob: BlobHash },
+}
+
+/// Builds the actor id a node uses for one change: its public key plus a caller-supplied nonce.
+pub fn signed_actor(key: &PublicKey, nonce: [u8; 8]) -> ActorId {
+    let mut bytes = Vec::with_capacity(SIGNED_ACTOR_LEN);
+    bytes.extend_from_slice(&key.0);
+    bytes.extend_from_slice(&nonce);
+    ActorId::from(bytes)
+}
+
+/// The node key an actor id is bound to, if it is a signed actor id.
+pub fn actor_key(actor: &ActorId) -> Option<PublicKey> {
+    let bytes = actor.to_bytes();
+    if bytes.len() != SIGNED_ACTOR_LEN {
+        return None;
+    }
+    let mut key = [0u8; 32];
+    key.copy_from_slice(&bytes[..32]);
+    Some(PublicKey(key))
+}
+
+/// Signs a change the node just wrote.
+pub fn sign_change(key: &NodeKey, hash: &ChangeHash) -> Proof {
+    Proof::Signed {
+        signature: key.sign(CHANGE_SIGNATURE_CONTEXT, &hash.0).to_vec(),
+    }
+}
+
+/// Checks that `change` may be applied on the strength of `proof`. Returns the author's key for
+/// signed changes, `None` for verified origin changes. `blob` looks up blob bytes for origins.
+pub fn verify_change(
+    change: &Change,
+    proof: &Proof,
+    blob: impl Fn(&BlobHash) -> Option<Vec<u8>>,
+) -> Result<Option<PublicKey>, VerifyError> {
+    let hash = change.hash();
+    match proof {
+        Proof::Signed { signature } => {
+            let author = actor_key(change.actor_id()).ok_or(VerifyError::UnboundActor(hash))?;
+            let signature: [u8; 64] = signature
+                .as_slice()
+                .try_into()
+                .map_err(|_| VerifyError::MalformedSignature { hash })?;
+            author
+                .verify(CHANGE_SIGNATURE_CONTEXT, &hash.0, &signature)
+                .map_err(|source| VerifyError::BadSignature { hash, source })?;
+            Ok(Some(author))
+        }
+        Proof::Origin {
+            path,
+            blob: blob_hash,
+        } => {
+            let bytes = blob(blob_hash).ok_or(VerifyError::OriginBlobMissing {
+                hash,
+                blob: *blob_hash,
+            })?;
+            let text = std::str::from_utf8(&bytes).map_err(|_| VerifyError::OriginNotText {
+                hash,
+                blob: *blob_hash,
+            })?;
+            let recomputed = origin::origin_change(path, blob_hash, text)
+                .map_err(|_| VerifyError::OriginNotText {
+                    hash,
+                    blob: *blob_hash,
+                })?
+                .hash();
+            if recomputed != hash {
+                return Err(VerifyError::OriginMismatch {
+                    hash,
+                    path: path.clone(),
+                    recomputed,
+                });
+            }
+            Ok(None)
+        }
+    }
+}
