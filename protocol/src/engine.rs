@@ -437,6 +437,29 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         }
     }
 
+    /// Replaces the proof of a change this node holds with a corrupted one, as a faulty or
+    /// malicious node would serve it. Exists for end-to-end tests of rejection; the node only
+    /// exposes it when started with test hooks enabled.
+    pub fn corrupt_proof_for_testing(&mut self, id: &ArtefactId, hash: &ChangeHash) -> Result<(), EngineError> {
+        self.load(id)?;
+        let loaded = self.docs.get_mut(id).ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        let proof = loaded.proofs.get_mut(hash).ok_or_else(|| EngineError::NotFound(hash.to_string()))?;
+        if let Proof::Signed { signature } = proof {
+            if let Some(byte) = signature.first_mut() {
+                *byte ^= 0xff;
+            }
+        }
+        let bytes = loaded
+            .artefact
+            .doc
+            .get_change_by_hash(hash)
+            .map(|c| c.raw_bytes().to_vec())
+            .ok_or_else(|| EngineError::NotFound(hash.to_string()))?;
+        let stored = StoredChange { hash: *hash, bytes, proof: proof.clone() };
+        self.store.append_changes(id, &[stored]).map_err(store_err)?;
+        self.store.flush().map_err(store_err)
+    }
+
     // ----- peers ------------------------------------------------------------------------
 
     /// A connection to `peer` is up: ask what it has.

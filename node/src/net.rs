@@ -1,0 +1,552 @@
+//! The libp2p shell around the sans-IO protocol core.
+//!
+//! `allmenning_protocol` decides what to say; this module only knows how to reach other
+//! municipalities' nodes: which transports (TCP and QUIC, both authenticated by the node key),
+//! which sub-protocols (gossip for small announces, request-response for everything that moves
+//! data, identify and ping to keep connections honest), and the byte limits that stop a peer from
+//! exhausting our memory. It deliberately holds no state of its own: one event loop owns the
+//! `Swarm` returned by [`build_swarm`], feeds what arrives into the engine and carries out what
+//! the engine asks for, so there is exactly one place where network and state meet.
+
+mod codec;
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use allmenning_protocol::wire;
+use libp2p::identity::Keypair;
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{
+    gossipsub, identify, noise, ping, request_response, tcp, yamux, Multiaddr, StreamProtocol,
+    Swarm, SwarmBuilder, TransportError,
+};
+
+#[allow(unused_imports)] // part of the module's API: the event loop inspects refused frames
+pub(crate) use codec::{FrameError, FrameKind, SyncCodec};
+
+/// The sync sub-protocol. The version is part of the name so that a future incompatible framing
+/// can be negotiated side by side with this one instead of breaking old nodes.
+pub(crate) const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/allmenning/sync/1");
+/// The gossip topic for `wire::Announce`. Versioned for the same reason as [`SYNC_PROTOCOL`].
+pub(crate) const ANNOUNCE_TOPIC: &str = "allmenning/announce/1";
+
+/// Identify protocol version: peers outside Allmenning show up as a different string, so the
+/// event loop can ignore nodes that merely speak libp2p.
+const IDENTIFY_PROTOCOL: &str = "/allmenning/id/1.0.0";
+/// How long a request may take end to end. Generous because a response may be a 64 MiB snapshot
+/// over a municipal uplink.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Concurrent sync streams per connection (inbound and outbound together). Bounds what one
+/// connection can make us buffer: at most this many requests of `MAX_REQUEST_BYTES` each.
+const MAX_CONCURRENT_STREAMS: usize = 16;
+/// Room for gossipsub's own envelope (source, sequence number, topic, signature, framing) on top
+/// of the announce itself. `max_transmit_size` limits the whole RPC frame on receipt, so without
+/// this slack an announce just under `MAX_ANNOUNCE_BYTES` would be published locally but silently
+/// dropped by every receiver. The announce's own limit is enforced by `wire::Announce::decode`.
+const GOSSIP_ENVELOPE_BYTES: usize = 1024;
+/// A connection nothing keeps alive is closed after this. Gossip mesh peers stay connected (the
+/// gossipsub handler keeps its connection alive while in the mesh); a peer we only synced with
+/// is shed a minute after its last request instead of holding a socket forever.
+const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Every sub-protocol a node speaks, combined so that one `Swarm` and one event loop drive them.
+///
+/// The derive generates `BehaviourEvent` with one variant per field (`Identify`, `Ping`,
+/// `Gossipsub`, `Sync`), which the event loop receives as `SwarmEvent::Behaviour(..)`.
+#[derive(NetworkBehaviour)]
+pub(crate) struct Behaviour {
+    pub identify: identify::Behaviour,
+    pub ping: ping::Behaviour,
+    pub gossipsub: gossipsub::Behaviour,
+    pub sync: request_response::Behaviour<SyncCodec>,
+}
+
+pub(crate) struct NetConfig {
+    /// Addresses to listen on; the caller decides the defaults (tests use loopback, port 0).
+    pub listen: Vec<Multiaddr>,
+    /// The node's identity; its peer id is what other nodes know us by.
+    pub keypair: Keypair,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NetError {
+    #[error("the node secret is not a valid ed25519 key: {0}")]
+    InvalidKey(#[source] libp2p::identity::DecodingError),
+    #[error("could not set up the noise handshake for TCP: {0}")]
+    Noise(#[source] noise::Error),
+    #[error("invalid gossipsub configuration: {0}")]
+    GossipConfig(String),
+    #[error("could not start gossipsub: {0}")]
+    Gossip(String),
+    #[error("could not subscribe to the announce topic {ANNOUNCE_TOPIC}: {0}")]
+    Subscribe(String),
+    #[error("could not listen on {addr}: {source}")]
+    Listen {
+        addr: Multiaddr,
+        #[source]
+        source: TransportError<std::io::Error>,
+    },
+}
+
+/// The gossip topic announces travel on, as the type `gossipsub::Behaviour::publish` takes.
+pub(crate) fn announce_topic() -> gossipsub::IdentTopic {
+    gossipsub::IdentTopic::new(ANNOUNCE_TOPIC)
+}
+
+/// Converts a node's 32-byte ed25519 secret into a libp2p keypair (same key, so the peer id
+/// derives from the node key and a peer id can be checked against a node's published key).
+pub(crate) fn keypair_from_secret(secret: [u8; 32]) -> Result<Keypair, NetError> {
+    // `ed25519_from_bytes` zeroizes the buffer it is given; `secret` is our own copy.
+    let mut secret = secret;
+    Keypair::ed25519_from_bytes(&mut secret).map_err(NetError::InvalidKey)
+}
+
+fn gossipsub_config() -> Result<gossipsub::Config, NetError> {
+    gossipsub::ConfigBuilder::default()
+        // Networks are a handful of municipalities, not thousands of nodes: a mesh of 2 to 8
+        // lets three nodes form a mesh while still bounding fan-out as the network grows.
+        .mesh_n_low(2)
+        .mesh_n(4)
+        .mesh_n_high(8)
+        .mesh_outbound_min(1)
+        .gossip_lazy(4)
+        .heartbeat_interval(Duration::from_secs(1))
+        // The default 5 s would delay the first announce after start-up for no benefit.
+        .heartbeat_initial_delay(Duration::from_millis(500))
+        // Only accept messages signed by their origin, so an announce is attributable.
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .max_transmit_size(wire::MAX_ANNOUNCE_BYTES + GOSSIP_ENVELOPE_BYTES)
+        .build()
+        .map_err(|e| NetError::GossipConfig(e.to_string()))
+}
+
+fn new_behaviour(keypair: &Keypair) -> Result<Behaviour, NetError> {
+    let identify = identify::Behaviour::new(
+        identify::Config::new(IDENTIFY_PROTOCOL.to_owned(), keypair.public())
+            .with_agent_version(format!("allmenning/{}", env!("CARGO_PKG_VERSION"))),
+    );
+    let gossipsub = gossipsub::Behaviour::new(
+        gossipsub::MessageAuthenticity::Signed(keypair.clone()),
+        gossipsub_config()?,
+    )
+    .map_err(|e| NetError::Gossip(e.to_owned()))?;
+    let sync = request_response::Behaviour::new(
+        [(SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
+        request_response::Config::default()
+            .with_request_timeout(REQUEST_TIMEOUT)
+            .with_max_concurrent_streams(MAX_CONCURRENT_STREAMS),
+    );
+    Ok(Behaviour {
+        identify,
+        ping: ping::Behaviour::default(),
+        gossipsub,
+        sync,
+    })
+}
+
+/// Builds the swarm, subscribes to [`ANNOUNCE_TOPIC`] and starts listening on every configured
+/// address. Listening happens here rather than in the caller so that a port already in use is
+/// reported at start-up, naming the address, instead of surfacing later as a swarm event.
+///
+/// Must be called from within a tokio runtime (the transports spawn onto it).
+pub(crate) fn build_swarm(config: NetConfig) -> Result<Swarm<Behaviour>, NetError> {
+    let NetConfig { listen, keypair } = config;
+    let mut behaviour = new_behaviour(&keypair)?;
+    behaviour
+        .gossipsub
+        .subscribe(&announce_topic())
+        .map_err(|e| NetError::Subscribe(e.to_string()))?;
+
+    let mut swarm = SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(NetError::Noise)?
+        .with_quic()
+        .with_behaviour(|_| behaviour)
+        .map_err(|never: Infallible| -> NetError { match never {} })?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
+        .build();
+
+    for addr in listen {
+        swarm
+            .listen_on(addr.clone())
+            .map_err(|source| NetError::Listen { addr, source })?;
+    }
+    Ok(swarm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use libp2p::swarm::{dial_opts::DialOpts, SwarmEvent};
+    use libp2p::PeerId;
+    use tokio::time::{timeout, Instant};
+
+    /// Upper bound for any single scenario; generous for a loaded 2-core CI box.
+    const DEADLINE: Duration = Duration::from_secs(30);
+
+    fn swarm_on(addr: &str) -> Swarm<Behaviour> {
+        build_swarm(NetConfig {
+            listen: vec![addr.parse().unwrap()],
+            keypair: Keypair::generate_ed25519(),
+        })
+        .unwrap()
+    }
+
+    /// Drives the swarm until it reports its first listen address.
+    async fn listen_addr<B: NetworkBehaviour>(swarm: &mut Swarm<B>) -> Multiaddr
+    where
+        B::ToSwarm: std::fmt::Debug,
+    {
+        timeout(DEADLINE, async {
+            loop {
+                if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
+                    return address;
+                }
+            }
+        })
+        .await
+        .expect("swarm starts listening")
+    }
+
+    /// A dials B, sends one request, B echoes it reversed; returns what A received.
+    async fn request_roundtrip(listen: &str) {
+        let mut a = swarm_on(listen);
+        let mut b = swarm_on(listen);
+        let b_addr = listen_addr(&mut b).await;
+        let b_id = *b.local_peer_id();
+
+        let request: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
+        let expected: Vec<u8> = request.iter().rev().copied().collect();
+        let sent_id = a.behaviour_mut().sync.send_request_with_addresses(
+            &b_id,
+            request.clone(),
+            vec![b_addr],
+        );
+
+        let got = timeout(DEADLINE, async {
+            loop {
+                tokio::select! {
+                    ev = a.select_next_some() => match ev {
+                        SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
+                            peer,
+                            message: request_response::Message::Response { request_id, response },
+                            ..
+                        })) => {
+                            assert_eq!(peer, b_id);
+                            assert_eq!(request_id, sent_id);
+                            return response;
+                        }
+                        SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::OutboundFailure { error, .. })) => {
+                            panic!("request failed: {error}");
+                        }
+                        _ => {}
+                    },
+                    ev = b.select_next_some() => {
+                        if let SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
+                            message: request_response::Message::Request { request, channel, .. },
+                            ..
+                        })) = ev {
+                            assert_eq!(request.len(), 100_000);
+                            let answer: Vec<u8> = request.into_iter().rev().collect();
+                            b.behaviour_mut().sync.send_response(channel, answer).unwrap();
+                        }
+                    }
+                }
+            }
+        })
+        .await
+        .expect("response arrives before the deadline");
+        assert_eq!(got, expected);
+    }
+
+    #[tokio::test]
+    async fn request_response_over_tcp() {
+        request_roundtrip("/ip4/127.0.0.1/tcp/0").await;
+    }
+
+    #[tokio::test]
+    async fn request_response_over_quic() {
+        request_roundtrip("/ip4/127.0.0.1/udp/0/quic-v1").await;
+    }
+
+    #[tokio::test]
+    async fn announce_gossip_reaches_a_peer_two_hops_away() {
+        // A line A - B - C: C only hears A's announce if B forwards it through the mesh.
+        let mut a = swarm_on("/ip4/127.0.0.1/tcp/0");
+        let mut b = swarm_on("/ip4/127.0.0.1/tcp/0");
+        let mut c = swarm_on("/ip4/127.0.0.1/tcp/0");
+        let b_addr = listen_addr(&mut b).await;
+        let (a_id, b_id, c_id) = (*a.local_peer_id(), *b.local_peer_id(), *c.local_peer_id());
+        a.dial(
+            DialOpts::peer_id(b_id)
+                .addresses(vec![b_addr.clone()])
+                .build(),
+        )
+        .unwrap();
+        c.dial(DialOpts::peer_id(b_id).addresses(vec![b_addr]).build())
+            .unwrap();
+
+        let topic = announce_topic().hash();
+        let payload = b"announce: new heads".to_vec();
+        let mut published = false;
+        let mut got_b = false;
+        let mut got_c = false;
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let start = Instant::now();
+
+        let check = |source: Option<PeerId>, data: &[u8], t: &gossipsub::TopicHash| {
+            assert_eq!(source, Some(a_id), "signed with the origin's identity");
+            assert_eq!(t, &topic);
+            assert_eq!(data, &payload[..]);
+        };
+
+        timeout(DEADLINE, async {
+            while !(got_b && got_c) {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        if published {
+                            continue;
+                        }
+                        // Publish once the mesh along the line has formed; until then publishing
+                        // would fail (no subscribed peers) or stop at B.
+                        let a_mesh: Vec<_> = a.behaviour().gossipsub.mesh_peers(&topic).copied().collect();
+                        let b_mesh: Vec<_> = b.behaviour().gossipsub.mesh_peers(&topic).copied().collect();
+                        if a_mesh.contains(&b_id) && b_mesh.contains(&a_id) && b_mesh.contains(&c_id) {
+                            match a.behaviour_mut().gossipsub.publish(announce_topic(), payload.clone()) {
+                                Ok(_) => published = true,
+                                Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
+                                Err(e) => panic!("publish failed: {e}"),
+                            }
+                        }
+                    }
+                    ev = a.select_next_some() => {
+                        if let SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { .. })) = ev {
+                            panic!("the publisher does not receive its own announce");
+                        }
+                    }
+                    ev = b.select_next_some() => {
+                        if let SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { message, propagation_source, .. })) = ev {
+                            assert_eq!(propagation_source, a_id);
+                            check(message.source, &message.data, &message.topic);
+                            got_b = true;
+                        }
+                    }
+                    ev = c.select_next_some() => {
+                        if let SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { message, propagation_source, .. })) = ev {
+                            assert_eq!(propagation_source, b_id, "C is only connected to B");
+                            check(message.source, &message.data, &message.topic);
+                            got_c = true;
+                        }
+                    }
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "announce not delivered within {DEADLINE:?} (published: {published}, B: {got_b}, C: {got_c}, after {:?})",
+                start.elapsed()
+            )
+        });
+    }
+
+    /// A client codec that lies about the request length, as a hostile peer would.
+    #[derive(Clone, Default)]
+    struct LyingCodec;
+
+    impl request_response::Codec for LyingCodec {
+        type Protocol = StreamProtocol;
+        type Request = Vec<u8>;
+        type Response = Vec<u8>;
+
+        async fn read_request<T>(
+            &mut self,
+            _: &StreamProtocol,
+            _: &mut T,
+        ) -> std::io::Result<Vec<u8>>
+        where
+            T: futures::AsyncRead + Unpin + Send,
+        {
+            unreachable!("the lying client only sends")
+        }
+
+        async fn read_response<T>(
+            &mut self,
+            _: &StreamProtocol,
+            io: &mut T,
+        ) -> std::io::Result<Vec<u8>>
+        where
+            T: futures::AsyncRead + Unpin + Send,
+        {
+            use futures::AsyncReadExt;
+            // The node closes the stream without answering; report that as the failure it is.
+            let mut v = Vec::new();
+            io.read_to_end(&mut v).await?;
+            if v.is_empty() {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            Ok(v)
+        }
+
+        async fn write_request<T>(
+            &mut self,
+            _: &StreamProtocol,
+            io: &mut T,
+            req: Vec<u8>,
+        ) -> std::io::Result<()>
+        where
+            T: futures::AsyncWrite + Unpin + Send,
+        {
+            use futures::AsyncWriteExt;
+            io.write_all(&(wire::MAX_REQUEST_BYTES as u32 + 1).to_be_bytes())
+                .await?;
+            io.write_all(&req).await?;
+            io.flush().await
+        }
+
+        async fn write_response<T>(
+            &mut self,
+            _: &StreamProtocol,
+            _: &mut T,
+            _: Vec<u8>,
+        ) -> std::io::Result<()>
+        where
+            T: futures::AsyncWrite + Unpin + Send,
+        {
+            unreachable!("the lying client only sends")
+        }
+    }
+
+    #[tokio::test]
+    async fn oversized_request_from_a_raw_client_is_refused_and_the_node_keeps_serving() {
+        let mut node = swarm_on("/ip4/127.0.0.1/tcp/0");
+        let node_addr = listen_addr(&mut node).await;
+        let node_id = *node.local_peer_id();
+
+        let mut liar = SwarmBuilder::with_new_identity()
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default(),
+                noise::Config::new,
+                yamux::Config::default,
+            )
+            .unwrap()
+            .with_behaviour(|_| {
+                request_response::Behaviour::<LyingCodec>::new(
+                    [(SYNC_PROTOCOL, request_response::ProtocolSupport::Outbound)],
+                    request_response::Config::default(),
+                )
+            })
+            .unwrap()
+            .build();
+        let mut honest = swarm_on("/ip4/127.0.0.1/tcp/0");
+
+        liar.behaviour_mut().send_request_with_addresses(
+            &node_id,
+            b"tiny body".to_vec(),
+            vec![node_addr.clone()],
+        );
+
+        // The liar's request must fail; the node must never hand it to the application.
+        timeout(DEADLINE, async {
+            loop {
+                tokio::select! {
+                    ev = liar.select_next_some() => match ev {
+                        SwarmEvent::Behaviour(request_response::Event::OutboundFailure { error, .. }) => {
+                            // The stream was negotiated, the node read the prefix and closed the
+                            // stream without answering: not a dial or protocol failure.
+                            assert!(
+                                matches!(&error, request_response::OutboundFailure::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof),
+                                "unexpected failure: {error:?}"
+                            );
+                            return;
+                        }
+                        SwarmEvent::Behaviour(request_response::Event::Message { .. }) => {
+                            panic!("the node answered an oversized request")
+                        }
+                        _ => {}
+                    },
+                    ev = node.select_next_some() => {
+                        if let SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message { .. })) = ev {
+                            panic!("an oversized request reached the application");
+                        }
+                    }
+                }
+            }
+        })
+        .await
+        .expect("the lying request fails before the deadline");
+
+        // The node still serves honest peers.
+        honest.behaviour_mut().sync.send_request_with_addresses(
+            &node_id,
+            b"ping".to_vec(),
+            vec![node_addr],
+        );
+        let response = timeout(DEADLINE, async {
+            loop {
+                tokio::select! {
+                    ev = honest.select_next_some() => match ev {
+                        SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
+                            message: request_response::Message::Response { response, .. }, ..
+                        })) => return response,
+                        SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::OutboundFailure { error, .. })) => {
+                            panic!("honest request failed: {error}")
+                        }
+                        _ => {}
+                    },
+                    ev = node.select_next_some() => {
+                        if let SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
+                            message: request_response::Message::Request { request, channel, .. }, ..
+                        })) = ev {
+                            assert_eq!(request, b"ping");
+                            node.behaviour_mut().sync.send_response(channel, b"pong".to_vec()).unwrap();
+                        }
+                    }
+                    _ = liar.select_next_some() => {}
+                }
+            }
+        })
+        .await
+        .expect("honest request answered before the deadline");
+        assert_eq!(response, b"pong");
+    }
+
+    #[test]
+    fn keypair_from_secret_keeps_the_node_key() {
+        let secret = [42u8; 32];
+        let expected = ed25519_dalek::SigningKey::from_bytes(&secret)
+            .verifying_key()
+            .to_bytes();
+        let keypair = keypair_from_secret(secret).unwrap();
+        let public = keypair.public().try_into_ed25519().unwrap().to_bytes();
+        assert_eq!(public, expected);
+        // Deterministic: the same secret always yields the same peer id.
+        assert_eq!(
+            keypair.public().to_peer_id(),
+            keypair_from_secret(secret).unwrap().public().to_peer_id()
+        );
+    }
+
+    #[tokio::test]
+    async fn listen_failure_names_the_address() {
+        let bad: Multiaddr = "/dns4/example.invalid/tcp/1".parse().unwrap();
+        let err = build_swarm(NetConfig {
+            listen: vec![bad.clone()],
+            keypair: Keypair::generate_ed25519(),
+        })
+        .err()
+        .expect("an address no transport supports cannot be listened on");
+        assert!(matches!(&err, NetError::Listen { addr, .. } if *addr == bad));
+        assert!(
+            err.to_string().contains("/dns4/example.invalid/tcp/1"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,536 @@
+//! The node's event loop: one task owns the libp2p swarm and the sync engine.
+//!
+//! Like rust-libp2p's file-sharing example, nothing else touches the swarm: the control socket
+//! hands requests to this loop over a channel with a oneshot for the answer. Every network event
+//! is translated into an engine input, and after every input the engine's outputs are carried
+//! out (requests sent, announces gossiped, events logged). Because the engine is synchronous and
+//! owns all replication state, there are no locks and no races between the CLI and the network.
+
+use crate::control::{
+    self, ArtefactDetail, ArtefactRow, Committed, ControlCall, ControlReply, ControlRequest, EditPayload, FileInfo,
+    FilePayload, FilesAt, LogEntry, NodeStatus, OrgInfo, PeerInfo, Published,
+};
+use crate::home::{Config, Home, HomeError};
+use crate::net::{self, announce_topic, Behaviour, BehaviourEvent, NetConfig, NetError};
+use crate::store::{SledStore, StoreError};
+use allmenning_protocol::artefact::{FileContent, FileEdit, Kind, Metadata};
+use allmenning_protocol::engine::{Engine, EngineError, Event, FileData, Output};
+use allmenning_protocol::wire::Request;
+use allmenning_protocol::{ArtefactId, ChangeHash};
+use futures::StreamExt;
+use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::swarm::{ConnectionId, SwarmEvent};
+use libp2p::{gossipsub, identify, request_response, Multiaddr, PeerId, Swarm};
+use rand::RngCore;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, oneshot};
+
+/// How often known but unconnected peers are dialled again.
+const REDIAL_EVERY: Duration = Duration::from_secs(15);
+
+/// Start-up options from the command line; empty lists mean "use the config file".
+#[derive(Clone, Debug, Default)]
+pub struct NodeOptions {
+    pub listen: Vec<String>,
+    pub bootstrap: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Home(#[from] HomeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Control(#[from] control::ControlError),
+    #[error("network: {0}")]
+    Net(String),
+    #[error("invalid multiaddr {addr:?}: {reason}")]
+    BadAddr { addr: String, reason: String },
+}
+
+/// Runs a node for `home` until `shutdown` resolves or a `Stop` request arrives.
+pub async fn run(home: Home, options: NodeOptions, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), NodeError> {
+    let config = home.load_config()?;
+    let key = home.node_key()?;
+    let listener = control::bind(&home.socket_path())?;
+    let store = SledStore::open(&home.db_path())?;
+    let listen = parse_addrs(if options.listen.is_empty() { &config.network.listen } else { &options.listen })?;
+    let mut bootstrap = parse_addrs(&config.network.bootstrap)?;
+    bootstrap.extend(parse_addrs(&options.bootstrap)?);
+    let net_err = |e: NetError| NodeError::Net(e.to_string());
+    let keypair = net::keypair_from_secret(key.secret_bytes()).map_err(net_err)?;
+    let swarm = net::build_swarm(NetConfig { listen, keypair }).map_err(net_err)?;
+    let engine = Engine::new(key, store);
+    let (calls_tx, calls_rx) = mpsc::channel(64);
+    tokio::spawn(control::serve(listener, calls_tx));
+    let test_hooks = std::env::var("ALLMENNING_TEST_HOOKS").is_ok_and(|v| v == "1");
+    let mut node = Node {
+        swarm,
+        engine,
+        config,
+        home,
+        started: Instant::now(),
+        outstanding: HashMap::new(),
+        connected: HashSet::new(),
+        pending_dials: HashMap::new(),
+        test_hooks,
+    };
+    tracing::info!(peer_id = %node.swarm.local_peer_id(), org = %node.config.org.name, "node starting");
+    for addr in bootstrap {
+        node.dial(addr, None);
+    }
+    node.redial_known();
+    node.event_loop(calls_rx, shutdown).await;
+    if let Err(e) = allmenning_protocol::Store::flush(node.engine.store_mut()) {
+        tracing::error!("final flush failed: {e}");
+    }
+    tracing::info!("node stopped");
+    Ok(())
+}
+
+fn parse_addrs(addrs: &[String]) -> Result<Vec<Multiaddr>, NodeError> {
+    addrs
+        .iter()
+        .map(|a| a.parse().map_err(|e: libp2p::multiaddr::Error| NodeError::BadAddr { addr: a.clone(), reason: e.to_string() }))
+        .collect()
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn nonce() -> [u8; 8] {
+    let mut n = [0u8; 8];
+    rand::rngs::OsRng.fill_bytes(&mut n);
+    n
+}
+
+struct Node {
+    swarm: Swarm<Behaviour>,
+    engine: Engine<SledStore, PeerId>,
+    config: Config,
+    home: Home,
+    started: Instant,
+    outstanding: HashMap<request_response::OutboundRequestId, (PeerId, Request)>,
+    connected: HashSet<PeerId>,
+    pending_dials: HashMap<ConnectionId, (String, oneshot::Sender<Result<ControlReply, String>>)>,
+    test_hooks: bool,
+}
+
+impl Node {
+    async fn event_loop(&mut self, mut calls: mpsc::Receiver<ControlCall>, shutdown: impl Future<Output = ()>) {
+        let mut redial = tokio::time::interval(REDIAL_EVERY);
+        redial.tick().await;
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                call = calls.recv() => match call {
+                    Some(call) => {
+                        if self.on_call(call) {
+                            return;
+                        }
+                    }
+                    None => return,
+                },
+                _ = redial.tick() => self.redial_known(),
+                _ = &mut shutdown => return,
+            }
+            self.carry_out_outputs();
+        }
+    }
+
+    fn dial(&mut self, addr: Multiaddr, reply: Option<(String, oneshot::Sender<Result<ControlReply, String>>)>) {
+        let opts = DialOpts::unknown_peer_id().address(addr.clone()).build();
+        let id = opts.connection_id();
+        match self.swarm.dial(opts) {
+            Ok(()) => {
+                if let Some(reply) = reply {
+                    self.pending_dials.insert(id, reply);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(%addr, "cannot dial: {e}");
+                if let Some((_, reply)) = reply {
+                    let _ = reply.send(Err(format!("cannot dial {addr}: {e}")));
+                }
+            }
+        }
+    }
+
+    fn redial_known(&mut self) {
+        let known = match self.engine.store().known_peers() {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::warn!("cannot read known peers: {e}");
+                return;
+            }
+        };
+        for (peer, addrs) in known {
+            let Ok(peer_id) = peer.parse::<PeerId>() else { continue };
+            if self.connected.contains(&peer_id) || peer_id == *self.swarm.local_peer_id() {
+                continue;
+            }
+            let addrs: Vec<Multiaddr> = addrs.iter().filter_map(|a| a.parse().ok()).collect();
+            if addrs.is_empty() {
+                continue;
+            }
+            let opts = DialOpts::peer_id(peer_id).addresses(addrs).build();
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(%peer_id, "redial failed: {e}");
+            }
+        }
+    }
+
+    fn carry_out_outputs(&mut self) {
+        while let Some(output) = self.engine.poll_output() {
+            match output {
+                Output::Request { peer, request } => {
+                    let id = self.swarm.behaviour_mut().sync.send_request(&peer, request.encode());
+                    self.outstanding.insert(id, (peer, request));
+                }
+                Output::Announce(announce) => {
+                    match self.swarm.behaviour_mut().gossipsub.publish(announce_topic(), announce.encode()) {
+                        Ok(_) | Err(gossipsub::PublishError::NoPeersSubscribedToTopic) | Err(gossipsub::PublishError::Duplicate) => {}
+                        Err(e) => tracing::warn!(artefact = %announce.id, "cannot announce: {e}"),
+                    }
+                }
+                Output::Event(event) => log_event(&event),
+            }
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!("listening on {address}/p2p/{}", self.swarm.local_peer_id());
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, num_established, .. } => {
+                if let Some((addr, reply)) = self.pending_dials.remove(&connection_id) {
+                    let _ = reply.send(Ok(ControlReply::Connected { addr }));
+                }
+                if endpoint.is_dialer() {
+                    let addr = endpoint.get_remote_address().to_string();
+                    if let Err(e) = self.engine.store().remember_peer(&peer_id.to_string(), &[addr]) {
+                        tracing::warn!("cannot remember peer: {e}");
+                    }
+                }
+                if num_established.get() == 1 {
+                    tracing::info!(%peer_id, "connected");
+                    self.connected.insert(peer_id);
+                    self.engine.handle_connected(peer_id);
+                }
+            }
+            SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
+                if num_established == 0 {
+                    tracing::info!(%peer_id, "disconnected");
+                    self.connected.remove(&peer_id);
+                    self.engine.handle_disconnected(&peer_id);
+                }
+            }
+            SwarmEvent::OutgoingConnectionError { connection_id, peer_id, error, .. } => {
+                if let Some((addr, reply)) = self.pending_dials.remove(&connection_id) {
+                    let _ = reply.send(Err(format!("cannot connect to {addr}: {error}")));
+                } else {
+                    tracing::debug!(?peer_id, "outgoing connection failed: {error}");
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
+                let addrs: Vec<String> = info
+                    .listen_addrs
+                    .iter()
+                    .filter(|a| !a.iter().any(|p| matches!(p, libp2p::multiaddr::Protocol::Ip4(ip) if ip.is_unspecified())))
+                    .map(|a| a.to_string())
+                    .collect();
+                if !addrs.is_empty() {
+                    if let Err(e) = self.engine.store().remember_peer(&peer_id.to_string(), &addrs) {
+                        tracing::warn!("cannot remember peer: {e}");
+                    }
+                }
+                for addr in &info.listen_addrs {
+                    self.swarm.add_peer_address(peer_id, addr.clone());
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { propagation_source, message, .. })) => {
+                // Prefer pulling from the author of the announce if we are connected to it.
+                let from = match message.source {
+                    Some(source) if self.connected.contains(&source) => source,
+                    _ => propagation_source,
+                };
+                self.engine.handle_announce(from, &message.data);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
+            _ => {}
+        }
+    }
+
+    fn on_sync_event(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request { request, channel, .. } => {
+                    let response = self.engine.handle_request(peer, &request);
+                    if self.swarm.behaviour_mut().sync.send_response(channel, response).is_err() {
+                        tracing::debug!(%peer, "peer went away before our response");
+                    }
+                }
+                request_response::Message::Response { request_id, response } => {
+                    if let Some((peer, request)) = self.outstanding.remove(&request_id) {
+                        self.engine.handle_response(peer, &request, &response);
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
+                tracing::debug!(%peer, "request failed: {error}");
+                if let Some((peer, request)) = self.outstanding.remove(&request_id) {
+                    self.engine.handle_request_failed(peer, &request);
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, "inbound request failed: {error}");
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    /// Handles one control request. Returns true when the node should stop.
+    fn on_call(&mut self, call: ControlCall) -> bool {
+        let ControlCall { request, progress: _, reply } = call;
+        if let ControlRequest::Connect { addr } = &request {
+            match addr.parse::<Multiaddr>() {
+                Ok(ma) => self.dial(ma, Some((addr.clone(), reply))),
+                Err(e) => {
+                    let _ = reply.send(Err(format!("invalid multiaddr {addr:?}: {e}")));
+                }
+            }
+            return false;
+        }
+        let stop = matches!(request, ControlRequest::Stop);
+        let result = self.answer(request).map_err(|e| e.to_string());
+        let _ = reply.send(result);
+        stop
+    }
+
+    fn answer(&mut self, request: ControlRequest) -> Result<ControlReply, AnswerError> {
+        Ok(match request {
+            ControlRequest::Status => ControlReply::Status(self.status()?),
+            ControlRequest::Peers => ControlReply::Peers { peers: self.peers()? },
+            ControlRequest::Connect { .. } => unreachable_connect(),
+            ControlRequest::Stop => ControlReply::Stopping,
+            ControlRequest::Publish { title, kind, description, tags, files } => {
+                let kind: Kind = kind.parse().map_err(|e: allmenning_protocol::artefact::ParseKindError| AnswerError::Invalid(e.to_string()))?;
+                if title.trim().is_empty() {
+                    return Err(AnswerError::Invalid("a title is required".into()));
+                }
+                let meta = Metadata {
+                    title,
+                    kind: kind.as_str().to_string(),
+                    description,
+                    tags,
+                    owner: self.config.org.number.to_string(),
+                    owner_name: self.config.org.name.clone(),
+                    created: now_secs(),
+                };
+                let bytes: u64 = files.iter().map(|f| f.content.0.len() as u64).sum();
+                let count = files.len();
+                let files: Vec<FileData> = files
+                    .into_iter()
+                    .map(|f| FileData { path: f.path, content: f.content.0, executable: f.executable })
+                    .collect();
+                let id = self.engine.publish(&meta, &files, now_secs(), nonce())?;
+                let heads = self.engine.artefact(&id)?.heads();
+                tracing::info!(artefact = %id, files = count, bytes, "published");
+                ControlReply::Published(Published { id: id.to_hex(), heads: hex_heads(&heads), files: count, bytes })
+            }
+            ControlRequest::List => {
+                let mut rows: Vec<ArtefactRow> = self
+                    .engine
+                    .list()?
+                    .into_iter()
+                    .map(|s| ArtefactRow {
+                        id: s.id.to_hex(),
+                        title: s.title,
+                        kind: s.kind,
+                        owner: s.owner,
+                        owner_name: s.owner_name,
+                        heads: s.heads.iter().map(|h| hex::encode(h.0)).collect(),
+                        files: s.files,
+                        size: s.size,
+                        updated: s.updated,
+                        complete: s.complete,
+                    })
+                    .collect();
+                rows.sort_by(|a, b| b.updated.cmp(&a.updated).then(a.title.cmp(&b.title)));
+                ControlReply::List { artefacts: rows }
+            }
+            ControlRequest::Show { id } => ControlReply::Show(self.show(&id)?),
+            ControlRequest::Log { id } => {
+                let id = self.engine.resolve(&id)?;
+                let entries = self
+                    .engine
+                    .history(&id)?
+                    .into_iter()
+                    .map(|h| LogEntry {
+                        hash: h.hash.to_string(),
+                        author: h.author.to_hex(),
+                        time: h.time,
+                        message: h.message,
+                        deps: h.deps.iter().map(|d| d.to_string()).collect(),
+                    })
+                    .collect();
+                ControlReply::Log { entries }
+            }
+            ControlRequest::Files { id, heads } => {
+                let id = self.engine.resolve(&id)?;
+                let heads = heads.map(|h| parse_heads(&h)).transpose()?;
+                let (heads, files) = self.engine.files(&id, heads.as_deref())?;
+                ControlReply::Files(FilesAt {
+                    id: id.to_hex(),
+                    heads: hex_heads(&heads),
+                    files: files
+                        .into_iter()
+                        .map(|f| FilePayload { path: f.path, content: control::Bytes(f.content), executable: f.executable })
+                        .collect(),
+                })
+            }
+            ControlRequest::Commit { id, base_heads, edits, message } => {
+                let id = self.engine.resolve(&id)?;
+                let base = parse_heads(&base_heads)?;
+                let edits: Vec<FileEdit> = edits
+                    .into_iter()
+                    .map(|e| match e {
+                        EditPayload::Write { path, content, executable } => FileEdit::Write { path, content: content.0, executable },
+                        EditPayload::Delete { path } => FileEdit::Delete { path },
+                        EditPayload::Rename { from, to } => FileEdit::Rename { from, to },
+                    })
+                    .collect();
+                let change = self.engine.commit(&id, &base, &edits, &message, now_secs(), nonce())?;
+                let heads = self.engine.artefact(&id)?.heads();
+                if let Some(change) = change {
+                    tracing::info!(artefact = %id, %change, "committed");
+                }
+                ControlReply::Committed(Committed { id: id.to_hex(), heads: hex_heads(&heads), change: change.map(|c| c.to_string()) })
+            }
+            ControlRequest::DebugCorruptChange { id, hash } => {
+                if !self.test_hooks {
+                    return Err(AnswerError::Invalid("test hooks are disabled on this node".into()));
+                }
+                let id = self.engine.resolve(&id)?;
+                let hash = parse_heads(&[hash])?.remove(0);
+                self.engine.corrupt_proof_for_testing(&id, &hash)?;
+                ControlReply::Done
+            }
+        })
+    }
+
+    fn status(&mut self) -> Result<NodeStatus, AnswerError> {
+        let me = *self.swarm.local_peer_id();
+        let listen_addrs = self.swarm.listeners().map(|a| format!("{a}/p2p/{me}")).collect();
+        Ok(NodeStatus {
+            peer_id: me.to_string(),
+            listen_addrs,
+            peers: self.connected.len(),
+            artefacts: self.engine.list()?.len(),
+            org: OrgInfo {
+                name: self.config.org.name.clone(),
+                number: self.config.org.number.to_string(),
+                kind: self.config.org.kind.to_string(),
+            },
+            home: self.home.dir.display().to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            uptime_secs: self.started.elapsed().as_secs(),
+        })
+    }
+
+    fn peers(&mut self) -> Result<Vec<PeerInfo>, AnswerError> {
+        let mut out: Vec<PeerInfo> = Vec::new();
+        for (peer, addrs) in self.engine.store().known_peers()? {
+            let connected = peer.parse::<PeerId>().is_ok_and(|p| self.connected.contains(&p));
+            out.push(PeerInfo { peer_id: peer, addrs, connected });
+        }
+        for peer in &self.connected {
+            let id = peer.to_string();
+            if !out.iter().any(|p| p.peer_id == id) {
+                out.push(PeerInfo { peer_id: id, addrs: Vec::new(), connected: true });
+            }
+        }
+        out.sort_by(|a, b| b.connected.cmp(&a.connected).then(a.peer_id.cmp(&b.peer_id)));
+        Ok(out)
+    }
+
+    fn show(&mut self, id: &str) -> Result<ArtefactDetail, AnswerError> {
+        let id: ArtefactId = self.engine.resolve(id)?;
+        let complete = self.engine.list()?.into_iter().find(|r| r.id == id).is_none_or(|r| r.complete);
+        let artefact = self.engine.artefact(&id)?;
+        let meta = artefact.metadata();
+        let files = artefact
+            .files(None)
+            .into_iter()
+            .map(|f| FileInfo {
+                size: artefact.file_size(&f, None),
+                storage: match f.content {
+                    FileContent::Text { .. } => "text".into(),
+                    FileContent::Blob { .. } => "blob".into(),
+                },
+                path: f.path,
+            })
+            .collect();
+        Ok(ArtefactDetail {
+            id: id.to_hex(),
+            title: meta.title,
+            kind: meta.kind,
+            description: meta.description,
+            tags: meta.tags,
+            owner: meta.owner,
+            owner_name: meta.owner_name,
+            created: meta.created,
+            heads: hex_heads(&artefact.heads()),
+            changes: artefact.history().len(),
+            files,
+            complete,
+        })
+    }
+}
+
+fn unreachable_connect() -> ControlReply {
+    // `on_call` answers Connect itself once the dial completes.
+    ControlReply::Done
+}
+
+fn hex_heads(heads: &[ChangeHash]) -> Vec<String> {
+    heads.iter().map(|h| h.to_string()).collect()
+}
+
+fn parse_heads(heads: &[String]) -> Result<Vec<ChangeHash>, AnswerError> {
+    heads
+        .iter()
+        .map(|h| h.parse::<ChangeHash>().map_err(|_| AnswerError::Invalid(format!("not a change hash: {h:?}"))))
+        .collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+enum AnswerError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn log_event(event: &Event) {
+    match event {
+        Event::Updated { id, heads, from } => {
+            tracing::info!(artefact = %id, heads = heads.len(), from = from.as_deref().unwrap_or("local"), "artefact updated")
+        }
+        Event::Complete { id } => tracing::info!(artefact = %id, "all file contents present"),
+        Event::BlobProgress { id, have, want } => {
+            tracing::info!(artefact = %id, "fetching file contents: {have}/{want} bytes")
+        }
+        Event::Rejected { peer, id, reason } => {
+            tracing::warn!(%peer, artefact = ?id.map(|i| i.to_hex()), "refused data from peer: {reason}")
+        }
+    }
+}
