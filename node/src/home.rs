@@ -1,0 +1,381 @@
+//! The node's home directory: its identity, its configuration and where its state lives.
+//!
+//! Everything a node is lives in one directory so that an operator can back it up, move it or run
+//! several nodes side by side (`--home` / `ALLMENNING_HOME`). The directory holds:
+//!
+//! * `node.key`: the hex of the node's ed25519 secret. It *is* the node's identity (its peer id
+//!   and the key every change it writes is signed with), so it is created 0600 from the first byte
+//!   and a key that others can read is refused rather than silently used;
+//! * `config.toml`: the organisation the node speaks for and its network settings, meant to be
+//!   read and edited by people;
+//! * `db/`: the sled database, and `control.sock`: the local control socket of a running node.
+//!
+//! Files are written to a temporary name and renamed into place, so a crash during `init` or a
+//! config save never leaves a half-written file behind.
+
+use allmenning_protocol::identity::{NodeKey, OrgKind, OrgNumber};
+use serde::{Deserialize, Serialize};
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+pub const KEY_FILE: &str = "node.key";
+pub const CONFIG_FILE: &str = "config.toml";
+pub const DB_DIR: &str = "db";
+
+/// Default listen addresses: TCP and QUIC on port 4646 on every interface.
+pub const DEFAULT_LISTEN: [&str; 2] = ["/ip4/0.0.0.0/tcp/4646", "/ip4/0.0.0.0/udp/4646/quic-v1"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum HomeError {
+    #[error(
+        "cannot find a home directory for Allmenning: set --home or ALLMENNING_HOME to choose one"
+    )]
+    NoDefaultHome,
+    #[error(
+        "not initialised: run `allmenning init` to set up a node in {}",
+        .dir.display()
+    )]
+    NotInitialised { dir: PathBuf },
+    #[error(
+        "{} is already initialised (it holds {}); pass --force to overwrite it, which replaces the node's identity",
+        .dir.display(),
+        .existing.display()
+    )]
+    AlreadyInitialised { dir: PathBuf, existing: PathBuf },
+    #[error(
+        "{} is readable by other users (mode {mode:04o}); the node key must be private: run `chmod 600 {}`",
+        .path.display(),
+        .path.display()
+    )]
+    KeyPermissions { path: PathBuf, mode: u32 },
+    #[error("{} does not hold a node key (expected 64 hex digits)", .path.display())]
+    MalformedKey { path: PathBuf },
+    #[error("cannot parse {}: {message}", .path.display())]
+    ParseConfig { path: PathBuf, message: String },
+    #[error("cannot write the configuration: {0}")]
+    EncodeConfig(String),
+    #[error("{}: {source}", .path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> HomeError + '_ {
+    move |source| HomeError::Io { path: path.to_path_buf(), source }
+}
+
+/// The organisation a node speaks for.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct OrgProfile {
+    pub name: String,
+    pub number: OrgNumber,
+    pub kind: OrgKind,
+}
+
+/// The contents of `config.toml`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Config {
+    pub org: OrgProfile,
+    #[serde(default)]
+    pub network: NetworkConfig,
+}
+
+impl Config {
+    /// A configuration for `org` with default network settings.
+    pub fn new(org: OrgProfile) -> Self {
+        Config { org, network: NetworkConfig::default() }
+    }
+}
+
+/// Where the node listens and whom it dials first.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct NetworkConfig {
+    /// Multiaddrs to listen on. Missing means the defaults; an explicit `[]` means listen nowhere.
+    #[serde(default = "default_listen")]
+    pub listen: Vec<String>,
+    /// Multiaddrs (ending in `/p2p/<peer id>`) to dial at start-up.
+    #[serde(default)]
+    pub bootstrap: Vec<String>,
+}
+
+fn default_listen() -> Vec<String> {
+    DEFAULT_LISTEN.iter().map(|s| s.to_string()).collect()
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig { listen: default_listen(), bootstrap: Vec::new() }
+    }
+}
+
+const CONFIG_HEADER: &str = "\
+# Allmenning node configuration.
+#
+# [org]      the organisation this node speaks for: its name, its 9-digit organisation number
+#            and its kind (kommune, fylkeskommune, iks, ks, stat, leverandor or annen).
+# [network]  listen:    multiaddrs to listen on (TCP and QUIC on port 4646 by default).
+#            bootstrap: multiaddrs of peers to dial at start-up, each ending in /p2p/<peer id>.
+#
+# Restart the node after editing this file.
+
+";
+
+/// A node's home directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Home {
+    pub dir: PathBuf,
+}
+
+impl Home {
+    /// `explicit` is `--home` or `ALLMENNING_HOME` (clap reads the variable); otherwise the user's
+    /// data directory (e.g. `~/.local/share/allmenning` on Linux).
+    pub fn resolve(explicit: Option<PathBuf>) -> Result<Home, HomeError> {
+        if let Some(dir) = explicit {
+            return Ok(Home { dir });
+        }
+        let dirs = directories::ProjectDirs::from("no", "Allmenning", "allmenning")
+            .ok_or(HomeError::NoDefaultHome)?;
+        Ok(Home { dir: dirs.data_dir().to_path_buf() })
+    }
+
+    pub fn key_path(&self) -> PathBuf {
+        self.dir.join(KEY_FILE)
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join(CONFIG_FILE)
+    }
+
+    pub fn socket_path(&self) -> PathBuf {
+        self.dir.join(crate::control::SOCKET_FILE)
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.join(DB_DIR)
+    }
+
+    /// True when both the key and the configuration are in place.
+    pub fn is_initialised(&self) -> bool {
+        self.key_path().exists() && self.config_path().exists()
+    }
+
+    /// Sets up a new node: the directory (0700), its key (0600) and a default configuration.
+    /// Refuses when a key or configuration already exists, unless `force`.
+    pub fn init(&self, org: &OrgProfile, secret: [u8; 32], force: bool) -> Result<(), HomeError> {
+        if !force {
+            for existing in [self.key_path(), self.config_path()] {
+                if existing.exists() {
+                    return Err(HomeError::AlreadyInitialised { dir: self.dir.clone(), existing });
+                }
+            }
+        }
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .map_err(io_err(&self.dir))?;
+        // The key first: the configuration's presence marks a finished init.
+        write_atomically(&self.key_path(), hex::encode(secret).as_bytes(), 0o600)?;
+        self.save_config(&Config::new(org.clone()))
+    }
+
+    pub fn load_config(&self) -> Result<Config, HomeError> {
+        let path = self.config_path();
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(HomeError::NotInitialised { dir: self.dir.clone() })
+            }
+            Err(source) => return Err(HomeError::Io { path, source }),
+        };
+        toml::from_str(&text).map_err(|e| HomeError::ParseConfig { path, message: e.to_string() })
+    }
+
+    pub fn save_config(&self, config: &Config) -> Result<(), HomeError> {
+        let body = toml::to_string(config).map_err(|e| HomeError::EncodeConfig(e.to_string()))?;
+        let text = format!("{CONFIG_HEADER}{body}");
+        write_atomically(&self.config_path(), text.as_bytes(), 0o644)
+    }
+
+    /// Reads the node's key, refusing one that group or others may read.
+    pub fn node_key(&self) -> Result<NodeKey, HomeError> {
+        let path = self.key_path();
+        let meta = match fs::metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(HomeError::NotInitialised { dir: self.dir.clone() })
+            }
+            Err(source) => return Err(HomeError::Io { path, source }),
+        };
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(HomeError::KeyPermissions { path, mode });
+        }
+        let text = fs::read_to_string(&path).map_err(|_| HomeError::MalformedKey { path: path.clone() })?;
+        let mut secret = [0u8; 32];
+        hex::decode_to_slice(text.trim(), &mut secret).map_err(|_| HomeError::MalformedKey { path })?;
+        Ok(NodeKey::from_secret(secret))
+    }
+}
+
+/// Writes `bytes` to `path` through a fresh temporary file created with `mode`, then renames it
+/// into place, so readers see the old file or the new one and never a partial one, and the file
+/// never exists with looser permissions than `mode`.
+fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), HomeError> {
+    let mut tmp_name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    match fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => return Err(HomeError::Io { path: tmp, source }),
+    }
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(io_err(&tmp))?;
+    // The umask may have removed bits from `mode`, never added any; make it exact anyway.
+    file.set_permissions(fs::Permissions::from_mode(mode)).map_err(io_err(&tmp))?;
+    file.write_all(bytes).map_err(io_err(&tmp))?;
+    file.sync_all().map_err(io_err(&tmp))?;
+    drop(file);
+    fs::rename(&tmp, path).map_err(io_err(path))?;
+    // Make the rename itself durable. Best effort: not every filesystem lets a directory be synced.
+    if let Some(dir) = path.parent() {
+        if let Ok(dir) = fs::File::open(dir) {
+            let _ = dir.sync_all();
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn org() -> OrgProfile {
+        OrgProfile {
+            name: "Bergen kommune".into(),
+            number: OrgNumber::parse("964338531").unwrap(),
+            kind: OrgKind::Kommune,
+        }
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn explicit_home_wins() {
+        let home = Home::resolve(Some(PathBuf::from("/tmp/x"))).unwrap();
+        assert_eq!(home.dir, PathBuf::from("/tmp/x"));
+        assert_eq!(home.socket_path(), PathBuf::from("/tmp/x/control.sock"));
+        assert_eq!(home.db_path(), PathBuf::from("/tmp/x/db"));
+    }
+
+    #[test]
+    fn init_creates_private_files_and_a_loadable_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = Home { dir: tmp.path().join("a/b/home") };
+        assert!(!home.is_initialised());
+        home.init(&org(), [7; 32], false).unwrap();
+        assert!(home.is_initialised());
+        assert_eq!(mode(&home.dir), 0o700);
+        assert_eq!(mode(&home.key_path()), 0o600);
+        assert!(!home.dir.join("node.key.tmp").exists());
+        let key = home.node_key().unwrap();
+        assert_eq!(key.secret_bytes(), [7; 32]);
+        let config = home.load_config().unwrap();
+        assert_eq!(config.org, org());
+        assert_eq!(config.network, NetworkConfig::default());
+        assert_eq!(config.network.listen, DEFAULT_LISTEN.to_vec());
+    }
+
+    #[test]
+    fn second_init_refuses_unless_forced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = Home { dir: tmp.path().to_path_buf() };
+        home.init(&org(), [1; 32], false).unwrap();
+        let err = home.init(&org(), [2; 32], false).unwrap_err();
+        assert!(matches!(err, HomeError::AlreadyInitialised { .. }), "{err}");
+        assert!(err.to_string().contains("--force"));
+        assert_eq!(home.node_key().unwrap().secret_bytes(), [1; 32]);
+
+        // Forcing replaces the key, and the replacement is still private even if the old file
+        // had been loosened.
+        fs::set_permissions(home.key_path(), fs::Permissions::from_mode(0o644)).unwrap();
+        home.init(&org(), [2; 32], true).unwrap();
+        assert_eq!(mode(&home.key_path()), 0o600);
+        assert_eq!(home.node_key().unwrap().secret_bytes(), [2; 32]);
+    }
+
+    #[test]
+    fn a_key_readable_by_others_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = Home { dir: tmp.path().to_path_buf() };
+        home.init(&org(), [3; 32], false).unwrap();
+        fs::set_permissions(home.key_path(), fs::Permissions::from_mode(0o644)).unwrap();
+        let err = home.node_key().unwrap_err();
+        assert!(matches!(err, HomeError::KeyPermissions { mode: 0o644, .. }), "{err}");
+        assert!(err.to_string().contains("chmod 600"), "{err}");
+    }
+
+    #[test]
+    fn malformed_key_is_reported() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = Home { dir: tmp.path().to_path_buf() };
+        home.init(&org(), [3; 32], false).unwrap();
+        fs::write(home.key_path(), "not hex").unwrap();
+        fs::set_permissions(home.key_path(), fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(matches!(home.node_key(), Err(HomeError::MalformedKey { .. })));
+    }
+
+    #[test]
+    fn config_round_trips_and_missing_config_says_run_init() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = Home { dir: tmp.path().to_path_buf() };
+        let err = home.load_config().unwrap_err();
+        assert!(err.to_string().contains("allmenning init"), "{err}");
+        assert!(matches!(home.node_key(), Err(HomeError::NotInitialised { .. })));
+
+        let config = Config {
+            org: OrgProfile {
+                name: "Vestland fylkeskommune".into(),
+                number: OrgNumber::parse("821311632").unwrap_or_else(|_| org().number),
+                kind: OrgKind::Fylkeskommune,
+            },
+            network: NetworkConfig {
+                listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+                bootstrap: vec!["/ip4/10.0.0.1/tcp/4646/p2p/12D3KooWExample".into()],
+            },
+        };
+        home.save_config(&config).unwrap();
+        assert_eq!(home.load_config().unwrap(), config);
+        let text = fs::read_to_string(home.config_path()).unwrap();
+        assert!(text.starts_with("# Allmenning node configuration."));
+    }
+
+    #[test]
+    fn config_defaults_and_parse_errors() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = Home { dir: tmp.path().to_path_buf() };
+        fs::write(
+            home.config_path(),
+            "[org]\nname = \"Bergen kommune\"\nnumber = \"964338531\"\nkind = \"kommune\"\n",
+        )
+        .unwrap();
+        let config = home.load_config().unwrap();
+        assert_eq!(config.network, NetworkConfig::default());
+
+        fs::write(
+            home.config_path(),
+            "[org]\nname = \"X\"\nnumber = \"964338532\"\nkind = \"kommune\"\n",
+        )
+        .unwrap();
+        let err = home.load_config().unwrap_err();
+        assert!(matches!(err, HomeError::ParseConfig { .. }));
+        assert!(err.to_string().contains("config.toml"), "{err}");
+    }
+}
