@@ -155,6 +155,8 @@ pub struct Engine<S: Store, P: PeerKey> {
     blob_requests: HashMap<P, Vec<Vec<BlobHash>>>,
     /// Blobs a peer said it does not have; not asked again until it announces new heads.
     lacks: HashSet<(P, BlobHash)>,
+    /// Whether each artefact touched since start had all its blobs at its last summary.
+    complete: HashMap<ArtefactId, bool>,
 }
 
 impl<S: Store, P: PeerKey> Engine<S, P> {
@@ -172,6 +174,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             sources: HashMap::new(),
             blob_requests: HashMap::new(),
             lacks: HashSet::new(),
+            complete: HashMap::new(),
         }
     }
 
@@ -1216,12 +1219,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             updated,
             complete,
         };
-        let was_complete = self
-            .store
-            .summaries()
-            .ok()
-            .and_then(|rows| rows.into_iter().find(|r| r.id == *id))
-            .map(|r| r.complete);
+        let was_complete = self.complete.insert(*id, complete);
         self.store.put_summary(&summary).map_err(store_err)?;
         if complete && was_complete != Some(true) {
             self.outbox
