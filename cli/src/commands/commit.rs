@@ -1,0 +1,237 @@
+//! `allmenning commit`
+
+use super::{CheckoutDir, Ctx};
+use crate::client::Client;
+use crate::error::CliError;
+use crate::outln;
+use crate::output::{print_json, short};
+use crate::workdir::{compare, Changes, Checkout, Rename};
+use allmenning_node::control::{Bytes, EditPayload};
+
+/// Record the local edits of this checkout as one signed change, and share it.
+///
+/// The change is made against the checkout's base, so edits made elsewhere in the meantime are
+/// merged rather than overwritten: text files are merged line by line and character by
+/// character (Automerge), so two people editing different parts of a file both keep their
+/// edits. Run `allmenning pull` afterwards to get the merged result. The node answers only once
+/// the change is stored durably.
+#[derive(clap::Args, Clone, Debug)]
+#[command(after_help = "\
+Examples:
+  allmenning commit -m \"Legg til kontaktperson i Bergen\"
+  allmenning commit -C ~/foreldrebetaling -m \"Rett BPMN-flyten\" && allmenning pull -C ~/foreldrebetaling")]
+pub struct CommitArgs {
+    #[command(flatten)]
+    pub checkout: CheckoutDir,
+    /// What the change does, for the artefact's history
+    #[arg(short = 'm', long, value_name = "MSG")]
+    pub message: String,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(serde::Serialize, Debug)]
+pub struct CommitReport {
+    pub id: String,
+    /// The new change, or null when there was nothing to commit.
+    pub change: Option<String>,
+    /// The artefact's heads on the node after the commit (concurrent changes included).
+    pub heads: Vec<String>,
+    /// The checkout's new base.
+    pub base_heads: Vec<String>,
+    pub modified: Vec<String>,
+    pub added: Vec<String>,
+    pub deleted: Vec<String>,
+    pub renamed: Vec<Rename>,
+}
+
+/// The edits that turn the base into the working tree.
+pub fn edits(
+    changes: &Changes,
+    checkout: &Checkout,
+    work: &crate::workdir::Tree,
+    contents: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Vec<EditPayload> {
+    let write = |path: &String| EditPayload::Write {
+        path: path.clone(),
+        content: Bytes(contents.get(path).cloned().unwrap_or_default()),
+        executable: work.get(path).is_some_and(|e| e.executable),
+    };
+    let mut edits = Vec::new();
+    for r in &changes.renamed {
+        edits.push(EditPayload::Rename {
+            from: r.from.clone(),
+            to: r.to.clone(),
+        });
+        let was_executable = checkout
+            .manifest
+            .files
+            .get(&r.from)
+            .is_some_and(|e| e.executable);
+        if work
+            .get(&r.to)
+            .is_some_and(|e| e.executable != was_executable)
+        {
+            edits.push(write(&r.to));
+        }
+    }
+    edits.extend(changes.modified.iter().map(write));
+    edits.extend(changes.added.iter().map(write));
+    edits.extend(
+        changes
+            .deleted
+            .iter()
+            .map(|p| EditPayload::Delete { path: p.clone() }),
+    );
+    edits
+}
+
+/// Commits the working tree of `checkout` through `client`, updating the checkout's base.
+pub async fn commit(
+    client: &mut Client,
+    checkout: &mut Checkout,
+    message: &str,
+) -> anyhow::Result<CommitReport> {
+    let (work, contents) = checkout.scan()?;
+    let changes = compare(&checkout.manifest.files, &work);
+    let id = checkout.manifest.id.clone();
+    if changes.is_empty() {
+        return Ok(commit_report_empty(checkout));
+    }
+    let edits = edits(&changes, checkout, &work, &contents);
+    let committed = client
+        .commit(
+            &id,
+            checkout.manifest.base_heads.clone(),
+            edits,
+            message.to_string(),
+        )
+        .await?;
+    // The node now holds the working tree as of the new change (or, with no change, already
+    // held it at the base): the working tree is the new base.
+    let touched: Vec<String> = changes.touched().into_iter().map(str::to_string).collect();
+    for path in &touched {
+        match (work.get(path), contents.get(path)) {
+            (Some(entry), Some(content)) => {
+                checkout.set_base(path, Some((content, entry.executable)))?
+            }
+            _ => checkout.set_base(path, None)?,
+        }
+    }
+    if let Some(change) = &committed.change {
+        checkout.manifest.base_heads = vec![change.clone()];
+    }
+    checkout.save()?;
+    Ok(CommitReport {
+        id,
+        change: committed.change,
+        heads: committed.heads,
+        base_heads: checkout.manifest.base_heads.clone(),
+        modified: changes.modified,
+        added: changes.added,
+        deleted: changes.deleted,
+        renamed: changes.renamed,
+    })
+}
+
+pub async fn run(ctx: &Ctx, args: CommitArgs) -> anyhow::Result<()> {
+    if args.message.trim().is_empty() {
+        return Err(CliError::Usage {
+            message: "the commit message must not be empty".into(),
+            hint: Some("say what the change does: allmenning commit -m \"...\"".into()),
+        }
+        .into());
+    }
+    let mut checkout = args.checkout.open()?;
+    // Nothing to commit needs no node.
+    if checkout.status()?.is_empty() {
+        if args.json {
+            let report = commit_report_empty(&checkout);
+            return print_json(&report);
+        }
+        outln!("nothing to commit")?;
+        return Ok(());
+    }
+    let mut client = ctx.client().await?;
+    let report = commit(&mut client, &mut checkout, &args.message).await?;
+    if args.json {
+        return print_json(&report);
+    }
+    match &report.change {
+        Some(change) => {
+            let n = report.modified.len()
+                + report.added.len()
+                + report.deleted.len()
+                + report.renamed.len();
+            outln!(
+                "committed {} ({n} file{} changed)",
+                short(change),
+                if n == 1 { "" } else { "s" }
+            )?;
+            if report.heads.len() > 1 || report.heads.first() != Some(change) {
+                outln!("the artefact has changes from others too: `allmenning pull` merges them into this checkout")?;
+            }
+        }
+        None => outln!("nothing to commit (the node already has these contents)")?,
+    }
+    Ok(())
+}
+
+fn commit_report_empty(checkout: &Checkout) -> CommitReport {
+    CommitReport {
+        id: checkout.manifest.id.clone(),
+        change: None,
+        heads: Vec::new(),
+        base_heads: checkout.manifest.base_heads.clone(),
+        modified: vec![],
+        added: vec![],
+        deleted: vec![],
+        renamed: vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edits_cover_every_kind_of_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = vec![
+            ("a.txt".to_string(), b"a".to_vec(), false),
+            ("b.txt".to_string(), b"b".to_vec(), false),
+            ("c.txt".to_string(), b"c".to_vec(), false),
+        ];
+        let co = Checkout::create(&dir.path().join("co"), "id", &["h".into()], &files).unwrap();
+        std::fs::write(co.root.join("a.txt"), "a2").unwrap();
+        std::fs::rename(co.root.join("b.txt"), co.root.join("b2.txt")).unwrap();
+        std::fs::remove_file(co.root.join("c.txt")).unwrap();
+        std::fs::write(co.root.join("d.txt"), "d").unwrap();
+        let (work, contents) = co.scan().unwrap();
+        let changes = compare(&co.manifest.files, &work);
+        let edits = edits(&changes, &co, &work, &contents);
+        assert_eq!(
+            edits,
+            vec![
+                EditPayload::Rename {
+                    from: "b.txt".into(),
+                    to: "b2.txt".into()
+                },
+                EditPayload::Write {
+                    path: "a.txt".into(),
+                    content: Bytes(b"a2".to_vec()),
+                    executable: false
+                },
+                EditPayload::Write {
+                    path: "d.txt".into(),
+                    content: Bytes(b"d".to_vec()),
+                    executable: false
+                },
+                EditPayload::Delete {
+                    path: "c.txt".into()
+                },
+            ]
+        );
+    }
+}

@@ -1,0 +1,715 @@
+//! `allmenning demo`: three real nodes on this machine, showing the whole flow.
+
+use super::{checkout, commit, pull, Ctx};
+use crate::client::Client;
+use crate::error::CliError;
+use crate::output::short;
+use crate::workdir::{Checkout, FileEntry, Tree};
+use allmenning_node::control::{Bytes, FilePayload, NodeStatus};
+use allmenning_node::home::Home;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// Run a small network of three nodes on this machine and co-edit an artefact.
+///
+/// Starts real node processes for Bergen kommune, Trondheim kommune and KS in a temporary
+/// directory, connects them, publishes a sample integration from Bergen, checks it out in Bergen
+/// and Trondheim, edits the same README.md in both at once, commits both, and shows that every
+/// node ends up with the same, merged files. Takes a few seconds; nothing outside the temporary
+/// directory is touched, and the nodes are stopped at the end. Node logs go to files in the
+/// temporary directory, which is kept (and printed) with --keep or when a step fails.
+#[derive(clap::Args, Clone, Debug)]
+#[command(after_help = "\
+Examples:
+  allmenning demo
+  allmenning demo --keep     # keep the node homes, checkouts and logs for a closer look")]
+pub struct DemoArgs {
+    /// Keep the temporary directory (node homes, checkouts, logs) and print where it is
+    #[arg(long)]
+    pub keep: bool,
+    /// Seconds to wait for each step before giving up
+    #[arg(long, value_name = "SECS", default_value_t = 20)]
+    pub timeout: u64,
+}
+
+const SAMPLE_README: &str = include_str!("demo/README.md");
+const SAMPLE_BPMN: &str = include_str!("demo/prosess.bpmn");
+const SAMPLE_MODEL: &str = include_str!("demo/datamodell.json");
+
+const BERGEN_OLD: &str = "Status: utkast, testet mot Skatteetatens testmiljø";
+const BERGEN_NEW: &str = "Status: i produksjon i Bergen fra 1. august";
+const TRONDHEIM_OLD: &str = "- Trondheim kommune: vurderer å ta den i bruk";
+const TRONDHEIM_NEW: &str = "- Trondheim kommune: pilot i to bydeler fra høsten";
+
+struct Org {
+    name: &'static str,
+    short: &'static str,
+    number: &'static str,
+    kind: &'static str,
+    slug: &'static str,
+}
+
+const ORGS: [Org; 3] = [
+    Org {
+        name: "Bergen kommune",
+        short: "Bergen",
+        number: "964338531",
+        kind: "kommune",
+        slug: "bergen",
+    },
+    Org {
+        name: "Trondheim kommune",
+        short: "Trondheim",
+        number: "942110464",
+        kind: "kommune",
+        slug: "trondheim",
+    },
+    Org {
+        name: "KS",
+        short: "KS",
+        number: "971032146",
+        kind: "ks",
+        slug: "ks",
+    },
+];
+const BERGEN: usize = 0;
+const TRONDHEIM: usize = 1;
+
+struct NodeProc {
+    org: &'static Org,
+    socket: PathBuf,
+    log: PathBuf,
+    child: tokio::process::Child,
+    spawned: Instant,
+    status: Option<NodeStatus>,
+}
+
+impl NodeProc {
+    async fn client(&self) -> anyhow::Result<Client> {
+        Client::connect(&self.socket).await
+    }
+
+    /// The address peers should dial: a loopback TCP listen address, with the peer id.
+    fn dial_addr(&self) -> anyhow::Result<String> {
+        let status = self
+            .status
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("{} has no status yet", self.org.name))?;
+        let addr = status
+            .listen_addrs
+            .iter()
+            .find(|a| a.contains("/127.0.0.1/") && a.contains("/tcp/"))
+            .or_else(|| status.listen_addrs.first())
+            .ok_or_else(|| anyhow::anyhow!("{} listens on no address", self.org.name))?;
+        Ok(if addr.contains("/p2p/") {
+            addr.clone()
+        } else {
+            format!("{addr}/p2p/{}", status.peer_id)
+        })
+    }
+}
+
+struct Demo {
+    root: PathBuf,
+    exe: PathBuf,
+    timeout: Duration,
+    nodes: Vec<NodeProc>,
+    step: usize,
+    step_name: &'static str,
+}
+
+fn took(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+impl Demo {
+    fn step(&mut self, name: &'static str, text: &str) {
+        self.step += 1;
+        self.step_name = name;
+        println!("\n{}. {text}", self.step);
+    }
+
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.timeout
+    }
+
+    fn timed_out(&self, what: &str) -> anyhow::Error {
+        anyhow::anyhow!(
+            "timed out after {} s waiting for {what}",
+            self.timeout.as_secs()
+        )
+    }
+
+    async fn run(&mut self) -> anyhow::Result<()> {
+        let started = Instant::now();
+        println!(
+            "Allmenning demo: three organisations share and co-edit an artefact on this machine."
+        );
+        println!("(working in {})", self.root.display());
+
+        self.step(
+            "init",
+            "Setting up a node for each organisation (`allmenning init`)",
+        );
+        for org in &ORGS {
+            self.init(org).await?;
+            println!(
+                "   {:<18} org. no. {}, kind {}",
+                org.name, org.number, org.kind
+            );
+        }
+
+        self.step(
+            "start",
+            "Starting the three nodes (`allmenning node start`)",
+        );
+        for org in &ORGS {
+            self.spawn(org)?;
+        }
+        for i in 0..self.nodes.len() {
+            self.wait_ready(i).await?;
+            let node = &self.nodes[i];
+            let addr = node.dial_addr()?;
+            println!(
+                "   {:<18} ready in {:>6}, listening on {addr}",
+                node.org.name,
+                took(node.spawned.elapsed())
+            );
+        }
+
+        self.step(
+            "connect",
+            "Connecting them to each other (`allmenning connect`)",
+        );
+        let t = Instant::now();
+        for (from, to) in [(0, 1), (0, 2), (1, 2)] {
+            let addr = self.nodes[to].dial_addr()?;
+            self.nodes[from].client().await?.connect_peer(&addr).await?;
+            println!(
+                "   {} -> {}",
+                self.nodes[from].org.short, self.nodes[to].org.short
+            );
+        }
+        self.wait_connected().await?;
+        println!("   every node has 2 peers ({})", took(t.elapsed()));
+
+        self.step("publish", "Bergen publishes an integration for \"redusert foreldrebetaling\" (`allmenning publish`)");
+        let files = vec![
+            FilePayload {
+                path: "README.md".into(),
+                content: Bytes(SAMPLE_README.as_bytes().to_vec()),
+                executable: false,
+            },
+            FilePayload {
+                path: "prosess.bpmn".into(),
+                content: Bytes(SAMPLE_BPMN.as_bytes().to_vec()),
+                executable: false,
+            },
+            FilePayload {
+                path: "datamodell.json".into(),
+                content: Bytes(SAMPLE_MODEL.as_bytes().to_vec()),
+                executable: false,
+            },
+        ];
+        let published = self.nodes[BERGEN]
+            .client()
+            .await?
+            .publish(
+                "Redusert foreldrebetaling – inntektsoppslag".into(),
+                "integration".into(),
+                "Henter husholdningens inntekt fra Skatteetaten for søknader om redusert foreldrebetaling i barnehage.".into(),
+                vec!["barnehage".into(), "skatteetaten".into()],
+                files,
+                |_| {},
+            )
+            .await?;
+        let published_at = Instant::now();
+        let id = published.id.clone();
+        println!(
+            "   id {}: README.md, prosess.bpmn, datamodell.json",
+            short(&id)
+        );
+
+        self.step(
+            "replicate",
+            "Waiting for it to reach the other nodes (`allmenning list`)",
+        );
+        for i in [1, 2] {
+            self.wait_listed(i, &id).await?;
+            println!(
+                "   replicated to {} in {}",
+                self.nodes[i].org.name,
+                took(published_at.elapsed())
+            );
+        }
+
+        self.step(
+            "checkout",
+            "Bergen and Trondheim check it out (`allmenning checkout`)",
+        );
+        let mut checkouts = Vec::new();
+        for i in [BERGEN, TRONDHEIM] {
+            let dir = self
+                .root
+                .join(format!("{}-checkout", self.nodes[i].org.slug));
+            let co =
+                checkout::checkout(&mut self.nodes[i].client().await?, short(&id), &dir).await?;
+            println!(
+                "   {:<10} {} files in {}",
+                self.nodes[i].org.short,
+                co.manifest.files.len(),
+                dir.display()
+            );
+            checkouts.push(co);
+        }
+
+        self.step(
+            "edit",
+            "Both edit README.md at the same time, on different lines",
+        );
+        edit_line(&checkouts[0], BERGEN_OLD, BERGEN_NEW)?;
+        println!("   Bergen changes    \"{BERGEN_OLD}\"\n               to    \"{BERGEN_NEW}\"");
+        edit_line(&checkouts[1], TRONDHEIM_OLD, TRONDHEIM_NEW)?;
+        println!(
+            "   Trondheim changes \"{TRONDHEIM_OLD}\"\n               to    \"{TRONDHEIM_NEW}\""
+        );
+
+        self.step(
+            "commit",
+            "Both commit, neither having seen the other's edit (`allmenning commit`)",
+        );
+        let (mut bergen_client, mut trondheim_client) = (
+            self.nodes[BERGEN].client().await?,
+            self.nodes[TRONDHEIM].client().await?,
+        );
+        let (co_b, co_t) = checkouts.split_at_mut(1);
+        let (rb, rt) = tokio::join!(
+            commit::commit(&mut bergen_client, &mut co_b[0], "Bergen: i produksjon"),
+            commit::commit(
+                &mut trondheim_client,
+                &mut co_t[0],
+                "Trondheim: pilot fra høsten"
+            ),
+        );
+        let committed_at = Instant::now();
+        let mut changes = Vec::new();
+        for (who, report) in [("Bergen", rb?), ("Trondheim", rt?)] {
+            let change = report
+                .change
+                .ok_or_else(|| anyhow::anyhow!("{who}'s commit recorded no change"))?;
+            println!("   {who:<10} change {}", short(&change));
+            changes.push(change);
+        }
+
+        self.step(
+            "converge",
+            "Waiting until all three nodes have both changes",
+        );
+        let heads = self.wait_converged(&id, &changes).await?;
+        let heads_text: Vec<&str> = heads.iter().map(|h| short(h)).collect();
+        println!(
+            "   all three agree on heads {} after {}",
+            heads_text.join(" + "),
+            took(committed_at.elapsed())
+        );
+
+        self.step(
+            "pull",
+            "Bergen and Trondheim pull the merged result (`allmenning pull`)",
+        );
+        for (i, co) in [BERGEN, TRONDHEIM].into_iter().zip(checkouts.iter_mut()) {
+            let report = pull::pull(&mut self.nodes[i].client().await?, co).await?;
+            println!(
+                "   {:<10} updated {}",
+                self.nodes[i].org.short,
+                if report.updated.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    report.updated.join(", ")
+                }
+            );
+        }
+        let merged = std::fs::read_to_string(checkouts[0].root.join("README.md"))?;
+        let has = |line: &str| merged.lines().any(|l| l == line);
+        if !(has(BERGEN_NEW) && has(TRONDHEIM_NEW)) {
+            return Err(anyhow::anyhow!(
+                "the merged README.md lacks an edit:\n{merged}"
+            ));
+        }
+        println!("   README.md now has both edits:");
+        for line in merged
+            .lines()
+            .filter(|l| *l == BERGEN_NEW || *l == TRONDHEIM_NEW)
+        {
+            println!("     {line}");
+        }
+
+        self.step("verify", "Checking that every copy is byte-identical");
+        self.verify_identical(&id, &checkouts).await?;
+
+        self.step("stop", "Stopping the nodes (`allmenning node stop`)");
+        self.shutdown().await?;
+        println!("   all three stopped cleanly");
+
+        println!(
+            "\nDone in {}: published once, edited in two places at once, merged everywhere.",
+            took(started.elapsed())
+        );
+        Ok(())
+    }
+
+    async fn init(&self, org: &Org) -> anyhow::Result<()> {
+        let home = self.root.join(org.slug).join("home");
+        let output = tokio::process::Command::new(&self.exe)
+            .arg("--home")
+            .arg(&home)
+            .args([
+                "init",
+                "--org-name",
+                org.name,
+                "--org-number",
+                org.number,
+                "--kind",
+                org.kind,
+            ])
+            .env_remove("ALLMENNING_HOME")
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", self.exe.display()))?;
+        if !output.status.success() {
+            return Err(anyhow::anyhow!(
+                "`allmenning init` for {} failed ({}): {}",
+                org.name,
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        Ok(())
+    }
+
+    fn spawn(&mut self, org: &'static Org) -> anyhow::Result<()> {
+        let dir = self.root.join(org.slug);
+        let home = dir.join("home");
+        let log = dir.join("node.log");
+        let log_file = std::fs::File::create(&log)?;
+        let child = tokio::process::Command::new(&self.exe)
+            .arg("--home")
+            .arg(&home)
+            .args([
+                "node",
+                "start",
+                "--listen",
+                "/ip4/127.0.0.1/tcp/0",
+                "--listen",
+                "/ip4/127.0.0.1/udp/0/quic-v1",
+            ])
+            .env_remove("ALLMENNING_HOME")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log_file.try_clone()?))
+            .stderr(Stdio::from(log_file))
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("cannot start the node of {}: {e}", org.name))?;
+        let socket = Home::resolve(Some(home))?.socket_path();
+        self.nodes.push(NodeProc {
+            org,
+            socket,
+            log,
+            child,
+            spawned: Instant::now(),
+            status: None,
+        });
+        Ok(())
+    }
+
+    async fn wait_ready(&mut self, i: usize) -> anyhow::Result<()> {
+        let deadline = self.deadline();
+        loop {
+            let node = &mut self.nodes[i];
+            if let Some(exit) = node.child.try_wait()? {
+                return Err(anyhow::anyhow!(
+                    "the node of {} exited ({exit}); see {}",
+                    node.org.name,
+                    node.log.display()
+                ));
+            }
+            if let Ok(mut client) = Client::connect(&node.socket).await {
+                if let Ok(status) = client.status().await {
+                    if !status.listen_addrs.is_empty() {
+                        node.status = Some(status);
+                        return Ok(());
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                let what = format!(
+                    "the node of {} to answer on its control socket",
+                    node.org.name
+                );
+                return Err(self.timed_out(&what));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn wait_connected(&self) -> anyhow::Result<()> {
+        let deadline = self.deadline();
+        loop {
+            let mut all = true;
+            for node in &self.nodes {
+                let status = node.client().await?.status().await?;
+                all &= status.peers >= 2;
+            }
+            if all {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(self.timed_out("every node to have 2 peers"));
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    async fn wait_listed(&self, i: usize, id: &str) -> anyhow::Result<()> {
+        let deadline = self.deadline();
+        loop {
+            let rows = self.nodes[i].client().await?.list().await?;
+            if rows.iter().any(|r| r.id == id && r.complete) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let what = format!("{} to list the artefact", self.nodes[i].org.name);
+                return Err(self.timed_out(&what));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits until every node reports the same heads and knows every change in `changes`.
+    async fn wait_converged(&self, id: &str, changes: &[String]) -> anyhow::Result<Vec<String>> {
+        let deadline = self.deadline();
+        loop {
+            let mut all_heads = Vec::new();
+            for node in &self.nodes {
+                let mut heads = node.client().await?.show(id).await?.heads;
+                heads.sort();
+                all_heads.push(heads);
+            }
+            if all_heads.windows(2).all(|w| w[0] == w[1]) {
+                // Same heads everywhere; check they include both edits (one node's log suffices).
+                let log = self.nodes[0].client().await?.log(id).await?;
+                let known: BTreeSet<&str> = log.iter().map(|e| e.hash.as_str()).collect();
+                if changes.iter().all(|c| known.contains(c.as_str())) {
+                    return Ok(all_heads.swap_remove(0));
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(self.timed_out("the three nodes to agree on the artefact's heads"));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn verify_identical(&self, id: &str, checkouts: &[Checkout]) -> anyhow::Result<()> {
+        let mut reference: Option<Vec<(String, Vec<u8>, bool)>> = None;
+        for node in &self.nodes {
+            let mut files: Vec<(String, Vec<u8>, bool)> = node
+                .client()
+                .await?
+                .files(id, None)
+                .await?
+                .files
+                .into_iter()
+                .map(|f| (f.path, f.content.0, f.executable))
+                .collect();
+            files.sort();
+            match &reference {
+                None => reference = Some(files),
+                Some(r) if *r == files => {}
+                Some(_) => {
+                    return Err(anyhow::anyhow!(
+                        "{} has different files from {}",
+                        node.org.name,
+                        ORGS[0].name
+                    ))
+                }
+            }
+        }
+        let reference = reference.unwrap_or_default();
+        let tree: Tree = reference
+            .iter()
+            .map(|(p, c, x)| (p.clone(), FileEntry::of(c, *x)))
+            .collect();
+        for co in checkouts {
+            let (work, _) = co.scan()?;
+            if work != tree {
+                return Err(anyhow::anyhow!(
+                    "the checkout {} differs from the nodes' files",
+                    co.root.display()
+                ));
+            }
+        }
+        let mut hasher = blake3::Hasher::new();
+        for (path, content, _) in &reference {
+            hasher.update(path.as_bytes());
+            hasher.update(&[0]);
+            hasher.update(blake3::hash(content).as_bytes());
+        }
+        println!(
+            "   {} files, identical on all three nodes and in both checkouts (blake3 {})",
+            reference.len(),
+            short(&hasher.finalize().to_hex())
+        );
+        Ok(())
+    }
+
+    /// Asks every node still running to stop, waits for it, and kills it after a timeout.
+    async fn shutdown(&mut self) -> anyhow::Result<()> {
+        for node in &self.nodes {
+            if let Ok(mut client) = node.client().await {
+                let _ = client.stop().await;
+            }
+        }
+        let mut unclean = Vec::new();
+        for node in &mut self.nodes {
+            match tokio::time::timeout(Duration::from_secs(10), node.child.wait()).await {
+                Ok(Ok(status)) if status.success() => {}
+                Ok(Ok(status)) => unclean.push(format!("{} exited with {status}", node.org.name)),
+                Ok(Err(e)) => unclean.push(format!("{}: {e}", node.org.name)),
+                Err(_) => {
+                    let _ = node.child.kill().await;
+                    unclean.push(format!(
+                        "{} did not stop within 10 s and was killed",
+                        node.org.name
+                    ));
+                }
+            }
+        }
+        self.nodes.clear();
+        if unclean.is_empty() {
+            Ok(())
+        } else {
+            Err(anyhow::anyhow!(unclean.join("; ")))
+        }
+    }
+}
+
+/// Replaces the line `old` of the checkout's README.md with `new`.
+fn edit_line(co: &Checkout, old: &str, new: &str) -> anyhow::Result<()> {
+    let path = co.root.join("README.md");
+    let text = std::fs::read_to_string(&path)?;
+    if !text.lines().any(|l| l == old) {
+        return Err(anyhow::anyhow!(
+            "README.md in {} has no line {old:?}",
+            co.root.display()
+        ));
+    }
+    let edited: Vec<&str> = text
+        .lines()
+        .map(|l| if l == old { new } else { l })
+        .collect();
+    let mut out = edited.join("\n");
+    if text.ends_with('\n') {
+        out.push('\n');
+    }
+    std::fs::write(&path, out)?;
+    Ok(())
+}
+
+fn keep_dir(dir: tempfile::TempDir) -> PathBuf {
+    dir.keep()
+}
+
+pub async fn run(_ctx: &Ctx, args: DemoArgs) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().map_err(|e| {
+        anyhow::anyhow!("cannot find the allmenning executable to start nodes with: {e}")
+    })?;
+    let tmp = tempfile::Builder::new()
+        .prefix("allmenning-demo-")
+        .tempdir()?;
+    let mut demo = Demo {
+        root: tmp.path().to_path_buf(),
+        exe,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        nodes: Vec::new(),
+        step: 0,
+        step_name: "",
+    };
+    let result = demo.run().await;
+    // Whatever happened, no node outlives the demo.
+    let cleanup = if demo.nodes.is_empty() {
+        Ok(())
+    } else {
+        demo.shutdown().await
+    };
+    match result.and(cleanup) {
+        Ok(()) => {
+            if args.keep {
+                let dir = keep_dir(tmp);
+                println!(
+                    "Kept {} (node homes, checkouts and node logs).",
+                    dir.display()
+                );
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let logs: Vec<String> = ORGS
+                .iter()
+                .map(|o| format!("{}/node.log", o.slug))
+                .collect();
+            let dir = keep_dir(tmp);
+            Err(CliError::failed(
+                format!("demo step {} ({}) failed: {e:#}", demo.step, demo.step_name),
+                format!(
+                    "the node logs are kept in {} ({})",
+                    dir.display(),
+                    logs.join(", ")
+                ),
+            )
+            .into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sample_has_the_lines_the_demo_edits() {
+        assert!(SAMPLE_README.lines().any(|l| l == BERGEN_OLD));
+        assert!(SAMPLE_README.lines().any(|l| l == TRONDHEIM_OLD));
+        assert!(serde_json::from_str::<serde_json::Value>(SAMPLE_MODEL).is_ok());
+        for org in &ORGS {
+            assert!(
+                allmenning_protocol::identity::OrgNumber::parse(org.number).is_ok(),
+                "{}",
+                org.name
+            );
+        }
+    }
+
+    #[test]
+    fn edit_line_replaces_exactly_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = vec![(
+            "README.md".to_string(),
+            SAMPLE_README.as_bytes().to_vec(),
+            false,
+        )];
+        let co = Checkout::create(&dir.path().join("co"), "id", &[], &files).unwrap();
+        edit_line(&co, BERGEN_OLD, BERGEN_NEW).unwrap();
+        let text = std::fs::read_to_string(co.root.join("README.md")).unwrap();
+        assert!(text.contains(BERGEN_NEW) && !text.contains(BERGEN_OLD));
+        assert_eq!(text.lines().count(), SAMPLE_README.lines().count());
+        assert_eq!(co.status().unwrap().modified, ["README.md"]);
+    }
+}

@@ -1,0 +1,287 @@
+//! `allmenning diff`
+
+use super::{CheckoutDir, Ctx};
+use crate::output::{print, print_json};
+use crate::workdir::{compare, is_text, Checkout};
+use similar::TextDiff;
+use std::collections::BTreeMap;
+
+/// Show the local edits of this checkout as a unified diff.
+///
+/// Text files are compared line by line with their base (the version last checked out,
+/// committed or pulled); binary files are only named. The base of text files is cached in the
+/// checkout, so this works without a running node.
+#[derive(clap::Args, Clone, Debug)]
+#[command(after_help = "\
+Examples:
+  allmenning diff
+  allmenning diff -C ~/allmenning/foreldrebetaling > mine.patch")]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub checkout: CheckoutDir,
+    /// Lines of context around each change
+    #[arg(long, short = 'U', value_name = "LINES", default_value_t = 3)]
+    pub context: usize,
+    /// Print the diffs as a JSON array of {"path","change","from","binary","diff"}
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(serde::Serialize, Debug, PartialEq, Eq)]
+pub struct FileDiff {
+    pub path: String,
+    /// modified, added, deleted or renamed
+    pub change: &'static str,
+    /// The old path of a rename.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    pub binary: bool,
+    /// The unified diff, headers included.
+    pub diff: String,
+}
+
+/// Where base contents come from: the checkout's cache, else the node (asked once, lazily).
+struct Bases<'a> {
+    ctx: &'a Ctx,
+    checkout: &'a Checkout,
+    fetched: Option<Result<BTreeMap<String, Vec<u8>>, String>>,
+}
+
+impl Bases<'_> {
+    async fn get(&mut self, path: &str) -> Result<Vec<u8>, String> {
+        if let Some(content) = self.checkout.cached_base(path) {
+            return Ok(content);
+        }
+        if self.fetched.is_none() {
+            self.fetched = Some(self.fetch().await.map_err(|e| format!("{e:#}")));
+        }
+        match &self.fetched {
+            Some(Ok(files)) => files
+                .get(path)
+                .cloned()
+                .ok_or_else(|| format!("the node has no {path} at the base heads")),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err("unreachable".into()),
+        }
+    }
+
+    async fn fetch(&self) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
+        let mut client = self.ctx.client().await?;
+        let m = &self.checkout.manifest;
+        let files = client.files(&m.id, Some(m.base_heads.clone())).await?;
+        Ok(files
+            .files
+            .into_iter()
+            .map(|f| (f.path, f.content.0))
+            .collect())
+    }
+}
+
+/// A unified diff of two contents, or `None` when either side is binary.
+pub fn unified(
+    old: &[u8],
+    new: &[u8],
+    old_name: &str,
+    new_name: &str,
+    context: usize,
+) -> Option<String> {
+    if !is_text(old) || !is_text(new) {
+        return None;
+    }
+    let old = std::str::from_utf8(old).ok()?;
+    let new = std::str::from_utf8(new).ok()?;
+    let diff = TextDiff::from_lines(old, new);
+    let text = diff
+        .unified_diff()
+        .context_radius(context)
+        .header(old_name, new_name)
+        .to_string();
+    Some(text)
+}
+
+fn mode(executable: bool) -> &'static str {
+    if executable {
+        "100755"
+    } else {
+        "100644"
+    }
+}
+
+pub async fn diffs(
+    ctx: &Ctx,
+    checkout: &Checkout,
+    context: usize,
+) -> anyhow::Result<Vec<FileDiff>> {
+    let (work, contents) = checkout.scan()?;
+    let base = &checkout.manifest.files;
+    let changes = compare(base, &work);
+    let mut bases = Bases {
+        ctx,
+        checkout,
+        fetched: None,
+    };
+    let mut out = Vec::new();
+
+    let mut entries: Vec<(&'static str, Option<String>, String)> = Vec::new();
+    entries.extend(
+        changes
+            .modified
+            .iter()
+            .map(|p| ("modified", Some(p.clone()), p.clone())),
+    );
+    entries.extend(changes.added.iter().map(|p| ("added", None, p.clone())));
+    entries.extend(
+        changes
+            .deleted
+            .iter()
+            .map(|p| ("deleted", Some(p.clone()), p.clone())),
+    );
+    entries.extend(
+        changes
+            .renamed
+            .iter()
+            .map(|r| ("renamed", Some(r.from.clone()), r.to.clone())),
+    );
+    entries.sort_by(|a, b| a.2.cmp(&b.2));
+
+    for (change, old_path, path) in entries {
+        let new: Option<&Vec<u8>> = if change == "deleted" {
+            None
+        } else {
+            contents.get(&path)
+        };
+        let mut header = format!("diff a/{} b/{path}\n", old_path.as_deref().unwrap_or(&path));
+        match change {
+            "added" => {
+                header.push_str(&format!("new file mode {}\n", mode(work[&path].executable)))
+            }
+            "deleted" => header.push_str(&format!(
+                "deleted file mode {}\n",
+                mode(base[&path].executable)
+            )),
+            "renamed" => {
+                let from = old_path.as_deref().unwrap_or_default();
+                header.push_str(&format!("rename from {from}\nrename to {path}\n"));
+            }
+            _ => {
+                let (old_x, new_x) = (base[&path].executable, work[&path].executable);
+                if old_x != new_x {
+                    header.push_str(&format!(
+                        "old mode {}\nnew mode {}\n",
+                        mode(old_x),
+                        mode(new_x)
+                    ));
+                }
+            }
+        }
+        let old: Result<Vec<u8>, String> = match (&old_path, change) {
+            (_, "added") => Ok(Vec::new()),
+            (_, "renamed") => Ok(new.cloned().unwrap_or_default()), // identical content
+            (Some(p), _) => {
+                if new.is_some_and(|n| !is_text(n)) {
+                    Ok(Vec::from(&b"\0"[..])) // binary either way: no need to fetch the base
+                } else {
+                    bases.get(p).await
+                }
+            }
+            (None, _) => Ok(Vec::new()),
+        };
+        let new_bytes: &[u8] = new.map(Vec::as_slice).unwrap_or_default();
+        let old_name = if change == "added" {
+            "/dev/null".to_string()
+        } else {
+            format!("a/{}", old_path.as_deref().unwrap_or(&path))
+        };
+        let new_name = if change == "deleted" {
+            "/dev/null".to_string()
+        } else {
+            format!("b/{path}")
+        };
+        let (binary, body) = match old {
+            Ok(old) => match unified(&old, new_bytes, &old_name, &new_name, context) {
+                Some(text) => (false, text),
+                None => (
+                    true,
+                    format!("Binary files {old_name} and {new_name} differ\n"),
+                ),
+            },
+            Err(why) => (
+                !is_text(new_bytes),
+                format!("(base content not available: {why})\n"),
+            ),
+        };
+        out.push(FileDiff {
+            path: path.clone(),
+            change,
+            from: if change == "renamed" { old_path } else { None },
+            binary,
+            diff: format!("{header}{body}"),
+        });
+    }
+    Ok(out)
+}
+
+pub async fn run(ctx: &Ctx, args: DiffArgs) -> anyhow::Result<()> {
+    let checkout = args.checkout.open()?;
+    let diffs = diffs(ctx, &checkout, args.context).await?;
+    if args.json {
+        return print_json(&diffs);
+    }
+    let text: String = diffs.iter().map(|d| d.diff.as_str()).collect();
+    if text.is_empty() {
+        return Ok(());
+    }
+    print(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unified_diff_of_text_and_none_for_binary() {
+        let text = unified(b"a\nb\nc\n", b"a\nB\nc\n", "a/x", "b/x", 3).unwrap();
+        assert!(text.starts_with("--- a/x\n+++ b/x\n"), "{text}");
+        assert!(text.contains("-b\n+B\n"), "{text}");
+        assert!(unified(b"\0\x01", b"x", "a/x", "b/x", 3).is_none());
+    }
+
+    #[tokio::test]
+    async fn diff_works_offline_from_the_base_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = vec![
+            (
+                "README.md".to_string(),
+                b"linje 1\nlinje 2\n".to_vec(),
+                false,
+            ),
+            ("old.txt".to_string(), b"flyttes\n".to_vec(), false),
+            ("gone.txt".to_string(), b"borte\n".to_vec(), false),
+        ];
+        let co = Checkout::create(&dir.path().join("co"), "id", &["h".into()], &files).unwrap();
+        std::fs::write(co.root.join("README.md"), "linje 1\nlinje 2 endret\n").unwrap();
+        std::fs::rename(co.root.join("old.txt"), co.root.join("new.txt")).unwrap();
+        std::fs::remove_file(co.root.join("gone.txt")).unwrap();
+        std::fs::write(co.root.join("ny.txt"), "ny\n").unwrap();
+        // No node: a home with no socket.
+        let ctx = Ctx {
+            global: super::super::GlobalArgs {
+                home: Some(dir.path().join("nohome")),
+            },
+        };
+        let diffs = diffs(&ctx, &co, 3).await.unwrap();
+        let by_path: BTreeMap<&str, &FileDiff> =
+            diffs.iter().map(|d| (d.path.as_str(), d)).collect();
+        assert!(by_path["README.md"]
+            .diff
+            .contains("-linje 2\n+linje 2 endret\n"));
+        assert_eq!(by_path["new.txt"].change, "renamed");
+        assert_eq!(by_path["new.txt"].from.as_deref(), Some("old.txt"));
+        assert!(by_path["gone.txt"].diff.contains("-borte\n"));
+        assert!(by_path["gone.txt"].diff.contains("+++ /dev/null"));
+        assert!(by_path["ny.txt"]
+            .diff
+            .contains("--- /dev/null\n+++ b/ny.txt\n"));
+        assert!(by_path["ny.txt"].diff.contains("+ny\n"));
+    }
+}

@@ -1,0 +1,179 @@
+//! `allmenning node start | status | stop`
+
+use super::Ctx;
+use crate::client::Client;
+use crate::error::CliError;
+use crate::outln;
+use crate::output::{format_duration, print_json};
+use allmenning_node::home::HomeError;
+use allmenning_node::NodeOptions;
+use std::time::{Duration, Instant};
+
+/// Run, inspect or stop this machine's node.
+#[derive(clap::Subcommand, Clone, Debug)]
+pub enum NodeCommand {
+    Start(StartArgs),
+    Status(StatusArgs),
+    Stop(StopArgs),
+}
+
+/// Run the node in the foreground until Ctrl-C or SIGTERM.
+///
+/// The node listens for peers, replicates artefacts, and answers this command's other
+/// subcommands on a control socket in its home directory. It logs to stderr (RUST_LOG sets the
+/// level; the default is info). Ctrl-C or SIGTERM shut it down gracefully; a second Ctrl-C
+/// exits at once. Listen and bootstrap addresses default to those in config.toml.
+#[derive(clap::Args, Clone, Debug)]
+#[command(after_help = "\
+Examples:
+  allmenning node start
+  allmenning node start --listen /ip4/0.0.0.0/tcp/4646 --listen /ip4/0.0.0.0/udp/4646/quic-v1
+  allmenning node start --bootstrap /dns4/node.ks.no/tcp/4646/p2p/12D3KooW...")]
+pub struct StartArgs {
+    /// A multiaddr to listen on (repeatable; replaces the configured ones)
+    #[arg(long, value_name = "MULTIADDR")]
+    pub listen: Vec<String>,
+    /// A peer to dial at start-up, ending in /p2p/<peer id> (repeatable; replaces the configured ones)
+    #[arg(long, value_name = "MULTIADDR")]
+    pub bootstrap: Vec<String>,
+}
+
+/// Show the running node's identity, addresses and peers.
+#[derive(clap::Args, Clone, Debug)]
+#[command(after_help = "\
+Examples:
+  allmenning node status
+  allmenning node status --json | jq -r .peer_id")]
+pub struct StatusArgs {
+    /// Print the status as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Ask the running node to shut down, and wait until it has.
+#[derive(clap::Args, Clone, Debug)]
+#[command(after_help = "Example:\n  allmenning node stop")]
+pub struct StopArgs {
+    /// How long to wait for the node to finish, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+}
+
+pub async fn run(ctx: &Ctx, command: NodeCommand) -> anyhow::Result<()> {
+    match command {
+        NodeCommand::Start(args) => start(ctx, args).await,
+        NodeCommand::Status(args) => status(ctx, args).await,
+        NodeCommand::Stop(args) => stop(ctx, args).await,
+    }
+}
+
+async fn start(ctx: &Ctx, args: StartArgs) -> anyhow::Result<()> {
+    let home = ctx.home()?;
+    if !home.is_initialised() {
+        return Err(HomeError::NotInitialised {
+            dir: home.dir.clone(),
+        }
+        .into());
+    }
+    let options = NodeOptions {
+        listen: args.listen,
+        bootstrap: args.bootstrap,
+    };
+    allmenning_node::run(home, options, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Resolves on the first Ctrl-C or SIGTERM; a second Ctrl-C then exits immediately.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: shutting down (press it again to exit at once)"),
+                    _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+                }
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM ({e}); only Ctrl-C stops the node");
+                let _ = tokio::signal::ctrl_c().await;
+                tracing::info!("Ctrl-C: shutting down");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("Ctrl-C: shutting down");
+    }
+    tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("second Ctrl-C: exiting without a clean shutdown");
+            std::process::exit(130);
+        }
+    });
+}
+
+async fn status(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<()> {
+    let mut client = ctx.client().await?;
+    let status = client.status().await?;
+    if args.json {
+        return print_json(&status);
+    }
+    outln!(
+        "{} ({}, {})",
+        status.org.name,
+        status.org.number,
+        status.org.kind
+    )?;
+    outln!("peer id:    {}", status.peer_id)?;
+    if status.listen_addrs.is_empty() {
+        outln!("listening:  nowhere")?;
+    }
+    for (i, addr) in status.listen_addrs.iter().enumerate() {
+        outln!(
+            "{}{addr}",
+            if i == 0 {
+                "listening:  "
+            } else {
+                "            "
+            }
+        )?;
+    }
+    outln!("peers:      {}", status.peers)?;
+    outln!("artefacts:  {}", status.artefacts)?;
+    outln!("uptime:     {}", format_duration(status.uptime_secs))?;
+    outln!("home:       {}", status.home)?;
+    outln!("version:    {}", status.version)?;
+    Ok(())
+}
+
+async fn stop(ctx: &Ctx, args: StopArgs) -> anyhow::Result<()> {
+    let mut client = ctx.client().await?;
+    client.stop().await?;
+    let socket = client.socket().to_path_buf();
+    drop(client);
+    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    loop {
+        match Client::connect(&socket).await {
+            Err(e)
+                if matches!(
+                    e.downcast_ref::<CliError>(),
+                    Some(CliError::NotRunning { .. })
+                ) =>
+            {
+                outln!("node stopped")?;
+                return Ok(());
+            }
+            _ if Instant::now() >= deadline => {
+                return Err(CliError::failed(
+                    format!("the node is still shutting down after {} s", args.timeout),
+                    "wait a little and check with `allmenning node status`",
+                )
+                .into());
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
