@@ -4,6 +4,7 @@
 pub mod checkout;
 pub mod commit;
 pub mod connect;
+pub mod debug;
 pub mod demo;
 pub mod diff;
 pub mod export;
@@ -63,6 +64,8 @@ pub enum Command {
     Pull(pull::PullArgs),
     Export(export::ExportArgs),
     Demo(demo::DemoArgs),
+    #[command(subcommand, hide = true)]
+    Debug(debug::DebugCommand),
 }
 
 impl Command {
@@ -108,6 +111,7 @@ pub async fn run(global: GlobalArgs, command: Command) -> anyhow::Result<()> {
         Command::Pull(args) => pull::run(&ctx, args).await,
         Command::Export(args) => export::run(&ctx, args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
+        Command::Debug(cmd) => debug::run(&ctx, cmd).await,
     }
 }
 
