@@ -1,0 +1,791 @@
+//! End-to-end harness: real `allmenning` node processes on loopback, driven through the CLI.
+//!
+//! Every [`Node`] gets its own temporary home, runs `allmenning init` there and spawns
+//! `allmenning node start` as a child process whose output goes to a log file beside the home.
+//! Tests talk to a node only the way IT staff would: by running the CLI with `--home`.
+//!
+//! Synchronisation is by polling ([`wait_until`], [`wait_for`]) with bounded timeouts, never by
+//! sleeping and hoping. When a test panics, every node still alive prints the tail of its log.
+//!
+//! Environment:
+//! - `ALLMENNING_BIN`: the `allmenning` binary to drive (default: next to the test binary).
+//! - `ALLMENNING_TEST_TIMEOUT_SCALE`: multiply every timeout (e.g. `3` on a slow machine).
+//! - `ALLMENNING_KEEP_TMP`: keep the temporary homes of a failed test (their paths are printed).
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The artefact kind the tests publish with.
+pub const KIND: &str = "code";
+
+/// How long a single CLI invocation may take before it is killed and the test fails.
+const CLI_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An organisation to `init` a node as. The numbers carry valid mod-11 check digits.
+#[derive(Clone, Copy, Debug)]
+pub struct Org {
+    pub name: &'static str,
+    pub number: &'static str,
+    pub kind: &'static str,
+}
+
+pub const BERGEN: Org = Org { name: "Bergen kommune", number: "964338531", kind: "kommune" };
+pub const TRONDHEIM: Org = Org { name: "Trondheim kommune", number: "942110464", kind: "kommune" };
+pub const OSLO: Org = Org { name: "Oslo kommune", number: "974760673", kind: "kommune" };
+pub const KS: Org = Org { name: "KS", number: "971032146", kind: "ks" };
+
+// ---------------------------------------------------------------------------------------------
+// Locating the binary, timeouts, polling
+// ---------------------------------------------------------------------------------------------
+
+/// The `allmenning` binary: `$ALLMENNING_BIN`, else the one next to this executable
+/// (`target/<profile>/allmenning`; test binaries live in `target/<profile>/deps/`).
+///
+/// `cargo test --workspace` does not build another package's binary for these tests, so when
+/// they run under cargo (`$CARGO` is set) this first runs `cargo build -p allmenning` for the
+/// same profile and target directory: a no-op when the binary is fresh, and never a stale
+/// binary under test. Set `ALLMENNING_NO_BUILD=1` to skip that.
+pub fn bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(explicit) = std::env::var_os("ALLMENNING_BIN") {
+            let p = PathBuf::from(explicit);
+            assert!(p.is_file(), "ALLMENNING_BIN={} does not exist", p.display());
+            return p;
+        }
+        let exe = std::env::current_exe().expect("current_exe");
+        match locate_or_build(&exe) {
+            Ok(p) => p,
+            Err(e) => panic!("{e}"),
+        }
+    })
+    .clone()
+}
+
+/// Finds `allmenning` in the profile directory of `exe` (building it first when run under
+/// cargo, unless `ALLMENNING_NO_BUILD` is set). Used by the tests and by the benchmark.
+pub fn locate_or_build(exe: &Path) -> Result<PathBuf, String> {
+    let mut profile_dir = exe.parent().ok_or("executable has no directory")?.to_path_buf();
+    if profile_dir.file_name().is_some_and(|n| n == "deps") {
+        profile_dir.pop();
+    }
+    let name = format!("allmenning{}", std::env::consts::EXE_SUFFIX);
+    let candidate = profile_dir.join(&name);
+    let cargo = std::env::var_os("CARGO");
+    if let (Some(cargo), None) = (cargo, std::env::var_os("ALLMENNING_NO_BUILD")) {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("Cargo.toml");
+        let mut cmd = Command::new(cargo);
+        cmd.arg("build").arg("--manifest-path").arg(&manifest).args(["-p", "allmenning", "--bin", "allmenning"]);
+        match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => {}
+            Some("release") => {
+                cmd.arg("--release");
+            }
+            Some(other) => {
+                cmd.args(["--profile", other]);
+            }
+        }
+        if let Some(target_dir) = profile_dir.parent() {
+            cmd.arg("--target-dir").arg(target_dir);
+        }
+        let out = run_with_timeout(cmd, Duration::from_secs(1800));
+        if !out.status.success() {
+            return Err(format!(
+                "building the allmenning binary for the end-to-end tests failed\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    if candidate.is_file() {
+        Ok(candidate.canonicalize().unwrap_or(candidate))
+    } else {
+        Err(format!(
+            "the allmenning binary was not found at {}: run these tests via `cargo test --workspace` \
+             (which builds it), build it with `cargo build -p allmenning`, or set ALLMENNING_BIN",
+            candidate.display()
+        ))
+    }
+}
+
+/// `secs` seconds, scaled by `$ALLMENNING_TEST_TIMEOUT_SCALE`.
+pub fn secs(secs: u64) -> Duration {
+    static SCALE: OnceLock<f64> = OnceLock::new();
+    let scale = *SCALE.get_or_init(|| {
+        std::env::var("ALLMENNING_TEST_TIMEOUT_SCALE")
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|s| *s > 0.0)
+            .unwrap_or(1.0)
+    });
+    Duration::from_secs_f64(secs as f64 * scale)
+}
+
+/// Polls `cond` every `interval` until it holds; panics with `what` after `timeout`.
+pub fn wait_until_every(timeout: Duration, interval: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return;
+        }
+        if start.elapsed() >= timeout {
+            panic!("timed out after {:.1} s waiting until {what}", timeout.as_secs_f64());
+        }
+        std::thread::sleep(interval);
+    }
+}
+
+/// Polls `cond` every 100 ms until it holds; panics with `what` after `timeout`.
+pub fn wait_until(timeout: Duration, what: &str, cond: impl FnMut() -> bool) {
+    wait_until_every(timeout, Duration::from_millis(100), what, cond)
+}
+
+/// Polls `f` every 100 ms until it returns `Some`; panics with `what` after `timeout`.
+pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let mut out = None;
+    wait_until(timeout, what, || {
+        out = f();
+        out.is_some()
+    });
+    out.unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running commands with a timeout
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `cmd` to completion, capturing stdout and stderr; kills it and panics after `timeout`.
+pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let described = format!("{cmd:?}");
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn {described}: {e}"));
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if start.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{described} did not finish within {:.0} s", timeout.as_secs_f64());
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) => panic!("waiting for {described}: {e}"),
+        }
+    };
+    Output { status, stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap() }
+}
+
+/// Parses a CLI's `--json` output: the whole of stdout, or else its last non-empty line.
+pub fn parse_json(stdout: &[u8]) -> Option<Value> {
+    let text = String::from_utf8_lossy(stdout);
+    let text = text.trim();
+    if let Ok(v) = serde_json::from_str(text) {
+        return Some(v);
+    }
+    text.lines().rev().find(|l| !l.trim().is_empty()).and_then(|l| serde_json::from_str(l).ok())
+}
+
+/// Pretty text of a finished command, for failure messages.
+pub fn describe(out: &Output) -> String {
+    format!(
+        "exit: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        code_of(&out.status),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn code_of(status: &ExitStatus) -> String {
+    match status.code() {
+        Some(c) => c.to_string(),
+        None => format!("{status}"),
+    }
+}
+
+/// Takes the array out of a JSON answer that is either an array or an object wrapping one
+/// under `key` (e.g. `{"peers":[...]}` vs `[...]`).
+pub fn array_of(v: &Value, key: &str) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a.clone(),
+        Value::Object(o) => match o.get(key) {
+            Some(Value::Array(a)) => a.clone(),
+            _ => panic!("expected an array or an object with array {key:?}, got {v}"),
+        },
+        _ => panic!("expected an array or an object with array {key:?}, got {v}"),
+    }
+}
+
+/// The `heads` of a JSON object, as sorted strings.
+pub fn heads_of(v: &Value) -> Vec<String> {
+    let mut heads: Vec<String> = v["heads"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no heads array in {v}"))
+        .iter()
+        .map(|h| h.as_str().expect("head is a string").to_string())
+        .collect();
+    heads.sort();
+    heads
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+// ---------------------------------------------------------------------------------------------
+
+/// Every regular file under `root`, by `/`-separated relative path, with its bytes.
+/// Top-level entries whose names start with `.` (a checkout's metadata) are skipped when
+/// `skip_hidden_top` is set.
+pub fn read_tree(root: &Path, skip_hidden_top: bool) -> BTreeMap<String, Vec<u8>> {
+    fn walk(dir: &Path, prefix: &str, skip_hidden: bool, out: &mut BTreeMap<String, Vec<u8>>) {
+        let mut entries: Vec<_> = fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("read_dir {}: {e}", dir.display()))
+            .map(|e| e.unwrap())
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if skip_hidden && name.starts_with('.') {
+                continue;
+            }
+            let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+            let ft = e.file_type().unwrap();
+            if ft.is_dir() {
+                walk(&e.path(), &rel, false, out);
+            } else if ft.is_file() {
+                out.insert(rel, fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, "", skip_hidden_top, &mut out);
+    out
+}
+
+/// Asserts two trees hold the same paths with byte-identical contents, naming the differences.
+pub fn assert_same_tree(expected: &BTreeMap<String, Vec<u8>>, actual: &BTreeMap<String, Vec<u8>>, what: &str) {
+    let missing: Vec<_> = expected.keys().filter(|k| !actual.contains_key(*k)).collect();
+    let extra: Vec<_> = actual.keys().filter(|k| !expected.contains_key(*k)).collect();
+    let differ: Vec<_> = expected
+        .iter()
+        .filter(|(k, v)| actual.get(*k).is_some_and(|a| a != *v))
+        .map(|(k, v)| format!("{k} ({} vs {} bytes)", v.len(), actual[k].len()))
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty() && differ.is_empty(),
+        "{what}: trees differ\n  missing: {missing:?}\n  unexpected: {extra:?}\n  different content: {differ:?}"
+    );
+}
+
+/// Writes `files` (relative path → bytes) under `root`, creating directories.
+pub fn write_tree(root: &Path, files: &[(&str, &[u8])]) {
+    for (rel, bytes) in files {
+        let p = root.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, bytes).unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node
+// ---------------------------------------------------------------------------------------------
+
+/// One Allmenning node: a temporary home and (while running) a `node start` child process.
+pub struct Node {
+    name: String,
+    org: Org,
+    tmp: Option<tempfile::TempDir>,
+    home: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+    bootstrap: Vec<String>,
+    env: Vec<(String, String)>,
+    public_key: String,
+    peer_id: String,
+    listen_addrs: Vec<String>,
+    starts: usize,
+}
+
+impl Node {
+    /// Inits a fresh home for `org` and starts the node.
+    pub fn start(name: &str, org: Org) -> Node {
+        Node::start_with(name, org, &[])
+    }
+
+    /// Inits a fresh home for `org` and starts the node with `--bootstrap` addresses.
+    pub fn start_with(name: &str, org: Org, bootstrap: &[String]) -> Node {
+        let mut node = Node::init(name, org);
+        node.bootstrap = bootstrap.to_vec();
+        node.spawn();
+        node
+    }
+
+    /// Inits a fresh home for `org` without starting the node.
+    pub fn init(name: &str, org: Org) -> Node {
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!("alm-{name}-"))
+            .tempdir()
+            .expect("tempdir");
+        let home = tmp.path().join("home");
+        let log = tmp.path().join("node.log");
+        let mut node = Node {
+            name: name.to_string(),
+            org,
+            home,
+            log,
+            tmp: Some(tmp),
+            child: None,
+            bootstrap: Vec::new(),
+            env: Vec::new(),
+            public_key: String::new(),
+            peer_id: String::new(),
+            listen_addrs: Vec::new(),
+            starts: 0,
+        };
+        let out = node.cli(&[
+            "init",
+            "--org-name",
+            org.name,
+            "--org-number",
+            org.number,
+            "--kind",
+            org.kind,
+            "--json",
+        ]);
+        assert!(out.status.success(), "init of node {name} failed\n{}", describe(&out));
+        let v = parse_json(&out.stdout).unwrap_or_else(|| panic!("init --json printed no JSON\n{}", describe(&out)));
+        node.public_key = v["public_key"].as_str().unwrap_or_else(|| panic!("init --json has no public_key: {v}")).to_string();
+        node
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn org(&self) -> Org {
+        self.org
+    }
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+    /// The temporary directory holding the home and the log; a good place for scratch dirs.
+    pub fn scratch(&self) -> &Path {
+        self.tmp.as_ref().map(|t| t.path()).unwrap_or_else(|| self.home.parent().unwrap())
+    }
+    /// The node's signing key (hex), as `init --json` reported it; log entries name it as author.
+    pub fn public_key(&self) -> &str {
+        &self.public_key
+    }
+    pub fn peer_id(&self) -> &str {
+        &self.peer_id
+    }
+    pub fn listen_addrs(&self) -> &[String] {
+        &self.listen_addrs
+    }
+    pub fn is_running(&mut self) -> bool {
+        match &mut self.child {
+            Some(c) => c.try_wait().map(|s| s.is_none()).unwrap_or(false),
+            None => false,
+        }
+    }
+    /// The node process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// The dialable TCP (else first) listen address, with `/p2p/<peer id>` appended if missing.
+    pub fn addr(&self) -> String {
+        let pick = self
+            .listen_addrs
+            .iter()
+            .find(|a| a.contains("/ip4/127.0.0.1/tcp/"))
+            .or_else(|| self.listen_addrs.iter().find(|a| a.contains("/tcp/")))
+            .or_else(|| self.listen_addrs.first())
+            .unwrap_or_else(|| panic!("node {} has no listen address", self.name));
+        with_p2p(pick, &self.peer_id)
+    }
+
+    /// Replaces the `--bootstrap` addresses used by the next (re)start.
+    pub fn set_bootstrap(&mut self, bootstrap: &[String]) {
+        self.bootstrap = bootstrap.to_vec();
+    }
+
+    /// Sets an environment variable for the node process from its next (re)start on
+    /// (e.g. `ALLMENNING_TEST_HOOKS=1`).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.to_string()));
+    }
+
+    fn base_command(&self) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.arg("--home").arg(&self.home);
+        cmd.env("ALLMENNING_HOME", &self.home);
+        cmd.env("NO_COLOR", "1");
+        cmd
+    }
+
+    /// A `Command` for `allmenning --home HOME`, to add arguments to (used by the benchmark).
+    pub fn command(&self) -> Command {
+        self.base_command()
+    }
+
+    /// Spawns `node start` and waits (bounded) until `node status --json` answers.
+    pub fn spawn(&mut self) -> Duration {
+        assert!(self.child.is_none(), "node {} is already running", self.name);
+        self.starts += 1;
+        let mut log = fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        writeln!(log, "===== harness: start #{} of node {} =====", self.starts, self.name).unwrap();
+        let mut cmd = self.base_command();
+        cmd.args(["node", "start", "--listen", "/ip4/127.0.0.1/tcp/0"]);
+        for b in &self.bootstrap {
+            cmd.args(["--bootstrap", b]);
+        }
+        if std::env::var_os("RUST_LOG").is_none() {
+            cmd.env("RUST_LOG", "info");
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log));
+        let started = Instant::now();
+        self.child = Some(cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn node {}: {e}", self.name)));
+        let deadline = secs(20);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                self.child = None;
+                panic!(
+                    "node {} exited during start-up with {status}\n{}",
+                    self.name,
+                    self.log_tail(80)
+                );
+            }
+            let out = run_with_timeout(
+                {
+                    let mut c = self.base_command();
+                    c.args(["node", "status", "--json"]);
+                    c
+                },
+                CLI_TIMEOUT,
+            );
+            if out.status.success() {
+                if let Some(v) = parse_json(&out.stdout) {
+                    let addrs: Vec<String> = v["listen_addrs"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+                        .unwrap_or_default();
+                    if !addrs.is_empty() {
+                        let elapsed = started.elapsed();
+                        self.peer_id = v["peer_id"].as_str().expect("status has peer_id").to_string();
+                        self.listen_addrs = addrs;
+                        return elapsed;
+                    }
+                }
+            }
+            if started.elapsed() > deadline {
+                panic!(
+                    "node {} did not answer `node status --json` within {:.0} s; last answer:\n{}\n--- node log ---\n{}",
+                    self.name,
+                    deadline.as_secs_f64(),
+                    describe(&out),
+                    self.log_tail(80)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the node gracefully with `node stop` and waits (bounded) for the process to exit.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        let out = self.cli(&["node", "stop"]);
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(
+                    out.status.success(),
+                    "`node stop` on {} failed (the node did exit, with {status})\n{}",
+                    self.name,
+                    describe(&out)
+                );
+                return;
+            }
+            if start.elapsed() > secs(15) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "node {} did not exit within 15 s of `node stop`\n{}\n--- node log ---\n{}",
+                    self.name,
+                    describe(&out),
+                    self.log_tail(60)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the node process with SIGKILL (no chance to flush or say goodbye).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the node gracefully (if running) and starts it again on the same home.
+    pub fn restart(&mut self) -> Duration {
+        self.stop();
+        self.spawn()
+    }
+
+    /// Runs the CLI against this node's home.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        let mut cmd = self.base_command();
+        cmd.args(args);
+        run_with_timeout(cmd, CLI_TIMEOUT)
+    }
+
+    /// Runs the CLI against this node's home with `dir` as the working directory (a checkout).
+    pub fn cli_in(&self, dir: &Path, args: &[&str]) -> Output {
+        let mut cmd = self.base_command();
+        cmd.current_dir(dir).args(args);
+        run_with_timeout(cmd, CLI_TIMEOUT)
+    }
+
+    /// Runs the CLI and asserts it succeeded (printing the node's log if not).
+    pub fn ok(&self, args: &[&str]) -> Output {
+        let out = self.cli(args);
+        self.assert_success(&out, args);
+        out
+    }
+
+    /// Runs the CLI in `dir` and asserts it succeeded (printing the node's log if not).
+    pub fn ok_in(&self, dir: &Path, args: &[&str]) -> Output {
+        let out = self.cli_in(dir, args);
+        self.assert_success(&out, args);
+        out
+    }
+
+    fn assert_success(&self, out: &Output, args: &[&str]) {
+        if !out.status.success() {
+            panic!(
+                "`allmenning {}` on node {} failed\n{}\n--- node log ---\n{}",
+                args.join(" "),
+                self.name,
+                describe(out),
+                self.log_tail(60)
+            );
+        }
+    }
+
+    /// Runs the CLI with `--json` (appended unless present), asserts success, parses stdout.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut args: Vec<&str> = args.to_vec();
+        if !args.contains(&"--json") {
+            args.push("--json");
+        }
+        let out = self.ok(&args);
+        parse_json(&out.stdout).unwrap_or_else(|| {
+            panic!(
+                "`allmenning {}` on node {} printed no JSON\n{}",
+                args.join(" "),
+                self.name,
+                describe(&out)
+            )
+        })
+    }
+
+    /// Like [`Node::json`] but returns `None` instead of panicking when the command fails.
+    pub fn try_json(&self, args: &[&str]) -> Option<Value> {
+        let mut args: Vec<&str> = args.to_vec();
+        if !args.contains(&"--json") {
+            args.push("--json");
+        }
+        let out = self.cli(&args);
+        if !out.status.success() {
+            return None;
+        }
+        parse_json(&out.stdout)
+    }
+
+    // --- conveniences over the CLI ------------------------------------------------------------
+
+    pub fn status(&self) -> Value {
+        self.json(&["node", "status"])
+    }
+
+    /// `connect` to `other`'s address.
+    pub fn connect(&self, other: &Node) {
+        self.ok(&["connect", &other.addr()]);
+    }
+
+    /// The `peers --json` rows.
+    pub fn peers(&self) -> Vec<Value> {
+        array_of(&self.json(&["peers"]), "peers")
+    }
+
+    /// Whether `peers --json` lists `peer_id` as connected.
+    pub fn is_connected_to(&self, peer_id: &str) -> bool {
+        self.peers()
+            .iter()
+            .any(|p| p["peer_id"].as_str() == Some(peer_id) && p["connected"].as_bool() != Some(false))
+    }
+
+    /// Waits (bounded) until `peers --json` shows `other` as connected.
+    pub fn wait_connected(&self, other: &Node) {
+        let id = other.peer_id().to_string();
+        wait_until(secs(20), &format!("{} is connected to {}", self.name, other.name), || {
+            self.is_connected_to(&id)
+        });
+    }
+
+    /// Publishes `path` and returns the new artefact's id.
+    pub fn publish(&self, path: &Path, title: &str) -> String {
+        let v = self.json(&["publish", path.to_str().unwrap(), "--kind", KIND, "--title", title]);
+        v["id"].as_str().unwrap_or_else(|| panic!("publish --json has no id: {v}")).to_string()
+    }
+
+    /// The `list --json` rows.
+    pub fn list(&self) -> Vec<Value> {
+        array_of(&self.json(&["list"]), "artefacts")
+    }
+
+    /// The `list --json` row of artefact `id`, if listed.
+    pub fn row(&self, id: &str) -> Option<Value> {
+        self.list().into_iter().find(|r| r["id"].as_str() == Some(id))
+    }
+
+    pub fn show(&self, id: &str) -> Value {
+        self.json(&["show", id])
+    }
+
+    /// Sorted heads of `id` per `show --json`, or `None` if the node does not know it (yet).
+    pub fn heads(&self, id: &str) -> Option<Vec<String>> {
+        self.try_json(&["show", id]).map(|v| heads_of(&v))
+    }
+
+    /// `log --json` entries, newest first.
+    pub fn log_entries(&self, id: &str) -> Vec<Value> {
+        array_of(&self.json(&["log", id]), "entries")
+    }
+
+    /// Waits (bounded) until this node lists `id` as complete with exactly `heads`.
+    pub fn wait_complete_with(&self, id: &str, heads: &[String], timeout: Duration) {
+        let mut last = None;
+        let start = Instant::now();
+        loop {
+            let row = self.row(id);
+            if let Some(r) = &row {
+                if r["complete"].as_bool() == Some(true) && heads_of(r) == heads {
+                    return;
+                }
+            }
+            last = row.or(last);
+            if start.elapsed() > timeout {
+                panic!(
+                    "timed out after {:.0} s waiting for node {} to list {id} complete with heads {heads:?}; \
+                     last row: {}\n--- node log ---\n{}",
+                    timeout.as_secs_f64(),
+                    self.name,
+                    last.map(|v| v.to_string()).unwrap_or_else(|| "(not listed)".into()),
+                    self.log_tail(60)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Exports `id` into a new directory under this node's scratch space and reads it back.
+    pub fn export_tree(&self, id: &str, label: &str) -> BTreeMap<String, Vec<u8>> {
+        let dir = self.scratch().join(format!("export-{label}"));
+        assert!(!dir.exists(), "export dir {} already used", dir.display());
+        self.ok(&["export", id, dir.to_str().unwrap()]);
+        read_tree(&dir, false)
+    }
+
+    /// Checks `id` out into a new directory under this node's scratch space.
+    pub fn checkout(&self, id: &str, label: &str) -> PathBuf {
+        let dir = self.scratch().join(format!("checkout-{label}"));
+        self.ok(&["checkout", id, dir.to_str().unwrap()]);
+        assert!(dir.is_dir(), "checkout did not create {}", dir.display());
+        dir
+    }
+
+    /// This node's whole log (all its starts).
+    pub fn log_text(&self) -> String {
+        fs::read(&self.log).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+    }
+
+    /// The last `lines` lines of this node's log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = fs::read(&self.log).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        let from = all.len().saturating_sub(lines);
+        format!("[{} log: {}]\n{}", self.name, self.log.display(), all[from..].join("\n"))
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!("\n===== node {} (home {}) =====\n{}", self.name, self.home.display(), self.log_tail(40));
+            if std::env::var_os("ALLMENNING_KEEP_TMP").is_some() {
+                if let Some(tmp) = self.tmp.take() {
+                    eprintln!("keeping {}", tmp.keep().display());
+                }
+            }
+        }
+    }
+}
+
+/// `addr` with `/p2p/<peer_id>` appended unless it already names a peer.
+pub fn with_p2p(addr: &str, peer_id: &str) -> String {
+    if addr.contains("/p2p/") || peer_id.is_empty() {
+        addr.to_string()
+    } else {
+        format!("{}/p2p/{peer_id}", addr.trim_end_matches('/'))
+    }
+}
+
+/// Waits (bounded) until every node in `nodes` shows `id` with the same heads, and returns them.
+pub fn wait_same_heads(nodes: &[&Node], id: &str, timeout: Duration) -> Vec<String> {
+    let mut last: Vec<Option<Vec<String>>>;
+    let start = Instant::now();
+    loop {
+        last = nodes.iter().map(|n| n.heads(id)).collect();
+        if let Some(Some(first)) = last.first() {
+            if last.iter().all(|h| h.as_ref() == Some(first)) {
+                return first.clone();
+            }
+        }
+        if start.elapsed() > timeout {
+            let per: Vec<String> =
+                nodes.iter().zip(&last).map(|(n, h)| format!("  {}: {h:?}", n.name())).collect();
+            let logs: Vec<String> = nodes.iter().map(|n| n.log_tail(30)).collect();
+            panic!(
+                "timed out after {:.0} s waiting for identical heads of {id}:\n{}\n{}",
+                timeout.as_secs_f64(),
+                per.join("\n"),
+                logs.join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
