@@ -203,7 +203,56 @@ impl Client {
         }
     }
 
+    /// Waits until the node holds every file content of artefact `id` (fetching from peers can
+    /// take a while for a large artefact), showing a progress bar on a terminal. Gives up after
+    /// `ALLMENNING_WAIT_SECS` seconds (default 300).
+    pub async fn wait_complete(&mut self, id: &str) -> anyhow::Result<()> {
+        let limit = std::env::var("ALLMENNING_WAIT_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300u64);
+        let started = std::time::Instant::now();
+        let mut bar: Option<indicatif::ProgressBar> = None;
+        loop {
+            let rows = self.list().await?;
+            let Some(row) = rows.into_iter().find(|r| r.id == id) else {
+                return Ok(());
+            };
+            if row.complete {
+                if let Some(bar) = bar {
+                    bar.finish_and_clear();
+                }
+                return Ok(());
+            }
+            if started.elapsed().as_secs() >= limit {
+                anyhow::bail!(
+                    "the node still lacks {} of file content of {} after {limit} s; is a peer that has it connected? (`allmenning peers`)",
+                    crate::output::format_size(row.size.saturating_sub(row.present)),
+                    crate::output::short(id)
+                );
+            }
+            let bar = bar.get_or_insert_with(|| {
+                let bar = indicatif::ProgressBar::new(row.size);
+                if !crate::output::stderr_is_terminal() {
+                    bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+                }
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "fetching file contents from peers {bar:30} {bytes}/{total_bytes} {eta}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar
+            });
+            bar.set_position(row.present);
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn files(&mut self, id: &str, heads: Option<Vec<String>>) -> anyhow::Result<FilesAt> {
+        if heads.is_none() {
+            self.wait_complete(id).await?;
+        }
         match self
             .call(
                 &ControlRequest::Files {

@@ -119,6 +119,7 @@ impl State {
                         size: 0,
                         updated: 0,
                         complete: true,
+                        present: 0,
                     })
                     .collect(),
             }),

@@ -51,7 +51,10 @@ pub enum ControlError {
     #[error("{} exists and is not a socket; move it away before starting the node", .path.display())]
     NotASocket { path: PathBuf },
     #[error("cannot listen on {}: {source}", .path.display())]
-    Bind { path: PathBuf, source: std::io::Error },
+    Bind {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The node answered with an error: its message, as is.
     #[error("{0}")]
     Node(String),
@@ -121,30 +124,55 @@ pub fn bind(socket: &Path) -> Result<ControlListener, ControlError> {
     match std::fs::symlink_metadata(socket) {
         Ok(meta) => {
             if !meta.file_type().is_socket() {
-                return Err(ControlError::NotASocket { path: socket.to_path_buf() });
+                return Err(ControlError::NotASocket {
+                    path: socket.to_path_buf(),
+                });
             }
             match std::os::unix::net::UnixStream::connect(socket) {
-                Ok(_) => return Err(ControlError::AlreadyRunning { socket: socket.to_path_buf() }),
+                Ok(_) => {
+                    return Err(ControlError::AlreadyRunning {
+                        socket: socket.to_path_buf(),
+                    })
+                }
                 Err(_) => {
                     tracing::info!("removing stale control socket {}", socket.display());
-                    std::fs::remove_file(socket)
-                        .map_err(|source| ControlError::Bind { path: socket.to_path_buf(), source })?;
+                    std::fs::remove_file(socket).map_err(|source| ControlError::Bind {
+                        path: socket.to_path_buf(),
+                        source,
+                    })?;
                 }
             }
         }
         Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Err(source) => return Err(ControlError::Bind { path: socket.to_path_buf(), source }),
+        Err(source) => {
+            return Err(ControlError::Bind {
+                path: socket.to_path_buf(),
+                source,
+            })
+        }
     }
-    let listener = std::os::unix::net::UnixListener::bind(socket)
-        .map_err(|source| ControlError::Bind { path: socket.to_path_buf(), source })?;
-    let guard = SocketGuard { path: socket.to_path_buf() };
+    let listener =
+        std::os::unix::net::UnixListener::bind(socket).map_err(|source| ControlError::Bind {
+            path: socket.to_path_buf(),
+            source,
+        })?;
+    let guard = SocketGuard {
+        path: socket.to_path_buf(),
+    };
     // Before the first accept: from here on only the node's user may connect. (The home directory
     // is 0700 too, so nobody else could reach the socket in the instant before this.)
-    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
-        .map_err(|source| ControlError::Bind { path: socket.to_path_buf(), source })?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
+        ControlError::Bind {
+            path: socket.to_path_buf(),
+            source,
+        }
+    })?;
     listener
         .set_nonblocking(true)
-        .map_err(|source| ControlError::Bind { path: socket.to_path_buf(), source })?;
+        .map_err(|source| ControlError::Bind {
+            path: socket.to_path_buf(),
+            source,
+        })?;
     Ok(ControlListener { listener, guard })
 }
 
@@ -188,12 +216,19 @@ enum Line {
 
 /// Reads one `\n`-terminated line of at most `limit` bytes (the newline excluded). A final line
 /// without a newline counts as a line. On `TooLong` the stream is left mid-line.
-async fn read_line_limited<R: AsyncBufRead + Unpin>(reader: &mut R, limit: usize) -> std::io::Result<Line> {
+async fn read_line_limited<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    limit: usize,
+) -> std::io::Result<Line> {
     let mut line = Vec::new();
     loop {
         let buf = reader.fill_buf().await?;
         if buf.is_empty() {
-            return Ok(if line.is_empty() { Line::Eof } else { Line::Complete(line) });
+            return Ok(if line.is_empty() {
+                Line::Eof
+            } else {
+                Line::Complete(line)
+            });
         }
         let (chunk, found) = match buf.iter().position(|&b| b == b'\n') {
             Some(i) => (&buf[..i], Some(i + 1)),
@@ -211,7 +246,10 @@ async fn read_line_limited<R: AsyncBufRead + Unpin>(reader: &mut R, limit: usize
     }
 }
 
-async fn write_line<W: tokio::io::AsyncWrite + Unpin, T: Serialize>(writer: &mut W, value: &T) -> std::io::Result<()> {
+async fn write_line<W: tokio::io::AsyncWrite + Unpin, T: Serialize>(
+    writer: &mut W,
+    value: &T,
+) -> std::io::Result<()> {
     let mut bytes = serde_json::to_vec(value).map_err(std::io::Error::other)?;
     bytes.push(b'\n');
     writer.write_all(&bytes).await?;
@@ -263,9 +301,17 @@ async fn answer<W: tokio::io::AsyncWrite + Unpin>(
 ) -> std::io::Result<()> {
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
     let (reply_tx, mut reply_rx) = oneshot::channel();
-    let call = ControlCall { request, progress: progress_tx, reply: reply_tx };
+    let call = ControlCall {
+        request,
+        progress: progress_tx,
+        reply: reply_tx,
+    };
     if calls.send(call).await.is_err() {
-        return write_line(write, &ServerLine::Error("the node is shutting down".into())).await;
+        return write_line(
+            write,
+            &ServerLine::Error("the node is shutting down".into()),
+        )
+        .await;
     }
     let mut progress_open = true;
     let outcome = loop {
@@ -300,9 +346,13 @@ impl ControlClient {
     /// Connects to the node; `NotRunning` if no node listens on `socket`.
     pub async fn connect(socket: &Path) -> Result<Self, ControlError> {
         match UnixStream::connect(socket).await {
-            Ok(stream) => Ok(ControlClient { stream: BufReader::new(stream) }),
+            Ok(stream) => Ok(ControlClient {
+                stream: BufReader::new(stream),
+            }),
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => {
-                Err(ControlError::NotRunning { socket: socket.to_path_buf() })
+                Err(ControlError::NotRunning {
+                    socket: socket.to_path_buf(),
+                })
             }
             Err(e) => Err(ControlError::Io(e)),
         }
@@ -353,7 +403,11 @@ mod tests {
             listen_addrs: vec!["/ip4/127.0.0.1/tcp/4646".into()],
             peers: 2,
             artefacts: 3,
-            org: OrgInfo { name: "Bergen kommune".into(), number: "964338531".into(), kind: "kommune".into() },
+            org: OrgInfo {
+                name: "Bergen kommune".into(),
+                number: "964338531".into(),
+                kind: "kommune".into(),
+            },
             home: "/tmp/home".into(),
             version: "0.1.0".into(),
             uptime_secs: 5,
@@ -368,7 +422,11 @@ mod tests {
                     ControlRequest::Status => Ok(ControlReply::Status(status())),
                     ControlRequest::List => {
                         for done in 1..=2 {
-                            let _ = call.progress.send(Progress { what: "listing".into(), done, total: 2 });
+                            let _ = call.progress.send(Progress {
+                                what: "listing".into(),
+                                done,
+                                total: 2,
+                            });
                         }
                         Ok(ControlReply::List { artefacts: vec![] })
                     }
@@ -384,7 +442,13 @@ mod tests {
         })
     }
 
-    fn start(dir: &Path) -> (PathBuf, mpsc::Sender<ControlCall>, tokio::task::JoinHandle<()>) {
+    fn start(
+        dir: &Path,
+    ) -> (
+        PathBuf,
+        mpsc::Sender<ControlCall>,
+        tokio::task::JoinHandle<()>,
+    ) {
         let socket = dir.join(SOCKET_FILE);
         let listener = bind(&socket).unwrap();
         let (tx, rx) = mpsc::channel(8);
@@ -400,11 +464,17 @@ mod tests {
         let mut client = ControlClient::connect(&socket).await.unwrap();
 
         let mut seen = Vec::new();
-        let reply = client.call(&ControlRequest::Status, |p| seen.push(p.clone())).await.unwrap();
+        let reply = client
+            .call(&ControlRequest::Status, |p| seen.push(p.clone()))
+            .await
+            .unwrap();
         assert!(matches!(reply, ControlReply::Status(s) if s == status()));
         assert!(seen.is_empty());
 
-        let reply = client.call(&ControlRequest::List, |p| seen.push(p.clone())).await.unwrap();
+        let reply = client
+            .call(&ControlRequest::List, |p| seen.push(p.clone()))
+            .await
+            .unwrap();
         assert!(matches!(reply, ControlReply::List { artefacts } if artefacts.is_empty()));
         assert_eq!(seen.iter().map(|p| p.done).collect::<Vec<_>>(), vec![1, 2]);
 
@@ -412,10 +482,16 @@ mod tests {
             .call(&ControlRequest::Show { id: "abc".into() }, |_| {})
             .await
             .unwrap_err();
-        assert!(matches!(&err, ControlError::Node(m) if m == "no artefact matches \"abc\""), "{err}");
+        assert!(
+            matches!(&err, ControlError::Node(m) if m == "no artefact matches \"abc\""),
+            "{err}"
+        );
         assert_eq!(err.to_string(), "no artefact matches \"abc\"");
 
-        let err = client.call(&ControlRequest::Stop, |_| {}).await.unwrap_err();
+        let err = client
+            .call(&ControlRequest::Stop, |_| {})
+            .await
+            .unwrap_err();
         assert!(matches!(err, ControlError::Node(_)));
 
         // Still usable after errors.
@@ -427,27 +503,45 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (socket, _tx, _node) = start(tmp.path());
         let mut stream = UnixStream::connect(&socket).await.unwrap();
-        stream.write_all(b"{\"request\":\"list\"}\nnot json\n").await.unwrap();
+        stream
+            .write_all(b"{\"request\":\"list\"}\nnot json\n")
+            .await
+            .unwrap();
         stream.shutdown().await.unwrap();
         let mut text = String::new();
         stream.read_to_string(&mut text).await.unwrap();
-        let lines: Vec<serde_json::Value> =
-            text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines.len(), 4, "{text}");
         assert_eq!(lines[0]["progress"]["done"], 1);
         assert_eq!(lines[1]["progress"]["done"], 2);
         assert_eq!(lines[2]["ok"]["reply"], "list");
-        assert!(lines[3]["error"].as_str().unwrap().starts_with("malformed request"));
+        assert!(lines[3]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("malformed request"));
     }
 
     #[tokio::test]
     async fn over_long_request_gets_an_error_and_the_connection_closes() {
         let mut input: &[u8] = b"0123456789\n";
-        assert!(matches!(read_line_limited(&mut input, 5).await.unwrap(), Line::TooLong));
+        assert!(matches!(
+            read_line_limited(&mut input, 5).await.unwrap(),
+            Line::TooLong
+        ));
         let mut input: &[u8] = b"01234\n56";
-        assert!(matches!(read_line_limited(&mut input, 5).await.unwrap(), Line::Complete(l) if l == b"01234"));
-        assert!(matches!(read_line_limited(&mut input, 5).await.unwrap(), Line::Complete(l) if l == b"56"));
-        assert!(matches!(read_line_limited(&mut input, 5).await.unwrap(), Line::Eof));
+        assert!(
+            matches!(read_line_limited(&mut input, 5).await.unwrap(), Line::Complete(l) if l == b"01234")
+        );
+        assert!(
+            matches!(read_line_limited(&mut input, 5).await.unwrap(), Line::Complete(l) if l == b"56")
+        );
+        assert!(matches!(
+            read_line_limited(&mut input, 5).await.unwrap(),
+            Line::Eof
+        ));
 
         // End to end, with a small limit: a request that fits is answered, then an over-long one
         // gets an error line and the connection is closed.
@@ -455,15 +549,30 @@ mod tests {
         let (tx, rx) = mpsc::channel(8);
         let _node = fake_node(rx);
         let conn = tokio::spawn(handle_connection(server_end, tx, 40));
-        client_end.write_all(b"{\"request\":\"status\"}\n").await.unwrap();
+        client_end
+            .write_all(b"{\"request\":\"status\"}\n")
+            .await
+            .unwrap();
         client_end.write_all(&[b'x'; 100]).await.unwrap();
-        client_end.write_all(b"\n{\"request\":\"status\"}\n").await.unwrap();
+        client_end
+            .write_all(b"\n{\"request\":\"status\"}\n")
+            .await
+            .unwrap();
         let mut text = String::new();
         client_end.read_to_string(&mut text).await.unwrap();
-        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines.len(), 2, "{text}");
         assert_eq!(lines[0]["ok"]["reply"], "status");
-        assert!(lines[1]["error"].as_str().unwrap().starts_with("request too long"), "{text}");
+        assert!(
+            lines[1]["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("request too long"),
+            "{text}"
+        );
         conn.await.unwrap();
     }
 
@@ -474,7 +583,10 @@ mod tests {
         let err = ControlClient::connect(&socket).await.unwrap_err();
         assert!(matches!(err, ControlError::NotRunning { .. }), "{err}");
         assert!(err.to_string().contains("allmenning node start"), "{err}");
-        assert!(err.to_string().contains(&tmp.path().display().to_string()), "{err}");
+        assert!(
+            err.to_string().contains(&tmp.path().display().to_string()),
+            "{err}"
+        );
 
         // A stale socket file (nobody listening) also means not running.
         drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
@@ -501,7 +613,10 @@ mod tests {
         assert!(!socket.exists(), "dropping the listener removes the socket");
 
         std::fs::write(&socket, b"not a socket").unwrap();
-        assert!(matches!(bind(&socket), Err(ControlError::NotASocket { .. })));
+        assert!(matches!(
+            bind(&socket),
+            Err(ControlError::NotASocket { .. })
+        ));
     }
 
     #[tokio::test]
@@ -512,7 +627,10 @@ mod tests {
         let (tx, rx) = mpsc::channel(8);
         let server = tokio::spawn(serve(listener, tx));
         drop(rx);
-        tokio::time::timeout(std::time::Duration::from_secs(5), server).await.unwrap().unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), server)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(!socket.exists());
     }
 }

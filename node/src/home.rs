@@ -57,11 +57,17 @@ pub enum HomeError {
     #[error("cannot write the configuration: {0}")]
     EncodeConfig(String),
     #[error("{}: {source}", .path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> HomeError + '_ {
-    move |source| HomeError::Io { path: path.to_path_buf(), source }
+    move |source| HomeError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// The organisation a node speaks for.
@@ -83,7 +89,10 @@ pub struct Config {
 impl Config {
     /// A configuration for `org` with default network settings.
     pub fn new(org: OrgProfile) -> Self {
-        Config { org, network: NetworkConfig::default() }
+        Config {
+            org,
+            network: NetworkConfig::default(),
+        }
     }
 }
 
@@ -104,7 +113,10 @@ fn default_listen() -> Vec<String> {
 
 impl Default for NetworkConfig {
     fn default() -> Self {
-        NetworkConfig { listen: default_listen(), bootstrap: Vec::new() }
+        NetworkConfig {
+            listen: default_listen(),
+            bootstrap: Vec::new(),
+        }
     }
 }
 
@@ -135,7 +147,9 @@ impl Home {
         }
         let dirs = directories::ProjectDirs::from("no", "Allmenning", "allmenning")
             .ok_or(HomeError::NoDefaultHome)?;
-        Ok(Home { dir: dirs.data_dir().to_path_buf() })
+        Ok(Home {
+            dir: dirs.data_dir().to_path_buf(),
+        })
     }
 
     pub fn key_path(&self) -> PathBuf {
@@ -165,7 +179,10 @@ impl Home {
         if !force {
             for existing in [self.key_path(), self.config_path()] {
                 if existing.exists() {
-                    return Err(HomeError::AlreadyInitialised { dir: self.dir.clone(), existing });
+                    return Err(HomeError::AlreadyInitialised {
+                        dir: self.dir.clone(),
+                        existing,
+                    });
                 }
             }
         }
@@ -184,11 +201,16 @@ impl Home {
         let text = match fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(HomeError::NotInitialised { dir: self.dir.clone() })
+                return Err(HomeError::NotInitialised {
+                    dir: self.dir.clone(),
+                })
             }
             Err(source) => return Err(HomeError::Io { path, source }),
         };
-        toml::from_str(&text).map_err(|e| HomeError::ParseConfig { path, message: e.to_string() })
+        toml::from_str(&text).map_err(|e| HomeError::ParseConfig {
+            path,
+            message: e.to_string(),
+        })
     }
 
     pub fn save_config(&self, config: &Config) -> Result<(), HomeError> {
@@ -203,7 +225,9 @@ impl Home {
         let meta = match fs::metadata(&path) {
             Ok(meta) => meta,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(HomeError::NotInitialised { dir: self.dir.clone() })
+                return Err(HomeError::NotInitialised {
+                    dir: self.dir.clone(),
+                })
             }
             Err(source) => return Err(HomeError::Io { path, source }),
         };
@@ -211,9 +235,11 @@ impl Home {
         if mode & 0o077 != 0 {
             return Err(HomeError::KeyPermissions { path, mode });
         }
-        let text = fs::read_to_string(&path).map_err(|_| HomeError::MalformedKey { path: path.clone() })?;
+        let text = fs::read_to_string(&path)
+            .map_err(|_| HomeError::MalformedKey { path: path.clone() })?;
         let mut secret = [0u8; 32];
-        hex::decode_to_slice(text.trim(), &mut secret).map_err(|_| HomeError::MalformedKey { path })?;
+        hex::decode_to_slice(text.trim(), &mut secret)
+            .map_err(|_| HomeError::MalformedKey { path })?;
         Ok(NodeKey::from_secret(secret))
     }
 }
@@ -222,7 +248,10 @@ impl Home {
 /// into place, so readers see the old file or the new one and never a partial one, and the file
 /// never exists with looser permissions than `mode`.
 fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), HomeError> {
-    let mut tmp_name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut tmp_name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);
     match fs::remove_file(&tmp) {
@@ -237,7 +266,8 @@ fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), HomeErro
         .open(&tmp)
         .map_err(io_err(&tmp))?;
     // The umask may have removed bits from `mode`, never added any; make it exact anyway.
-    file.set_permissions(fs::Permissions::from_mode(mode)).map_err(io_err(&tmp))?;
+    file.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(io_err(&tmp))?;
     file.write_all(bytes).map_err(io_err(&tmp))?;
     file.sync_all().map_err(io_err(&tmp))?;
     drop(file);
@@ -278,7 +308,9 @@ mod tests {
     #[test]
     fn init_creates_private_files_and_a_loadable_key() {
         let tmp = tempfile::tempdir().unwrap();
-        let home = Home { dir: tmp.path().join("a/b/home") };
+        let home = Home {
+            dir: tmp.path().join("a/b/home"),
+        };
         assert!(!home.is_initialised());
         home.init(&org(), [7; 32], false).unwrap();
         assert!(home.is_initialised());
@@ -296,7 +328,9 @@ mod tests {
     #[test]
     fn second_init_refuses_unless_forced() {
         let tmp = tempfile::tempdir().unwrap();
-        let home = Home { dir: tmp.path().to_path_buf() };
+        let home = Home {
+            dir: tmp.path().to_path_buf(),
+        };
         home.init(&org(), [1; 32], false).unwrap();
         let err = home.init(&org(), [2; 32], false).unwrap_err();
         assert!(matches!(err, HomeError::AlreadyInitialised { .. }), "{err}");
@@ -314,31 +348,46 @@ mod tests {
     #[test]
     fn a_key_readable_by_others_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
-        let home = Home { dir: tmp.path().to_path_buf() };
+        let home = Home {
+            dir: tmp.path().to_path_buf(),
+        };
         home.init(&org(), [3; 32], false).unwrap();
         fs::set_permissions(home.key_path(), fs::Permissions::from_mode(0o644)).unwrap();
         let err = home.node_key().unwrap_err();
-        assert!(matches!(err, HomeError::KeyPermissions { mode: 0o644, .. }), "{err}");
+        assert!(
+            matches!(err, HomeError::KeyPermissions { mode: 0o644, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("chmod 600"), "{err}");
     }
 
     #[test]
     fn malformed_key_is_reported() {
         let tmp = tempfile::tempdir().unwrap();
-        let home = Home { dir: tmp.path().to_path_buf() };
+        let home = Home {
+            dir: tmp.path().to_path_buf(),
+        };
         home.init(&org(), [3; 32], false).unwrap();
         fs::write(home.key_path(), "not hex").unwrap();
         fs::set_permissions(home.key_path(), fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(matches!(home.node_key(), Err(HomeError::MalformedKey { .. })));
+        assert!(matches!(
+            home.node_key(),
+            Err(HomeError::MalformedKey { .. })
+        ));
     }
 
     #[test]
     fn config_round_trips_and_missing_config_says_run_init() {
         let tmp = tempfile::tempdir().unwrap();
-        let home = Home { dir: tmp.path().to_path_buf() };
+        let home = Home {
+            dir: tmp.path().to_path_buf(),
+        };
         let err = home.load_config().unwrap_err();
         assert!(err.to_string().contains("allmenning init"), "{err}");
-        assert!(matches!(home.node_key(), Err(HomeError::NotInitialised { .. })));
+        assert!(matches!(
+            home.node_key(),
+            Err(HomeError::NotInitialised { .. })
+        ));
 
         let config = Config {
             org: OrgProfile {
@@ -360,7 +409,9 @@ mod tests {
     #[test]
     fn config_defaults_and_parse_errors() {
         let tmp = tempfile::tempdir().unwrap();
-        let home = Home { dir: tmp.path().to_path_buf() };
+        let home = Home {
+            dir: tmp.path().to_path_buf(),
+        };
         fs::write(
             home.config_path(),
             "[org]\nname = \"Bergen kommune\"\nnumber = \"964338531\"\nkind = \"kommune\"\n",

@@ -7,8 +7,9 @@
 //! owns all replication state, there are no locks and no races between the CLI and the network.
 
 use crate::control::{
-    self, ArtefactDetail, ArtefactRow, Committed, ControlCall, ControlReply, ControlRequest, EditPayload, FileInfo,
-    FilePayload, FilesAt, LogEntry, NodeStatus, OrgInfo, PeerInfo, Published,
+    self, ArtefactDetail, ArtefactRow, Committed, ControlCall, ControlReply, ControlRequest,
+    EditPayload, FileInfo, FilePayload, FilesAt, LogEntry, NodeStatus, OrgInfo, PeerInfo,
+    Published,
 };
 use crate::home::{Config, Home, HomeError};
 use crate::net::{self, announce_topic, Behaviour, BehaviourEvent, NetConfig, NetError};
@@ -52,12 +53,20 @@ pub enum NodeError {
 }
 
 /// Runs a node for `home` until `shutdown` resolves or a `Stop` request arrives.
-pub async fn run(home: Home, options: NodeOptions, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), NodeError> {
+pub async fn run(
+    home: Home,
+    options: NodeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
     let config = home.load_config()?;
     let key = home.node_key()?;
     let listener = control::bind(&home.socket_path())?;
     let store = SledStore::open(&home.db_path())?;
-    let listen = parse_addrs(if options.listen.is_empty() { &config.network.listen } else { &options.listen })?;
+    let listen = parse_addrs(if options.listen.is_empty() {
+        &config.network.listen
+    } else {
+        &options.listen
+    })?;
     let mut bootstrap = parse_addrs(&config.network.bootstrap)?;
     bootstrap.extend(parse_addrs(&options.bootstrap)?);
     let net_err = |e: NetError| NodeError::Net(e.to_string());
@@ -94,12 +103,21 @@ pub async fn run(home: Home, options: NodeOptions, shutdown: impl Future<Output 
 fn parse_addrs(addrs: &[String]) -> Result<Vec<Multiaddr>, NodeError> {
     addrs
         .iter()
-        .map(|a| a.parse().map_err(|e: libp2p::multiaddr::Error| NodeError::BadAddr { addr: a.clone(), reason: e.to_string() }))
+        .map(|a| {
+            a.parse()
+                .map_err(|e: libp2p::multiaddr::Error| NodeError::BadAddr {
+                    addr: a.clone(),
+                    reason: e.to_string(),
+                })
+        })
         .collect()
 }
 
 fn now_secs() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 fn nonce() -> [u8; 8] {
@@ -121,7 +139,11 @@ struct Node {
 }
 
 impl Node {
-    async fn event_loop(&mut self, mut calls: mpsc::Receiver<ControlCall>, shutdown: impl Future<Output = ()>) {
+    async fn event_loop(
+        &mut self,
+        mut calls: mpsc::Receiver<ControlCall>,
+        shutdown: impl Future<Output = ()>,
+    ) {
         let mut redial = tokio::time::interval(REDIAL_EVERY);
         redial.tick().await;
         tokio::pin!(shutdown);
@@ -143,7 +165,11 @@ impl Node {
         }
     }
 
-    fn dial(&mut self, addr: Multiaddr, reply: Option<(String, oneshot::Sender<Result<ControlReply, String>>)>) {
+    fn dial(
+        &mut self,
+        addr: Multiaddr,
+        reply: Option<(String, oneshot::Sender<Result<ControlReply, String>>)>,
+    ) {
         let opts = DialOpts::unknown_peer_id().address(addr.clone()).build();
         let id = opts.connection_id();
         match self.swarm.dial(opts) {
@@ -170,7 +196,9 @@ impl Node {
             }
         };
         for (peer, addrs) in known {
-            let Ok(peer_id) = peer.parse::<PeerId>() else { continue };
+            let Ok(peer_id) = peer.parse::<PeerId>() else {
+                continue;
+            };
             if self.connected.contains(&peer_id) || peer_id == *self.swarm.local_peer_id() {
                 continue;
             }
@@ -189,12 +217,23 @@ impl Node {
         while let Some(output) = self.engine.poll_output() {
             match output {
                 Output::Request { peer, request } => {
-                    let id = self.swarm.behaviour_mut().sync.send_request(&peer, request.encode());
+                    let id = self
+                        .swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_request(&peer, request.encode());
                     self.outstanding.insert(id, (peer, request));
                 }
                 Output::Announce(announce) => {
-                    match self.swarm.behaviour_mut().gossipsub.publish(announce_topic(), announce.encode()) {
-                        Ok(_) | Err(gossipsub::PublishError::NoPeersSubscribedToTopic) | Err(gossipsub::PublishError::Duplicate) => {}
+                    match self
+                        .swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .publish(announce_topic(), announce.encode())
+                    {
+                        Ok(_)
+                        | Err(gossipsub::PublishError::NoPeersSubscribedToTopic)
+                        | Err(gossipsub::PublishError::Duplicate) => {}
                         Err(e) => tracing::warn!(artefact = %announce.id, "cannot announce: {e}"),
                     }
                 }
@@ -208,13 +247,23 @@ impl Node {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!("listening on {address}/p2p/{}", self.swarm.local_peer_id());
             }
-            SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, num_established, .. } => {
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
                 if let Some((addr, reply)) = self.pending_dials.remove(&connection_id) {
                     let _ = reply.send(Ok(ControlReply::Connected { addr }));
                 }
                 if endpoint.is_dialer() {
                     let addr = endpoint.get_remote_address().to_string();
-                    if let Err(e) = self.engine.store().remember_peer(&peer_id.to_string(), &[addr]) {
+                    if let Err(e) = self
+                        .engine
+                        .store()
+                        .remember_peer(&peer_id.to_string(), &[addr])
+                    {
                         tracing::warn!("cannot remember peer: {e}");
                     }
                 }
@@ -224,21 +273,34 @@ impl Node {
                     self.engine.handle_connected(peer_id);
                 }
             }
-            SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                ..
+            } => {
                 if num_established == 0 {
                     tracing::info!(%peer_id, "disconnected");
                     self.connected.remove(&peer_id);
                     self.engine.handle_disconnected(&peer_id);
                 }
             }
-            SwarmEvent::OutgoingConnectionError { connection_id, peer_id, error, .. } => {
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                peer_id,
+                error,
+                ..
+            } => {
                 if let Some((addr, reply)) = self.pending_dials.remove(&connection_id) {
                     let _ = reply.send(Err(format!("cannot connect to {addr}: {error}")));
                 } else {
                     tracing::debug!(?peer_id, "outgoing connection failed: {error}");
                 }
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
                 let addrs: Vec<String> = info
                     .listen_addrs
                     .iter()
@@ -246,7 +308,11 @@ impl Node {
                     .map(|a| a.to_string())
                     .collect();
                 if !addrs.is_empty() {
-                    if let Err(e) = self.engine.store().remember_peer(&peer_id.to_string(), &addrs) {
+                    if let Err(e) = self
+                        .engine
+                        .store()
+                        .remember_peer(&peer_id.to_string(), &addrs)
+                    {
                         tracing::warn!("cannot remember peer: {e}");
                     }
                 }
@@ -254,7 +320,11 @@ impl Node {
                     self.swarm.add_peer_address(peer_id, addr.clone());
                 }
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { propagation_source, message, .. })) => {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message,
+                ..
+            })) => {
                 // Prefer pulling from the author of the announce if we are connected to it.
                 let from = match message.source {
                     Some(source) if self.connected.contains(&source) => source,
@@ -270,19 +340,35 @@ impl Node {
     fn on_sync_event(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request { request, channel, .. } => {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
                     let response = self.engine.handle_request(peer, &request);
-                    if self.swarm.behaviour_mut().sync.send_response(channel, response).is_err() {
+                    if self
+                        .swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_response(channel, response)
+                        .is_err()
+                    {
                         tracing::debug!(%peer, "peer went away before our response");
                     }
                 }
-                request_response::Message::Response { request_id, response } => {
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
                     if let Some((peer, request)) = self.outstanding.remove(&request_id) {
                         self.engine.handle_response(peer, &request, &response);
                     }
                 }
             },
-            request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
                 tracing::debug!(%peer, "request failed: {error}");
                 if let Some((peer, request)) = self.outstanding.remove(&request_id) {
                     self.engine.handle_request_failed(peer, &request);
@@ -297,7 +383,11 @@ impl Node {
 
     /// Handles one control request. Returns true when the node should stop.
     fn on_call(&mut self, call: ControlCall) -> bool {
-        let ControlCall { request, progress: _, reply } = call;
+        let ControlCall {
+            request,
+            progress: _,
+            reply,
+        } = call;
         if let ControlRequest::Connect { addr } = &request {
             match addr.parse::<Multiaddr>() {
                 Ok(ma) => self.dial(ma, Some((addr.clone(), reply))),
@@ -308,7 +398,14 @@ impl Node {
             return false;
         }
         let stop = matches!(request, ControlRequest::Stop);
+        let started = Instant::now();
+        let what = request_name(&request);
         let result = self.answer(request).map_err(|e| e.to_string());
+        tracing::debug!(
+            request = what,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "control request handled"
+        );
         let _ = reply.send(result);
         stop
     }
@@ -316,11 +413,23 @@ impl Node {
     fn answer(&mut self, request: ControlRequest) -> Result<ControlReply, AnswerError> {
         Ok(match request {
             ControlRequest::Status => ControlReply::Status(self.status()?),
-            ControlRequest::Peers => ControlReply::Peers { peers: self.peers()? },
+            ControlRequest::Peers => ControlReply::Peers {
+                peers: self.peers()?,
+            },
             ControlRequest::Connect { .. } => unreachable_connect(),
             ControlRequest::Stop => ControlReply::Stopping,
-            ControlRequest::Publish { title, kind, description, tags, files } => {
-                let kind: Kind = kind.parse().map_err(|e: allmenning_protocol::artefact::ParseKindError| AnswerError::Invalid(e.to_string()))?;
+            ControlRequest::Publish {
+                title,
+                kind,
+                description,
+                tags,
+                files,
+            } => {
+                let kind: Kind =
+                    kind.parse()
+                        .map_err(|e: allmenning_protocol::artefact::ParseKindError| {
+                            AnswerError::Invalid(e.to_string())
+                        })?;
                 if title.trim().is_empty() {
                     return Err(AnswerError::Invalid("a title is required".into()));
                 }
@@ -337,12 +446,21 @@ impl Node {
                 let count = files.len();
                 let files: Vec<FileData> = files
                     .into_iter()
-                    .map(|f| FileData { path: f.path, content: f.content.0, executable: f.executable })
+                    .map(|f| FileData {
+                        path: f.path,
+                        content: f.content.0,
+                        executable: f.executable,
+                    })
                     .collect();
                 let id = self.engine.publish(&meta, &files, now_secs(), nonce())?;
                 let heads = self.engine.artefact(&id)?.heads();
                 tracing::info!(artefact = %id, files = count, bytes, "published");
-                ControlReply::Published(Published { id: id.to_hex(), heads: hex_heads(&heads), files: count, bytes })
+                ControlReply::Published(Published {
+                    id: id.to_hex(),
+                    heads: hex_heads(&heads),
+                    files: count,
+                    bytes,
+                })
             }
             ControlRequest::List => {
                 let mut rows: Vec<ArtefactRow> = self
@@ -360,6 +478,7 @@ impl Node {
                         size: s.size,
                         updated: s.updated,
                         complete: s.complete,
+                        present: s.present,
                     })
                     .collect();
                 rows.sort_by(|a, b| b.updated.cmp(&a.updated).then(a.title.cmp(&b.title)));
@@ -391,31 +510,56 @@ impl Node {
                     heads: hex_heads(&heads),
                     files: files
                         .into_iter()
-                        .map(|f| FilePayload { path: f.path, content: control::Bytes(f.content), executable: f.executable })
+                        .map(|f| FilePayload {
+                            path: f.path,
+                            content: control::Bytes(f.content),
+                            executable: f.executable,
+                        })
                         .collect(),
                 })
             }
-            ControlRequest::Commit { id, base_heads, edits, message } => {
+            ControlRequest::Commit {
+                id,
+                base_heads,
+                edits,
+                message,
+            } => {
                 let id = self.engine.resolve(&id)?;
                 let base = parse_heads(&base_heads)?;
                 let edits: Vec<FileEdit> = edits
                     .into_iter()
                     .map(|e| match e {
-                        EditPayload::Write { path, content, executable } => FileEdit::Write { path, content: content.0, executable },
+                        EditPayload::Write {
+                            path,
+                            content,
+                            executable,
+                        } => FileEdit::Write {
+                            path,
+                            content: content.0,
+                            executable,
+                        },
                         EditPayload::Delete { path } => FileEdit::Delete { path },
                         EditPayload::Rename { from, to } => FileEdit::Rename { from, to },
                     })
                     .collect();
-                let change = self.engine.commit(&id, &base, &edits, &message, now_secs(), nonce())?;
+                let change =
+                    self.engine
+                        .commit(&id, &base, &edits, &message, now_secs(), nonce())?;
                 let heads = self.engine.artefact(&id)?.heads();
                 if let Some(change) = change {
                     tracing::info!(artefact = %id, %change, "committed");
                 }
-                ControlReply::Committed(Committed { id: id.to_hex(), heads: hex_heads(&heads), change: change.map(|c| c.to_string()) })
+                ControlReply::Committed(Committed {
+                    id: id.to_hex(),
+                    heads: hex_heads(&heads),
+                    change: change.map(|c| c.to_string()),
+                })
             }
             ControlRequest::DebugCorruptChange { id, hash } => {
                 if !self.test_hooks {
-                    return Err(AnswerError::Invalid("test hooks are disabled on this node".into()));
+                    return Err(AnswerError::Invalid(
+                        "test hooks are disabled on this node".into(),
+                    ));
                 }
                 let id = self.engine.resolve(&id)?;
                 let hash = parse_heads(&[hash])?.remove(0);
@@ -427,7 +571,11 @@ impl Node {
 
     fn status(&mut self) -> Result<NodeStatus, AnswerError> {
         let me = *self.swarm.local_peer_id();
-        let listen_addrs = self.swarm.listeners().map(|a| format!("{a}/p2p/{me}")).collect();
+        let listen_addrs = self
+            .swarm
+            .listeners()
+            .map(|a| format!("{a}/p2p/{me}"))
+            .collect();
         Ok(NodeStatus {
             peer_id: me.to_string(),
             listen_addrs,
@@ -447,22 +595,41 @@ impl Node {
     fn peers(&mut self) -> Result<Vec<PeerInfo>, AnswerError> {
         let mut out: Vec<PeerInfo> = Vec::new();
         for (peer, addrs) in self.engine.store().known_peers()? {
-            let connected = peer.parse::<PeerId>().is_ok_and(|p| self.connected.contains(&p));
-            out.push(PeerInfo { peer_id: peer, addrs, connected });
+            let connected = peer
+                .parse::<PeerId>()
+                .is_ok_and(|p| self.connected.contains(&p));
+            out.push(PeerInfo {
+                peer_id: peer,
+                addrs,
+                connected,
+            });
         }
         for peer in &self.connected {
             let id = peer.to_string();
             if !out.iter().any(|p| p.peer_id == id) {
-                out.push(PeerInfo { peer_id: id, addrs: Vec::new(), connected: true });
+                out.push(PeerInfo {
+                    peer_id: id,
+                    addrs: Vec::new(),
+                    connected: true,
+                });
             }
         }
-        out.sort_by(|a, b| b.connected.cmp(&a.connected).then(a.peer_id.cmp(&b.peer_id)));
+        out.sort_by(|a, b| {
+            b.connected
+                .cmp(&a.connected)
+                .then(a.peer_id.cmp(&b.peer_id))
+        });
         Ok(out)
     }
 
     fn show(&mut self, id: &str) -> Result<ArtefactDetail, AnswerError> {
         let id: ArtefactId = self.engine.resolve(id)?;
-        let complete = self.engine.list()?.into_iter().find(|r| r.id == id).is_none_or(|r| r.complete);
+        let complete = self
+            .engine
+            .list()?
+            .into_iter()
+            .find(|r| r.id == id)
+            .is_none_or(|r| r.complete);
         let artefact = self.engine.artefact(&id)?;
         let meta = artefact.metadata();
         let files = artefact
@@ -499,6 +666,22 @@ fn unreachable_connect() -> ControlReply {
     ControlReply::Done
 }
 
+fn request_name(request: &ControlRequest) -> &'static str {
+    match request {
+        ControlRequest::Status => "status",
+        ControlRequest::Peers => "peers",
+        ControlRequest::Connect { .. } => "connect",
+        ControlRequest::Stop => "stop",
+        ControlRequest::Publish { .. } => "publish",
+        ControlRequest::List => "list",
+        ControlRequest::Show { .. } => "show",
+        ControlRequest::Log { .. } => "log",
+        ControlRequest::Files { .. } => "files",
+        ControlRequest::Commit { .. } => "commit",
+        ControlRequest::DebugCorruptChange { .. } => "debug-corrupt-change",
+    }
+}
+
 fn hex_heads(heads: &[ChangeHash]) -> Vec<String> {
     heads.iter().map(|h| h.to_string()).collect()
 }
@@ -506,7 +689,10 @@ fn hex_heads(heads: &[ChangeHash]) -> Vec<String> {
 fn parse_heads(heads: &[String]) -> Result<Vec<ChangeHash>, AnswerError> {
     heads
         .iter()
-        .map(|h| h.parse::<ChangeHash>().map_err(|_| AnswerError::Invalid(format!("not a change hash: {h:?}"))))
+        .map(|h| {
+            h.parse::<ChangeHash>()
+                .map_err(|_| AnswerError::Invalid(format!("not a change hash: {h:?}")))
+        })
         .collect()
 }
 

@@ -88,7 +88,9 @@ pub struct SledStore {
 
 impl std::fmt::Debug for SledStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SledStore").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("SledStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -133,14 +135,21 @@ impl SledStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = sled::Config::new().path(path).open().map_err(|source| {
             if is_lock_error(&source) {
-                StoreError::Locked { path: path.to_path_buf() }
+                StoreError::Locked {
+                    path: path.to_path_buf(),
+                }
             } else {
-                StoreError::Open { path: path.to_path_buf(), source }
+                StoreError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                }
             }
         })?;
         let open_tree = |name: &str| {
-            db.open_tree(name)
-                .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })
+            db.open_tree(name).map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })
         };
         Ok(SledStore {
             snapshots: open_tree(TREE_SNAPSHOTS)?,
@@ -179,10 +188,11 @@ impl SledStore {
                 what: "peer id",
                 detail: e.to_string(),
             })?;
-            let addrs: Vec<String> = serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt {
-                what: "peer address list",
-                detail: format!("{peer}: {e}"),
-            })?;
+            let addrs: Vec<String> =
+                serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt {
+                    what: "peer address list",
+                    detail: format!("{peer}: {e}"),
+                })?;
             out.push((peer, addrs));
         }
         Ok(out)
@@ -221,7 +231,11 @@ impl Store for SledStore {
         Ok(Some(StoredDocument { snapshot, changes }))
     }
 
-    fn append_changes(&mut self, id: &ArtefactId, changes: &[StoredChange]) -> Result<(), Self::Error> {
+    fn append_changes(
+        &mut self,
+        id: &ArtefactId,
+        changes: &[StoredChange],
+    ) -> Result<(), Self::Error> {
         if changes.is_empty() {
             return Ok(());
         }
@@ -234,31 +248,44 @@ impl Store for SledStore {
                 what: "proof",
                 detail: e.to_string(),
             })?;
-            rows.push((change_key(id, seq), proof_key(id, &change.hash), &change.bytes, proof));
+            rows.push((
+                change_key(id, seq),
+                proof_key(id, &change.hash),
+                &change.bytes,
+                proof,
+            ));
         }
-        (&self.changes, &self.proofs, &self.artefacts).transaction(|(log, proofs, artefacts)| {
-            for (change_key, proof_key, bytes, proof) in &rows {
-                log.insert(&change_key[..], bytes.as_slice())?;
-                proofs.insert(&proof_key[..], proof.as_slice())?;
-            }
-            artefacts.insert(&id_key(id)[..], &[][..])?;
-            Ok::<(), ConflictableTransactionError<()>>(())
-        })?;
+        (&self.changes, &self.proofs, &self.artefacts).transaction(
+            |(log, proofs, artefacts)| {
+                for (change_key, proof_key, bytes, proof) in &rows {
+                    log.insert(&change_key[..], bytes.as_slice())?;
+                    proofs.insert(&proof_key[..], proof.as_slice())?;
+                }
+                artefacts.insert(&id_key(id)[..], &[][..])?;
+                Ok::<(), ConflictableTransactionError<()>>(())
+            },
+        )?;
         Ok(())
     }
 
     fn compact(&mut self, id: &ArtefactId, snapshot: &[u8]) -> Result<(), Self::Error> {
         let key = id_key(id);
         // `&mut self` means no append can slip in between this scan and the transaction.
-        let log_keys = self.changes.scan_prefix(key).keys().collect::<Result<Vec<_>, _>>()?;
-        (&self.snapshots, &self.changes, &self.artefacts).transaction(|(snapshots, log, artefacts)| {
-            snapshots.insert(&key[..], snapshot)?;
-            for k in &log_keys {
-                log.remove(k)?;
-            }
-            artefacts.insert(&key[..], &[][..])?;
-            Ok::<(), ConflictableTransactionError<()>>(())
-        })?;
+        let log_keys = self
+            .changes
+            .scan_prefix(key)
+            .keys()
+            .collect::<Result<Vec<_>, _>>()?;
+        (&self.snapshots, &self.changes, &self.artefacts).transaction(
+            |(snapshots, log, artefacts)| {
+                snapshots.insert(&key[..], snapshot)?;
+                for k in &log_keys {
+                    log.remove(k)?;
+                }
+                artefacts.insert(&key[..], &[][..])?;
+                Ok::<(), ConflictableTransactionError<()>>(())
+            },
+        )?;
         Ok(())
     }
 
@@ -336,7 +363,9 @@ mod tests {
         StoredChange {
             hash: ChangeHash([n; 32]),
             bytes: vec![n; 3 + n as usize],
-            proof: Proof::Signed { signature: vec![n; 64] },
+            proof: Proof::Signed {
+                signature: vec![n; 64],
+            },
         }
     }
 
@@ -352,6 +381,7 @@ mod tests {
             size: 1234,
             updated: 1_700_000_000,
             complete: n.is_multiple_of(2),
+            present: 1000,
         }
     }
 
@@ -375,19 +405,38 @@ mod tests {
 
         let doc = store.load_document(&id(1)).unwrap().unwrap();
         assert_eq!(doc.snapshot, None);
-        assert_eq!(doc.changes, changes.iter().map(|c| c.bytes.clone()).collect::<Vec<_>>());
-        assert_eq!(store.load_document(&id(2)).unwrap().unwrap().changes, vec![change(200).bytes]);
+        assert_eq!(
+            doc.changes,
+            changes.iter().map(|c| c.bytes.clone()).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            store.load_document(&id(2)).unwrap().unwrap().changes,
+            vec![change(200).bytes]
+        );
 
         let mut proofs = store.proofs(&id(1)).unwrap();
         proofs.sort_by_key(|(h, _)| *h);
         let mut expected: Vec<_> = changes.iter().map(|c| (c.hash, c.proof.clone())).collect();
         expected.sort_by_key(|(h, _)| *h);
         assert_eq!(proofs, expected);
-        let origin = Proof::Origin { path: "README.md".into(), blob: BlobHash::of(b"hi") };
+        let origin = Proof::Origin {
+            path: "README.md".into(),
+            blob: BlobHash::of(b"hi"),
+        };
         store
-            .append_changes(&id(2), &[StoredChange { hash: ChangeHash([9; 32]), bytes: vec![1], proof: origin.clone() }])
+            .append_changes(
+                &id(2),
+                &[StoredChange {
+                    hash: ChangeHash([9; 32]),
+                    bytes: vec![1],
+                    proof: origin.clone(),
+                }],
+            )
             .unwrap();
-        assert!(store.proofs(&id(2)).unwrap().contains(&(ChangeHash([9; 32]), origin)));
+        assert!(store
+            .proofs(&id(2))
+            .unwrap()
+            .contains(&(ChangeHash([9; 32]), origin)));
 
         store.put_summary(&summary(1)).unwrap();
         store.put_summary(&summary(2)).unwrap();
@@ -415,7 +464,9 @@ mod tests {
         let hash = BlobHash::of(&blob);
         {
             let mut store = SledStore::open(&path).unwrap();
-            store.append_changes(&id(1), &[change(1), change(2)]).unwrap();
+            store
+                .append_changes(&id(1), &[change(1), change(2)])
+                .unwrap();
             store.compact(&id(2), b"snapshot").unwrap();
             store.put_summary(&summary(1)).unwrap();
             store.put_blob(&hash, &blob).unwrap();
@@ -428,7 +479,10 @@ mod tests {
         assert_eq!(store.proofs(&id(1)).unwrap().len(), 2);
         assert_eq!(
             store.load_document(&id(2)).unwrap().unwrap(),
-            StoredDocument { snapshot: Some(b"snapshot".to_vec()), changes: vec![] }
+            StoredDocument {
+                snapshot: Some(b"snapshot".to_vec()),
+                changes: vec![]
+            }
         );
         assert_eq!(store.summaries().unwrap(), vec![summary(1)]);
         assert_eq!(store.get_blob(&hash).unwrap(), Some(blob));
@@ -436,28 +490,48 @@ mod tests {
         // Appends after a restart still land after the earlier ones.
         store.append_changes(&id(1), &[change(3)]).unwrap();
         let doc = store.load_document(&id(1)).unwrap().unwrap();
-        assert_eq!(doc.changes, vec![change(1).bytes, change(2).bytes, change(3).bytes]);
+        assert_eq!(
+            doc.changes,
+            vec![change(1).bytes, change(2).bytes, change(3).bytes]
+        );
     }
 
     #[test]
     fn compaction_drops_the_log_but_keeps_proofs() {
         let tmp = tempfile::tempdir().unwrap();
         let mut store = SledStore::open(&tmp.path().join("db")).unwrap();
-        store.append_changes(&id(1), &[change(1), change(2)]).unwrap();
+        store
+            .append_changes(&id(1), &[change(1), change(2)])
+            .unwrap();
         store.append_changes(&id(2), &[change(3)]).unwrap();
         store.compact(&id(1), b"snap-1").unwrap();
 
         let doc = store.load_document(&id(1)).unwrap().unwrap();
-        assert_eq!(doc, StoredDocument { snapshot: Some(b"snap-1".to_vec()), changes: vec![] });
+        assert_eq!(
+            doc,
+            StoredDocument {
+                snapshot: Some(b"snap-1".to_vec()),
+                changes: vec![]
+            }
+        );
         assert_eq!(store.proofs(&id(1)).unwrap().len(), 2);
         // Other artefacts are untouched.
-        assert_eq!(store.load_document(&id(2)).unwrap().unwrap().changes, vec![change(3).bytes]);
+        assert_eq!(
+            store.load_document(&id(2)).unwrap().unwrap().changes,
+            vec![change(3).bytes]
+        );
 
         store.append_changes(&id(1), &[change(4)]).unwrap();
         store.compact(&id(1), b"snap-2").unwrap();
         store.append_changes(&id(1), &[change(5)]).unwrap();
         let doc = store.load_document(&id(1)).unwrap().unwrap();
-        assert_eq!(doc, StoredDocument { snapshot: Some(b"snap-2".to_vec()), changes: vec![change(5).bytes] });
+        assert_eq!(
+            doc,
+            StoredDocument {
+                snapshot: Some(b"snap-2".to_vec()),
+                changes: vec![change(5).bytes]
+            }
+        );
         assert_eq!(store.proofs(&id(1)).unwrap().len(), 4);
         assert_eq!(store.artefact_ids().unwrap(), vec![id(1), id(2)]);
     }
@@ -469,11 +543,21 @@ mod tests {
         {
             let store = SledStore::open(&path).unwrap();
             assert!(store.known_peers().unwrap().is_empty());
-            store.remember_peer("12D3KooWB", &["/ip4/10.0.0.2/tcp/4646".into()]).unwrap();
-            store.remember_peer("12D3KooWA", &["/ip4/10.0.0.1/tcp/4646".into()]).unwrap();
+            store
+                .remember_peer("12D3KooWB", &["/ip4/10.0.0.2/tcp/4646".into()])
+                .unwrap();
+            store
+                .remember_peer("12D3KooWA", &["/ip4/10.0.0.1/tcp/4646".into()])
+                .unwrap();
             store.remember_peer("12D3KooWC", &[]).unwrap();
             store
-                .remember_peer("12D3KooWA", &["/ip4/10.0.0.9/tcp/4646".into(), "/ip4/10.0.0.9/udp/4646/quic-v1".into()])
+                .remember_peer(
+                    "12D3KooWA",
+                    &[
+                        "/ip4/10.0.0.9/tcp/4646".into(),
+                        "/ip4/10.0.0.9/udp/4646/quic-v1".into(),
+                    ],
+                )
                 .unwrap();
             store.forget_peer("12D3KooWC").unwrap();
             store.forget_peer("unknown").unwrap();
@@ -484,9 +568,15 @@ mod tests {
             vec![
                 (
                     "12D3KooWA".to_string(),
-                    vec!["/ip4/10.0.0.9/tcp/4646".to_string(), "/ip4/10.0.0.9/udp/4646/quic-v1".to_string()]
+                    vec![
+                        "/ip4/10.0.0.9/tcp/4646".to_string(),
+                        "/ip4/10.0.0.9/udp/4646/quic-v1".to_string()
+                    ]
                 ),
-                ("12D3KooWB".to_string(), vec!["/ip4/10.0.0.2/tcp/4646".to_string()]),
+                (
+                    "12D3KooWB".to_string(),
+                    vec!["/ip4/10.0.0.2/tcp/4646".to_string()]
+                ),
             ]
         );
     }

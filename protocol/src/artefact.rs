@@ -19,7 +19,7 @@ use automerge::{
     ROOT,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -175,6 +175,9 @@ pub struct ArtefactSummary {
     pub updated: i64,
     /// False while some blob contents are missing.
     pub complete: bool,
+    /// Bytes of file content present on this node (equals `size` when complete).
+    #[serde(default)]
+    pub present: u64,
 }
 
 /// Where a file's bytes are.
@@ -393,6 +396,7 @@ impl Artefact {
     /// The file tree at `heads` (the current heads when `None`), sorted by path. Entries that a
     /// peer wrote malformed, or whose paths are unsafe, are skipped.
     pub fn files(&self, heads: Option<&[ChangeHash]>) -> Vec<FileEntry> {
+        let heads = self.historical(heads);
         let Some(files) = self.map_obj(&ROOT, FILES, heads) else {
             return Vec::new();
         };
@@ -413,6 +417,29 @@ impl Artefact {
             }
         }
         out
+    }
+
+    /// `heads` if they name a past state, `None` if they are the current heads: reading the
+    /// current state is much cheaper than reading at heads, which rebuilds a clock per lookup.
+    fn historical<'a>(&self, heads: Option<&'a [ChangeHash]>) -> Option<&'a [ChangeHash]> {
+        let heads = heads?;
+        let mut sorted = heads.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        if sorted == self.doc.get_heads() {
+            None
+        } else {
+            Some(heads)
+        }
+    }
+
+    /// The entry for one path at `heads` (the current heads when `None`).
+    pub fn entry(&self, path: &str, heads: Option<&[ChangeHash]>) -> Option<FileEntry> {
+        validate_path(path).ok()?;
+        let heads = self.historical(heads);
+        let files = self.map_obj(&ROOT, FILES, heads)?;
+        let entry = self.map_obj(&files, path, heads)?;
+        self.read_entry(path, &entry, heads)
     }
 
     fn scalar(&self, obj: &ObjId, key: &str, heads: Option<&[ChangeHash]>) -> Option<ScalarValue> {
@@ -470,7 +497,7 @@ impl Artefact {
 
     /// The text of a co-edited file at `heads`.
     pub fn text(&self, obj: &ObjId, heads: Option<&[ChangeHash]>) -> Result<String, ArtefactError> {
-        Ok(match heads {
+        Ok(match self.historical(heads) {
             Some(h) => self.doc.text_at(obj, h)?,
             None => self.doc.text(obj)?,
         })
@@ -513,10 +540,14 @@ impl Artefact {
         blob_text: impl Fn(&BlobHash) -> Option<String>,
     ) -> Result<EditOutcome, ArtefactError> {
         self.check_heads(base)?;
-        let at_base: HashMap<String, FileEntry> = self
-            .files(Some(base))
-            .into_iter()
-            .map(|f| (f.path.clone(), f))
+        // Only the entries the edits touch are read at the base.
+        let at_base: HashMap<String, FileEntry> = edits
+            .iter()
+            .flat_map(|e| match e {
+                FileEdit::Write { path, .. } | FileEdit::Delete { path } => vec![path.as_str()],
+                FileEdit::Rename { from, to } => vec![from.as_str(), to.as_str()],
+            })
+            .filter_map(|path| self.entry(path, Some(base)).map(|f| (path.to_string(), f)))
             .collect();
         let renamed_to: HashMap<&str, &str> = edits
             .iter()
@@ -706,17 +737,6 @@ impl Artefact {
             .collect();
         out.reverse();
         out
-    }
-
-    /// Blob hashes that the file tree at the current heads refers to.
-    pub fn referenced_blobs(&self) -> BTreeMap<BlobHash, u64> {
-        self.files(None)
-            .into_iter()
-            .filter_map(|f| match f.content {
-                FileContent::Blob { hash, size } => Some((hash, size)),
-                FileContent::Text { .. } => None,
-            })
-            .collect()
     }
 }
 

@@ -443,10 +443,20 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     /// Replaces the proof of a change this node holds with a corrupted one, as a faulty or
     /// malicious node would serve it. Exists for end-to-end tests of rejection; the node only
     /// exposes it when started with test hooks enabled.
-    pub fn corrupt_proof_for_testing(&mut self, id: &ArtefactId, hash: &ChangeHash) -> Result<(), EngineError> {
+    pub fn corrupt_proof_for_testing(
+        &mut self,
+        id: &ArtefactId,
+        hash: &ChangeHash,
+    ) -> Result<(), EngineError> {
         self.load(id)?;
-        let loaded = self.docs.get_mut(id).ok_or_else(|| EngineError::NotFound(id.to_string()))?;
-        let proof = loaded.proofs.get_mut(hash).ok_or_else(|| EngineError::NotFound(hash.to_string()))?;
+        let loaded = self
+            .docs
+            .get_mut(id)
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        let proof = loaded
+            .proofs
+            .get_mut(hash)
+            .ok_or_else(|| EngineError::NotFound(hash.to_string()))?;
         if let Proof::Signed { signature } = proof {
             if let Some(byte) = signature.first_mut() {
                 *byte ^= 0xff;
@@ -458,8 +468,14 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .get_change_by_hash(hash)
             .map(|c| c.raw_bytes().to_vec())
             .ok_or_else(|| EngineError::NotFound(hash.to_string()))?;
-        let stored = StoredChange { hash: *hash, bytes, proof: proof.clone() };
-        self.store.append_changes(id, &[stored]).map_err(store_err)?;
+        let stored = StoredChange {
+            hash: *hash,
+            bytes,
+            proof: proof.clone(),
+        };
+        self.store
+            .append_changes(id, &[stored])
+            .map_err(store_err)?;
         self.store.flush().map_err(store_err)
     }
 
@@ -1138,8 +1154,8 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
 
     // ----- bookkeeping ------------------------------------------------------------------
 
-    /// After the document changed: compact if due, refresh the listing, announce the heads,
-    /// note the blobs to fetch.
+    /// After the document changed: compact if due, refresh the listing (which notes the blobs
+    /// to fetch), announce the heads.
     fn after_update(&mut self, id: ArtefactId, from: Option<&P>) -> Result<(), EngineError> {
         let loaded = self
             .docs
@@ -1151,14 +1167,6 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             loaded.logged = 0;
         }
         let heads = heads_to_wire(&loaded.artefact.heads());
-        let referenced = loaded.artefact.referenced_blobs();
-        for (hash, size) in referenced {
-            if !self.store.has_blob(&hash).map_err(store_err)? {
-                let want = self.wanted.entry(hash).or_default();
-                want.size = size;
-                want.artefacts.insert(id);
-            }
-        }
         self.refresh_summary(&id)?;
         self.outbox.push_back(Output::Announce(Announce {
             id,
@@ -1198,6 +1206,9 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                     have += bytes;
                 } else {
                     complete = false;
+                    let want = self.wanted.entry(*hash).or_default();
+                    want.size = bytes;
+                    want.artefacts.insert(*id);
                 }
             }
         }
@@ -1218,6 +1229,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             size,
             updated,
             complete,
+            present: size - (want - have),
         };
         let was_complete = self.complete.insert(*id, complete);
         self.store.put_summary(&summary).map_err(store_err)?;

@@ -35,10 +35,26 @@ pub struct Org {
     pub kind: &'static str,
 }
 
-pub const BERGEN: Org = Org { name: "Bergen kommune", number: "964338531", kind: "kommune" };
-pub const TRONDHEIM: Org = Org { name: "Trondheim kommune", number: "942110464", kind: "kommune" };
-pub const OSLO: Org = Org { name: "Oslo kommune", number: "974760673", kind: "kommune" };
-pub const KS: Org = Org { name: "KS", number: "971032146", kind: "ks" };
+pub const BERGEN: Org = Org {
+    name: "Bergen kommune",
+    number: "964338531",
+    kind: "kommune",
+};
+pub const TRONDHEIM: Org = Org {
+    name: "Trondheim kommune",
+    number: "942110464",
+    kind: "kommune",
+};
+pub const OSLO: Org = Org {
+    name: "Oslo kommune",
+    number: "974760673",
+    kind: "kommune",
+};
+pub const KS: Org = Org {
+    name: "KS",
+    number: "971032146",
+    kind: "ks",
+};
 
 // ---------------------------------------------------------------------------------------------
 // Locating the binary, timeouts, polling
@@ -71,7 +87,10 @@ pub fn bin() -> PathBuf {
 /// Finds `allmenning` in the profile directory of `exe` (building it first when run under
 /// cargo, unless `ALLMENNING_NO_BUILD` is set). Used by the tests and by the benchmark.
 pub fn locate_or_build(exe: &Path) -> Result<PathBuf, String> {
-    let mut profile_dir = exe.parent().ok_or("executable has no directory")?.to_path_buf();
+    let mut profile_dir = exe
+        .parent()
+        .ok_or("executable has no directory")?
+        .to_path_buf();
     if profile_dir.file_name().is_some_and(|n| n == "deps") {
         profile_dir.pop();
     }
@@ -79,9 +98,14 @@ pub fn locate_or_build(exe: &Path) -> Result<PathBuf, String> {
     let candidate = profile_dir.join(&name);
     let cargo = std::env::var_os("CARGO");
     if let (Some(cargo), None) = (cargo, std::env::var_os("ALLMENNING_NO_BUILD")) {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("Cargo.toml");
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("Cargo.toml");
         let mut cmd = Command::new(cargo);
-        cmd.arg("build").arg("--manifest-path").arg(&manifest).args(["-p", "allmenning", "--bin", "allmenning"]);
+        cmd.arg("build")
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .args(["-p", "allmenning", "--bin", "allmenning"]);
         match profile_dir.file_name().and_then(|n| n.to_str()) {
             Some("debug") | None => {}
             Some("release") => {
@@ -127,14 +151,22 @@ pub fn secs(secs: u64) -> Duration {
 }
 
 /// Polls `cond` every `interval` until it holds; panics with `what` after `timeout`.
-pub fn wait_until_every(timeout: Duration, interval: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+pub fn wait_until_every(
+    timeout: Duration,
+    interval: Duration,
+    what: &str,
+    mut cond: impl FnMut() -> bool,
+) {
     let start = Instant::now();
     loop {
         if cond() {
             return;
         }
         if start.elapsed() >= timeout {
-            panic!("timed out after {:.1} s waiting until {what}", timeout.as_secs_f64());
+            panic!(
+                "timed out after {:.1} s waiting until {what}",
+                timeout.as_secs_f64()
+            );
         }
         std::thread::sleep(interval);
     }
@@ -161,9 +193,13 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<
 
 /// Runs `cmd` to completion, capturing stdout and stderr; kills it and panics after `timeout`.
 pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let described = format!("{cmd:?}");
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn {described}: {e}"));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {described}: {e}"));
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
     let t_out = std::thread::spawn(move || {
@@ -183,13 +219,20 @@ pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
             Ok(None) if start.elapsed() > timeout => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("{described} did not finish within {:.0} s", timeout.as_secs_f64());
+                panic!(
+                    "{described} did not finish within {:.0} s",
+                    timeout.as_secs_f64()
+                );
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(2)),
             Err(e) => panic!("waiting for {described}: {e}"),
         }
     };
-    Output { status, stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap() }
+    Output {
+        status,
+        stdout: t_out.join().unwrap(),
+        stderr: t_err.join().unwrap(),
+    }
 }
 
 /// Parses a CLI's `--json` output: the whole of stdout, or else its last non-empty line.
@@ -199,7 +242,10 @@ pub fn parse_json(stdout: &[u8]) -> Option<Value> {
     if let Ok(v) = serde_json::from_str(text) {
         return Some(v);
     }
-    text.lines().rev().find(|l| !l.trim().is_empty()).and_then(|l| serde_json::from_str(l).ok())
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .and_then(|l| serde_json::from_str(l).ok())
 }
 
 /// Pretty text of a finished command, for failure messages.
@@ -263,7 +309,11 @@ pub fn read_tree(root: &Path, skip_hidden_top: bool) -> BTreeMap<String, Vec<u8>
             if skip_hidden && name.starts_with('.') {
                 continue;
             }
-            let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+            let rel = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
             let ft = e.file_type().unwrap();
             if ft.is_dir() {
                 walk(&e.path(), &rel, false, out);
@@ -278,9 +328,19 @@ pub fn read_tree(root: &Path, skip_hidden_top: bool) -> BTreeMap<String, Vec<u8>
 }
 
 /// Asserts two trees hold the same paths with byte-identical contents, naming the differences.
-pub fn assert_same_tree(expected: &BTreeMap<String, Vec<u8>>, actual: &BTreeMap<String, Vec<u8>>, what: &str) {
-    let missing: Vec<_> = expected.keys().filter(|k| !actual.contains_key(*k)).collect();
-    let extra: Vec<_> = actual.keys().filter(|k| !expected.contains_key(*k)).collect();
+pub fn assert_same_tree(
+    expected: &BTreeMap<String, Vec<u8>>,
+    actual: &BTreeMap<String, Vec<u8>>,
+    what: &str,
+) {
+    let missing: Vec<_> = expected
+        .keys()
+        .filter(|k| !actual.contains_key(*k))
+        .collect();
+    let extra: Vec<_> = actual
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .collect();
     let differ: Vec<_> = expected
         .iter()
         .filter(|(k, v)| actual.get(*k).is_some_and(|a| a != *v))
@@ -367,9 +427,17 @@ impl Node {
             org.kind,
             "--json",
         ]);
-        assert!(out.status.success(), "init of node {name} failed\n{}", describe(&out));
-        let v = parse_json(&out.stdout).unwrap_or_else(|| panic!("init --json printed no JSON\n{}", describe(&out)));
-        node.public_key = v["public_key"].as_str().unwrap_or_else(|| panic!("init --json has no public_key: {v}")).to_string();
+        assert!(
+            out.status.success(),
+            "init of node {name} failed\n{}",
+            describe(&out)
+        );
+        let v = parse_json(&out.stdout)
+            .unwrap_or_else(|| panic!("init --json printed no JSON\n{}", describe(&out)));
+        node.public_key = v["public_key"]
+            .as_str()
+            .unwrap_or_else(|| panic!("init --json has no public_key: {v}"))
+            .to_string();
         node
     }
 
@@ -384,7 +452,10 @@ impl Node {
     }
     /// The temporary directory holding the home and the log; a good place for scratch dirs.
     pub fn scratch(&self) -> &Path {
-        self.tmp.as_ref().map(|t| t.path()).unwrap_or_else(|| self.home.parent().unwrap())
+        self.tmp
+            .as_ref()
+            .map(|t| t.path())
+            .unwrap_or_else(|| self.home.parent().unwrap())
     }
     /// The node's signing key (hex), as `init --json` reported it; log entries name it as author.
     pub fn public_key(&self) -> &str {
@@ -446,10 +517,23 @@ impl Node {
 
     /// Spawns `node start` and waits (bounded) until `node status --json` answers.
     pub fn spawn(&mut self) -> Duration {
-        assert!(self.child.is_none(), "node {} is already running", self.name);
+        assert!(
+            self.child.is_none(),
+            "node {} is already running",
+            self.name
+        );
         self.starts += 1;
-        let mut log = fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
-        writeln!(log, "===== harness: start #{} of node {} =====", self.starts, self.name).unwrap();
+        let mut log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        writeln!(
+            log,
+            "===== harness: start #{} of node {} =====",
+            self.starts, self.name
+        )
+        .unwrap();
         let mut cmd = self.base_command();
         cmd.args(["node", "start", "--listen", "/ip4/127.0.0.1/tcp/0"]);
         for b in &self.bootstrap {
@@ -465,7 +549,10 @@ impl Node {
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log));
         let started = Instant::now();
-        self.child = Some(cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn node {}: {e}", self.name)));
+        self.child = Some(
+            cmd.spawn()
+                .unwrap_or_else(|e| panic!("cannot spawn node {}: {e}", self.name)),
+        );
         let deadline = secs(20);
         loop {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
@@ -488,11 +575,18 @@ impl Node {
                 if let Some(v) = parse_json(&out.stdout) {
                     let addrs: Vec<String> = v["listen_addrs"]
                         .as_array()
-                        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|s| s.as_str().map(String::from))
+                                .collect()
+                        })
                         .unwrap_or_default();
                     if !addrs.is_empty() {
                         let elapsed = started.elapsed();
-                        self.peer_id = v["peer_id"].as_str().expect("status has peer_id").to_string();
+                        self.peer_id = v["peer_id"]
+                            .as_str()
+                            .expect("status has peer_id")
+                            .to_string();
                         self.listen_addrs = addrs;
                         return elapsed;
                     }
@@ -513,7 +607,9 @@ impl Node {
 
     /// Stops the node gracefully with `node stop` and waits (bounded) for the process to exit.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         let out = self.cli(&["node", "stop"]);
         let start = Instant::now();
         loop {
@@ -642,23 +738,35 @@ impl Node {
 
     /// Whether `peers --json` lists `peer_id` as connected.
     pub fn is_connected_to(&self, peer_id: &str) -> bool {
-        self.peers()
-            .iter()
-            .any(|p| p["peer_id"].as_str() == Some(peer_id) && p["connected"].as_bool() != Some(false))
+        self.peers().iter().any(|p| {
+            p["peer_id"].as_str() == Some(peer_id) && p["connected"].as_bool() != Some(false)
+        })
     }
 
     /// Waits (bounded) until `peers --json` shows `other` as connected.
     pub fn wait_connected(&self, other: &Node) {
         let id = other.peer_id().to_string();
-        wait_until(secs(20), &format!("{} is connected to {}", self.name, other.name), || {
-            self.is_connected_to(&id)
-        });
+        wait_until(
+            secs(20),
+            &format!("{} is connected to {}", self.name, other.name),
+            || self.is_connected_to(&id),
+        );
     }
 
     /// Publishes `path` and returns the new artefact's id.
     pub fn publish(&self, path: &Path, title: &str) -> String {
-        let v = self.json(&["publish", path.to_str().unwrap(), "--kind", KIND, "--title", title]);
-        v["id"].as_str().unwrap_or_else(|| panic!("publish --json has no id: {v}")).to_string()
+        let v = self.json(&[
+            "publish",
+            path.to_str().unwrap(),
+            "--kind",
+            KIND,
+            "--title",
+            title,
+        ]);
+        v["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("publish --json has no id: {v}"))
+            .to_string()
     }
 
     /// The `list --json` rows.
@@ -668,7 +776,9 @@ impl Node {
 
     /// The `list --json` row of artefact `id`, if listed.
     pub fn row(&self, id: &str) -> Option<Value> {
-        self.list().into_iter().find(|r| r["id"].as_str() == Some(id))
+        self.list()
+            .into_iter()
+            .find(|r| r["id"].as_str() == Some(id))
     }
 
     pub fn show(&self, id: &str) -> Value {
@@ -729,15 +839,24 @@ impl Node {
 
     /// This node's whole log (all its starts).
     pub fn log_text(&self) -> String {
-        fs::read(&self.log).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+        fs::read(&self.log)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
     }
 
     /// The last `lines` lines of this node's log.
     pub fn log_tail(&self, lines: usize) -> String {
-        let text = fs::read(&self.log).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        let text = fs::read(&self.log)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();
         let from = all.len().saturating_sub(lines);
-        format!("[{} log: {}]\n{}", self.name, self.log.display(), all[from..].join("\n"))
+        format!(
+            "[{} log: {}]\n{}",
+            self.name,
+            self.log.display(),
+            all[from..].join("\n")
+        )
     }
 }
 
@@ -745,7 +864,12 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
         if std::thread::panicking() {
-            eprintln!("\n===== node {} (home {}) =====\n{}", self.name, self.home.display(), self.log_tail(40));
+            eprintln!(
+                "\n===== node {} (home {}) =====\n{}",
+                self.name,
+                self.home.display(),
+                self.log_tail(40)
+            );
             if std::env::var_os("ALLMENNING_KEEP_TMP").is_some() {
                 if let Some(tmp) = self.tmp.take() {
                     eprintln!("keeping {}", tmp.keep().display());
@@ -776,8 +900,11 @@ pub fn wait_same_heads(nodes: &[&Node], id: &str, timeout: Duration) -> Vec<Stri
             }
         }
         if start.elapsed() > timeout {
-            let per: Vec<String> =
-                nodes.iter().zip(&last).map(|(n, h)| format!("  {}: {h:?}", n.name())).collect();
+            let per: Vec<String> = nodes
+                .iter()
+                .zip(&last)
+                .map(|(n, h)| format!("  {}: {h:?}", n.name()))
+                .collect();
             let logs: Vec<String> = nodes.iter().map(|n| n.log_tail(30)).collect();
             panic!(
                 "timed out after {:.0} s waiting for identical heads of {id}:\n{}\n{}",

@@ -33,7 +33,13 @@ fn no_node_running() {
     ];
     for args in commands {
         let out = n.cli(&args);
-        assert_eq!(code(&out), Some(3), "`allmenning {}` with no node running exits 3\n{}", args.join(" "), describe(&out));
+        assert_eq!(
+            code(&out),
+            Some(3),
+            "`allmenning {}` with no node running exits 3\n{}",
+            args.join(" "),
+            describe(&out)
+        );
         let msg = stderr(&out);
         assert!(
             msg.contains("node") && (msg.contains("running") || msg.contains("start")),
@@ -51,24 +57,56 @@ fn init_rejects_bad_org_number_and_kind() {
     let home = tmp.path().join("home");
     let init = |number: &str, kind: &str| {
         let mut cmd = std::process::Command::new(bin());
-        cmd.arg("--home").arg(&home).args(["init", "--org-name", "Bergen kommune", "--org-number", number, "--kind", kind]);
+        cmd.arg("--home").arg(&home).args([
+            "init",
+            "--org-name",
+            "Bergen kommune",
+            "--org-number",
+            number,
+            "--kind",
+            kind,
+        ]);
         run_with_timeout(cmd, std::time::Duration::from_secs(30))
     };
 
     let out = init("964338532", "kommune");
-    assert!(!out.status.success(), "a wrong check digit is refused\n{}", describe(&out));
-    assert!(stderr(&out).contains("check digit"), "the message names the check digit\n{}", describe(&out));
+    assert!(
+        !out.status.success(),
+        "a wrong check digit is refused\n{}",
+        describe(&out)
+    );
+    assert!(
+        stderr(&out).contains("check digit"),
+        "the message names the check digit\n{}",
+        describe(&out)
+    );
 
     let out = init("96433853", "kommune");
-    assert!(!out.status.success(), "eight digits are refused\n{}", describe(&out));
+    assert!(
+        !out.status.success(),
+        "eight digits are refused\n{}",
+        describe(&out)
+    );
 
     let out = init("964338531", "county");
-    assert!(!out.status.success(), "an unknown organisation kind is refused\n{}", describe(&out));
-    assert!(stderr(&out).contains("kind") || stderr(&out).contains("kommune"), "{}", describe(&out));
+    assert!(
+        !out.status.success(),
+        "an unknown organisation kind is refused\n{}",
+        describe(&out)
+    );
+    assert!(
+        stderr(&out).contains("kind") || stderr(&out).contains("kommune"),
+        "{}",
+        describe(&out)
+    );
 
     // After the refusals, a correct init still works on the same home.
     let out = init("964338531", "kommune");
-    assert!(out.status.success(), "a valid init succeeds\n{}", describe(&out));
+    assert!(
+        out.status.success(),
+        "a valid init succeeds\n{}",
+        describe(&out)
+    );
 }
 
 #[test]
@@ -79,18 +117,41 @@ fn bad_requests_to_a_running_node() {
     let d = dir.to_str().unwrap();
 
     let out = n.cli(&["publish", d, "--kind", "spreadsheet", "--title", "T"]);
-    assert!(!out.status.success(), "an unknown artefact kind is rejected\n{}", describe(&out));
-    assert!(stderr(&out).contains("kind"), "the message names the kind\n{}", describe(&out));
+    assert!(
+        !out.status.success(),
+        "an unknown artefact kind is rejected\n{}",
+        describe(&out)
+    );
+    assert!(
+        stderr(&out).contains("kind"),
+        "the message names the kind\n{}",
+        describe(&out)
+    );
     assert!(n.list().is_empty(), "nothing was published");
 
     let out = n.cli(&["publish", d, "--title", "T"]);
-    assert_eq!(code(&out), Some(2), "a missing --kind is a usage error\n{}", describe(&out));
+    assert_eq!(
+        code(&out),
+        Some(2),
+        "a missing --kind is a usage error\n{}",
+        describe(&out)
+    );
 
     let out = n.cli(&["show", "0123456789abcdef0123456789abcdef"]);
-    assert_eq!(code(&out), Some(4), "an unknown id is not found\n{}", describe(&out));
+    assert_eq!(
+        code(&out),
+        Some(4),
+        "an unknown id is not found\n{}",
+        describe(&out)
+    );
 
     let out = n.cli(&["frobnicate"]);
-    assert_eq!(code(&out), Some(2), "an unknown command is a usage error\n{}", describe(&out));
+    assert_eq!(
+        code(&out),
+        Some(2),
+        "an unknown command is a usage error\n{}",
+        describe(&out)
+    );
 
     // Still healthy after all that.
     let id = n.publish(&dir, "T");

@@ -3,7 +3,9 @@
 use allmenning_tests::*;
 
 fn lines(n: usize) -> Vec<String> {
-    (1..=n).map(|i| format!("Linje {i}: kommunen skal behandle saken innen {i} dager.")).collect()
+    (1..=n)
+        .map(|i| format!("Linje {i}: kommunen skal behandle saken innen {i} dager."))
+        .collect()
 }
 
 fn text(lines: &[String]) -> String {
@@ -24,7 +26,10 @@ fn concurrent_edits_converge() {
     let src = a.scratch().join("src");
     write_tree(
         &src,
-        &[("rutine.txt", text(&original).as_bytes()), ("vedlegg/skjema.txt", b"Navn:\nAdresse:\n")],
+        &[
+            ("rutine.txt", text(&original).as_bytes()),
+            ("vedlegg/skjema.txt", b"Navn:\nAdresse:\n"),
+        ],
     );
     let id = a.publish(&src, "Rutine for byggesak");
     let heads0 = a.heads(&id).unwrap();
@@ -33,8 +38,16 @@ fn concurrent_edits_converge() {
 
     let wa = a.checkout(&id, "a");
     let wb = b.checkout(&id, "b");
-    assert_same_tree(&read_tree(&src, false), &read_tree(&wa, true), "fresh checkout on A");
-    assert_same_tree(&read_tree(&src, false), &read_tree(&wb, true), "fresh checkout on B");
+    assert_same_tree(
+        &read_tree(&src, false),
+        &read_tree(&wa, true),
+        "fresh checkout on A",
+    );
+    assert_same_tree(
+        &read_tree(&src, false),
+        &read_tree(&wb, true),
+        "fresh checkout on B",
+    );
 
     // Different lines of the same file.
     let mut on_a = original.clone();
@@ -47,9 +60,17 @@ fn concurrent_edits_converge() {
     // status and diff see the local edit.
     let st = a.ok_in(&wa, &["status", "--json"]);
     let st = parse_json(&st.stdout).expect("status --json");
-    assert_eq!(st["modified"], serde_json::json!(["rutine.txt"]), "status sees the edited file: {st}");
+    assert_eq!(
+        st["modified"],
+        serde_json::json!(["rutine.txt"]),
+        "status sees the edited file: {st}"
+    );
     let diff = a.ok_in(&wa, &["diff"]);
-    assert!(String::from_utf8_lossy(&diff.stdout).contains("ENDRET I BERGEN"), "diff shows the edit\n{}", describe(&diff));
+    assert!(
+        String::from_utf8_lossy(&diff.stdout).contains("ENDRET I BERGEN"),
+        "diff shows the edit\n{}",
+        describe(&diff)
+    );
 
     // Commit on both at once, before either has seen the other's change.
     let (ca, cb) = std::thread::scope(|s| {
@@ -57,13 +78,27 @@ fn concurrent_edits_converge() {
         let tb = s.spawn(|| b.cli_in(&wb, &["commit", "-m", "Trondheim: frist linje 10"]));
         (ta.join().unwrap(), tb.join().unwrap())
     });
-    assert!(ca.status.success(), "commit on A\n{}\n{}", describe(&ca), a.log_tail(40));
-    assert!(cb.status.success(), "commit on B\n{}\n{}", describe(&cb), b.log_tail(40));
+    assert!(
+        ca.status.success(),
+        "commit on A\n{}\n{}",
+        describe(&ca),
+        a.log_tail(40)
+    );
+    assert!(
+        cb.status.success(),
+        "commit on B\n{}\n{}",
+        describe(&cb),
+        b.log_tail(40)
+    );
 
     let heads = wait_same_heads(&[&a, &b, &c], &id, secs(30));
     assert_ne!(heads, heads0);
     // Each commit is made at its checkout's base, so the two changes are concurrent: two heads.
-    assert_eq!(heads.len(), 2, "two concurrent changes leave two heads: {heads:?}");
+    assert_eq!(
+        heads.len(),
+        2,
+        "two concurrent changes leave two heads: {heads:?}"
+    );
     for n in [&a, &b, &c] {
         n.wait_complete_with(&id, &heads, secs(10));
     }
@@ -76,10 +111,20 @@ fn concurrent_edits_converge() {
     for (node, dir) in [(&a, &wa), (&b, &wb)] {
         node.ok_in(dir, &["pull"]);
         let got = std::fs::read_to_string(dir.join("rutine.txt")).unwrap();
-        assert_eq!(got, merged, "checkout on {} after pull has both edits", node.name());
+        assert_eq!(
+            got,
+            merged,
+            "checkout on {} after pull has both edits",
+            node.name()
+        );
         let st = parse_json(&node.ok_in(dir, &["status", "--json"]).stdout).expect("status --json");
         for key in ["modified", "added", "deleted", "renamed"] {
-            assert_eq!(st[key], serde_json::json!([]), "after pull the checkout on {} is clean: {st}", node.name());
+            assert_eq!(
+                st[key],
+                serde_json::json!([]),
+                "after pull the checkout on {} is clean: {st}",
+                node.name()
+            );
         }
     }
 
@@ -87,7 +132,11 @@ fn concurrent_edits_converge() {
     let mut expected = read_tree(&src, false);
     expected.insert("rutine.txt".into(), merged.into_bytes());
     for n in [&a, &b, &c] {
-        assert_same_tree(&expected, &n.export_tree(&id, n.name()), &format!("export on {}", n.name()));
+        assert_same_tree(
+            &expected,
+            &n.export_tree(&id, n.name()),
+            &format!("export on {}", n.name()),
+        );
     }
 
     // History: publish + two commits, signed by the right nodes, identical everywhere.
@@ -102,7 +151,11 @@ fn concurrent_edits_converge() {
     let ea = by_msg("Bergen: frist linje 2");
     let eb = by_msg("Trondheim: frist linje 10");
     let genesis = &log[2];
-    assert_eq!(genesis["author"], a.public_key(), "A's publish is signed by A");
+    assert_eq!(
+        genesis["author"],
+        a.public_key(),
+        "A's publish is signed by A"
+    );
     assert_eq!(ea["author"], a.public_key(), "A's commit is signed by A");
     assert_eq!(eb["author"], b.public_key(), "B's commit is signed by B");
     for n in [&b, &c] {

@@ -21,7 +21,10 @@ pub async fn run(ctx: &Ctx, command: DebugCommand) -> anyhow::Result<()> {
         DebugCommand::CorruptChange { id, hash } => {
             let mut client = ctx.client().await?;
             let id = client.resolve(&id).await?;
-            match client.call(&ControlRequest::DebugCorruptChange { id, hash }, |_| {}).await? {
+            match client
+                .call(&ControlRequest::DebugCorruptChange { id, hash }, |_| {})
+                .await?
+            {
                 ControlReply::Done => Ok(()),
                 other => anyhow::bail!("unexpected reply from the node: {other:?}"),
             }

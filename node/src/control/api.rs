@@ -31,7 +31,9 @@ impl<'de> Deserialize<'de> for Bytes {
 pub enum ControlRequest {
     Status,
     Peers,
-    Connect { addr: String },
+    Connect {
+        addr: String,
+    },
     Stop,
     Publish {
         title: String,
@@ -42,10 +44,17 @@ pub enum ControlRequest {
     },
     List,
     /// `id` may be a unique prefix of an artefact id.
-    Show { id: String },
-    Log { id: String },
+    Show {
+        id: String,
+    },
+    Log {
+        id: String,
+    },
     /// Every file's content at `heads` (the current heads when `None`).
-    Files { id: String, heads: Option<Vec<String>> },
+    Files {
+        id: String,
+        heads: Option<Vec<String>>,
+    },
     /// Applies `edits`, made against `base_heads`, as one signed change.
     Commit {
         id: String,
@@ -55,7 +64,10 @@ pub enum ControlRequest {
     },
     /// Test hook: corrupt the stored signature of change `hash`, so that this node serves a
     /// tampered change. Refused unless the node was started with ALLMENNING_TEST_HOOKS=1.
-    DebugCorruptChange { id: String, hash: String },
+    DebugCorruptChange {
+        id: String,
+        hash: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,9 +81,19 @@ pub struct FilePayload {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum EditPayload {
-    Write { path: String, content: Bytes, #[serde(default)] executable: bool },
-    Delete { path: String },
-    Rename { from: String, to: String },
+    Write {
+        path: String,
+        content: Bytes,
+        #[serde(default)]
+        executable: bool,
+    },
+    Delete {
+        path: String,
+    },
+    Rename {
+        from: String,
+        to: String,
+    },
 }
 
 /// Sent zero or more times before the final reply of a long operation.
@@ -145,6 +167,9 @@ pub struct ArtefactRow {
     pub updated: i64,
     /// False while some file contents are still being fetched from peers.
     pub complete: bool,
+    /// Bytes of file content already on this node (equals `size` when complete).
+    #[serde(default)]
+    pub present: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -34,7 +34,13 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args> {
-    let mut args = Args { tree: None, out: None, edits: 50, runs: 3, git_only: false };
+    let mut args = Args {
+        tree: None,
+        out: None,
+        edits: 50,
+        runs: 3,
+        git_only: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -68,7 +74,9 @@ fn ensure_binary() -> Result<PathBuf> {
     // Next to this binary (target/release/allmenning); under `cargo run` it is (re)built first.
     let exe = std::env::current_exe()?;
     let found = allmenning_tests::locate_or_build(&exe).map_err(|e| {
-        anyhow::anyhow!("{e}\n(for the benchmark: `cargo build --release` first, or set ALLMENNING_BIN)")
+        anyhow::anyhow!(
+            "{e}\n(for the benchmark: `cargo build --release` first, or set ALLMENNING_BIN)"
+        )
     })?;
     // The harness looks for ALLMENNING_BIN first: pin it to what we found.
     std::env::set_var("ALLMENNING_BIN", &found);
@@ -109,7 +117,10 @@ fn choose_tree() -> Result<PathBuf> {
         .context("neither CARGO_HOME nor HOME is set")?;
     let src = home.join("registry").join("src");
     let mut crates: Vec<PathBuf> = Vec::new();
-    for index in fs::read_dir(&src).with_context(|| format!("reading {}", src.display()))?.flatten() {
+    for index in fs::read_dir(&src)
+        .with_context(|| format!("reading {}", src.display()))?
+        .flatten()
+    {
         for c in fs::read_dir(index.path())?.flatten() {
             if c.file_type()?.is_dir() {
                 crates.push(c.path());
@@ -125,7 +136,10 @@ fn choose_tree() -> Result<PathBuf> {
     };
     let score = |p: &Path| {
         let (f, b) = tree_stats(p);
-        ((f as f64 - 600.0).abs() / 600.0 + (b as f64 - 5e6).abs() / 5e6, name(p))
+        (
+            (f as f64 - 600.0).abs() / 600.0 + (b as f64 - 5e6).abs() / 5e6,
+            name(p),
+        )
     };
     let best = |list: Vec<&PathBuf>| {
         list.into_iter()
@@ -134,14 +148,20 @@ fn choose_tree() -> Result<PathBuf> {
             .map(|(_, p)| p)
     };
     for family in ["libp2p-", "tokio-1.", "syn-2.", "windows-", "rustls-"] {
-        let matching: Vec<&PathBuf> = crates.iter().filter(|p| name(p).starts_with(family) && fits(p)).collect();
+        let matching: Vec<&PathBuf> = crates
+            .iter()
+            .filter(|p| name(p).starts_with(family) && fits(p))
+            .collect();
         if let Some(p) = best(matching) {
             return Ok(p);
         }
     }
     let matching: Vec<&PathBuf> = crates.iter().filter(|p| fits(p)).collect();
     best(matching).with_context(|| {
-        format!("no crate in {} has 500-800 files and 3-8 MB; pass --tree PATH", src.display())
+        format!(
+            "no crate in {} has 500-800 files and 3-8 MB; pass --tree PATH",
+            src.display()
+        )
     })
 }
 
@@ -175,7 +195,9 @@ fn choose_edit_file(root: &Path) -> Result<String> {
                 stack.push(e.path());
             } else if ft.is_file() {
                 let p = e.path();
-                let Ok(text) = fs::read_to_string(&p) else { continue };
+                let Ok(text) = fs::read_to_string(&p) else {
+                    continue;
+                };
                 if text.lines().count() < 60 {
                     continue;
                 }
@@ -185,12 +207,18 @@ fn choose_edit_file(root: &Path) -> Result<String> {
             }
         }
     }
-    let mut pick: Vec<(u64, String)> = candidates.iter().filter(|c| c.2).map(|c| (c.0, c.1.clone())).collect();
+    let mut pick: Vec<(u64, String)> = candidates
+        .iter()
+        .filter(|c| c.2)
+        .map(|c| (c.0, c.1.clone()))
+        .collect();
     if pick.is_empty() {
         pick = candidates.iter().map(|c| (c.0, c.1.clone())).collect();
     }
     pick.sort();
-    pick.get(pick.len() / 2).map(|c| c.1.clone()).context("no text file with 60+ lines in the tree")
+    pick.get(pick.len() / 2)
+        .map(|c| c.1.clone())
+        .context("no text file with 60+ lines in the tree")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -199,7 +227,10 @@ fn choose_edit_file(root: &Path) -> Result<String> {
 
 fn run(cmd: &mut Command) -> Result<Output> {
     let described = format!("{cmd:?}");
-    let out = cmd.stdin(Stdio::null()).output().with_context(|| format!("spawning {described}"))?;
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("spawning {described}"))?;
     if !out.status.success() {
         bail!(
             "{described} failed ({})\n{}{}",
@@ -288,7 +319,8 @@ fn apply_edit(path: &Path, lines: &mut [String], i: usize, line: usize) -> Resul
 }
 
 fn file_lines(path: &Path) -> Result<(Vec<String>, usize)> {
-    let original = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let original =
+        fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let lines: Vec<String> = original.split('\n').map(String::from).collect();
     let n = lines.len().saturating_sub(1).max(1); // the text after the last '\n' is empty
     Ok((lines, n))
@@ -302,8 +334,18 @@ fn bench_git(input: &Path, edit_file: &str, edits: usize) -> Result<GitFigures> 
     let git = |dir: &Path| {
         let mut c = Command::new("git");
         c.current_dir(dir)
-            .args(["-c", "user.name=Bench", "-c", "user.email=bench@example.invalid"])
-            .args(["-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"])
+            .args([
+                "-c",
+                "user.name=Bench",
+                "-c",
+                "user.email=bench@example.invalid",
+            ])
+            .args([
+                "-c",
+                "init.defaultBranch=main",
+                "-c",
+                "commit.gpgsign=false",
+            ])
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("HOME", tmp.path());
         c
@@ -344,7 +386,12 @@ fn bench_git(input: &Path, edit_file: &str, edits: usize) -> Result<GitFigures> 
         }
         let dest = tmp.path().join("clone");
         let ((), clone) = timed(|| {
-            run(git(tmp.path()).args(["clone", "-q", &format!("git://127.0.0.1:{port}/repo"), "clone"]))?;
+            run(git(tmp.path()).args([
+                "clone",
+                "-q",
+                &format!("git://127.0.0.1:{port}/repo"),
+                "clone",
+            ]))?;
             Ok(())
         })?;
         let clone_bytes = du(&dest);
@@ -358,7 +405,12 @@ fn bench_git(input: &Path, edit_file: &str, edits: usize) -> Result<GitFigures> 
             run(git(&dest).args(["pull", "-q", "--ff-only"]))?;
             edit_secs.push(t.elapsed().as_secs_f64());
         }
-        Ok(GitFigures { commit, clone, clone_bytes, edit_secs })
+        Ok(GitFigures {
+            commit,
+            clone,
+            clone_bytes,
+            edit_secs,
+        })
     })();
     let _ = daemon.kill();
     let _ = daemon.wait();
@@ -390,12 +442,18 @@ fn cli_json(node: &Node, dir: Option<&Path>, args: &[&str]) -> Result<Value> {
         cmd.current_dir(d);
     }
     let out = run(cmd.args(args))?;
-    parse_json(&out.stdout).with_context(|| format!("`allmenning {}` printed no JSON", args.join(" ")))
+    parse_json(&out.stdout)
+        .with_context(|| format!("`allmenning {}` printed no JSON", args.join(" ")))
 }
 
 /// Heads of `id` on `node`, or None if it does not know it (yet).
 fn heads(node: &Node, id: &str) -> Option<Vec<String>> {
-    let out = node.command().args(["show", id, "--json"]).stdin(Stdio::null()).output().ok()?;
+    let out = node
+        .command()
+        .args(["show", id, "--json"])
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
     if !out.status.success() {
         return None;
     }
@@ -410,33 +468,64 @@ fn publish_once(input: &Path) -> Result<(Node, Node, String, Duration, Duration)
     b.wait_connected(&a);
     let input_s = input.to_str().context("input path is not UTF-8")?;
     let start = Instant::now();
-    let published = cli_json(&a, None, &["publish", input_s, "--kind", "code", "--title", "Benchmark tree", "--json"])?;
+    let published = cli_json(
+        &a,
+        None,
+        &[
+            "publish",
+            input_s,
+            "--kind",
+            "code",
+            "--title",
+            "Benchmark tree",
+            "--json",
+        ],
+    )?;
     let publish = start.elapsed();
-    let id = published["id"].as_str().context("publish --json has no id")?.to_string();
+    let id = published["id"]
+        .as_str()
+        .context("publish --json has no id")?
+        .to_string();
     let want = match published.get("heads") {
         Some(Value::Array(_)) => heads_of(&published),
         _ => heads(&a, &id).context("A does not show what it published")?,
     };
     let deadline = Duration::from_secs(600);
     let complete_on_b = loop {
-        let out = b.command().args(["list", "--json"]).stdin(Stdio::null()).output()?;
+        let out = b
+            .command()
+            .args(["list", "--json"])
+            .stdin(Stdio::null())
+            .output()?;
         if out.status.success() {
             if let Some(v) = parse_json(&out.stdout) {
                 let rows = allmenning_tests::array_of(&v, "artefacts");
-                if rows.iter().any(|r| r["id"] == id.as_str() && r["complete"] == true && heads_of(r) == want) {
+                if rows
+                    .iter()
+                    .any(|r| r["id"] == id.as_str() && r["complete"] == true && heads_of(r) == want)
+                {
                     break start.elapsed();
                 }
             }
         }
         if start.elapsed() > deadline {
-            bail!("B did not list the artefact complete within {} s\n{}", deadline.as_secs(), b.log_tail(40));
+            bail!(
+                "B did not list the artefact complete within {} s\n{}",
+                deadline.as_secs(),
+                b.log_tail(40)
+            );
         }
         std::thread::sleep(POLL);
     };
     Ok((a, b, id, publish, complete_on_b))
 }
 
-fn bench_allmenning(input: &Path, edit_file: &str, edits: usize, runs: usize) -> Result<AllmenningFigures> {
+fn bench_allmenning(
+    input: &Path,
+    edit_file: &str,
+    edits: usize,
+    runs: usize,
+) -> Result<AllmenningFigures> {
     let mut publish = Vec::new();
     let mut complete_on_b = Vec::new();
     let mut last = None;
@@ -454,7 +543,9 @@ fn bench_allmenning(input: &Path, edit_file: &str, edits: usize, runs: usize) ->
     // Edit latency.
     let edit_file = edit_file.to_string();
     let checkout = a.scratch().join("checkout");
-    run(a.command().args(["checkout", &id, checkout.to_str().unwrap()]))?;
+    run(a
+        .command()
+        .args(["checkout", &id, checkout.to_str().unwrap()]))?;
     let path = checkout.join(&edit_file);
     let (mut lines, n) = file_lines(&path)?;
     eprintln!("allmenning: {edits} edits to {edit_file} ({n} lines), each committed on A and awaited on B ...");
@@ -463,7 +554,11 @@ fn bench_allmenning(input: &Path, edit_file: &str, edits: usize, runs: usize) ->
     for (i, line) in edit_lines(edits, n).into_iter().enumerate() {
         apply_edit(&path, &mut lines, i, line)?;
         let t = Instant::now();
-        let committed = cli_json(&a, Some(&checkout), &["commit", "-m", &format!("bench edit {i}"), "--json"])?;
+        let committed = cli_json(
+            &a,
+            Some(&checkout),
+            &["commit", "-m", &format!("bench edit {i}"), "--json"],
+        )?;
         commit_secs.push(t.elapsed().as_secs_f64());
         // `commit --json` reports the node's heads after the commit; else ask A.
         let target = match committed.get("heads") {
@@ -521,18 +616,28 @@ fn bench_allmenning(input: &Path, edit_file: &str, edits: usize, runs: usize) ->
 
 fn main() -> Result<()> {
     let args = parse_args()?;
-    let bin = if args.git_only { PathBuf::new() } else { ensure_binary()? };
+    let bin = if args.git_only {
+        PathBuf::new()
+    } else {
+        ensure_binary()?
+    };
 
     let source = match &args.tree {
         Some(t) => t.clone(),
         None => choose_tree()?,
     };
     let (src_files, src_bytes) = tree_stats(&source);
-    eprintln!("input: {} ({src_files} files, {:.2} MiB)", source.display(), mib(src_bytes));
+    eprintln!(
+        "input: {} ({src_files} files, {:.2} MiB)",
+        source.display(),
+        mib(src_bytes)
+    );
 
     // Both sides get the same copy of the tree.
     let input_tmp = tempfile::Builder::new().prefix("bench-input-").tempdir()?;
-    let input = input_tmp.path().join(source.file_name().unwrap_or_else(|| "tree".as_ref()));
+    let input = input_tmp
+        .path()
+        .join(source.file_name().unwrap_or_else(|| "tree".as_ref()));
     copy_tree(&source, &input)?;
     let (files, bytes) = tree_stats(&input);
 
@@ -568,23 +673,51 @@ fn main() -> Result<()> {
     lat.sort_by(f64::total_cmp);
     let mut com = m.commit_secs.clone();
     com.sort_by(f64::total_cmp);
-    let (p50, p90, max) = (percentile(&lat, 50.0), percentile(&lat, 90.0), lat.last().copied().unwrap_or(f64::NAN));
+    let (p50, p90, max) = (
+        percentile(&lat, 50.0),
+        percentile(&lat, 90.0),
+        lat.last().copied().unwrap_or(f64::NAN),
+    );
     let mut gl = g.edit_secs.clone();
     gl.sort_by(f64::total_cmp);
-    let (g50, g90, gmax) = (percentile(&gl, 50.0), percentile(&gl, 90.0), gl.last().copied().unwrap_or(f64::NAN));
+    let (g50, g90, gmax) = (
+        percentile(&gl, 50.0),
+        percentile(&gl, 90.0),
+        gl.last().copied().unwrap_or(f64::NAN),
+    );
     // Headline figures: medians over the runs.
     let (ap, ac) = (median(&m.publish), median(&m.complete_on_b));
-    let transfer: Vec<f64> = m.publish.iter().zip(&m.complete_on_b).map(|(p, c)| c - p).collect();
+    let transfer: Vec<f64> = m
+        .publish
+        .iter()
+        .zip(&m.complete_on_b)
+        .map(|(p, c)| c - p)
+        .collect();
     let at = median(&transfer);
-    let git_totals: Vec<f64> = git_commit.iter().zip(&git_clone).map(|(c, k)| c + k).collect();
+    let git_totals: Vec<f64> = git_commit
+        .iter()
+        .zip(&git_clone)
+        .map(|(c, k)| c + k)
+        .collect();
     let git_total = median(&git_totals);
 
     let f = |x: f64| format!("{x:.3} s");
-    let rss = |k: Option<u64>| k.map(|k| format!("{:.1} MiB", k as f64 / 1024.0)).unwrap_or_else(|| "n/a".into());
+    let rss = |k: Option<u64>| {
+        k.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
+            .unwrap_or_else(|| "n/a".into())
+    };
     let runs = args.runs;
     let rows: Vec<(String, String, String)> = vec![
-        ("input".into(), format!("{files} files, {:.2} MiB", mib(bytes)), "same tree".into()),
-        (format!("record on 1st node (median of {runs})"), format!("{} (publish)", f(ap)), format!("{} (init+add+commit)", f(gc))),
+        (
+            "input".into(),
+            format!("{files} files, {:.2} MiB", mib(bytes)),
+            "same tree".into(),
+        ),
+        (
+            format!("record on 1st node (median of {runs})"),
+            format!("{} (publish)", f(ap)),
+            format!("{} (init+add+commit)", f(gc)),
+        ),
         (
             format!("transfer to 2nd node (median of {runs})"),
             format!("{} (publish end → B complete)", f(at)),
@@ -603,28 +736,65 @@ fn main() -> Result<()> {
         (
             format!("edit→on 2nd node, {} edits", lat.len()),
             format!("p50 {} | p90 {} | max {}", f(p50), f(p90), f(max)),
-            format!("p50 {} | p90 {} | max {} (commit -a + pull)", f(g50), f(g90), f(gmax)),
+            format!(
+                "p50 {} | p90 {} | max {} (commit -a + pull)",
+                f(g50),
+                f(g90),
+                f(gmax)
+            ),
         ),
-        ("  of which `commit` on A".into(), format!("p50 {} | max {}", f(percentile(&com, 50.0)), f(com.last().copied().unwrap_or(f64::NAN))), "".into()),
-        ("peak RSS node A / node B".into(), format!("{} / {}", rss(m.rss_a_kib), rss(m.rss_b_kib)), "".into()),
-        ("node start-up, holding the tree".into(), format!("median {} of 3", f(median(&m.start_loaded_secs))), "".into()),
+        (
+            "  of which `commit` on A".into(),
+            format!(
+                "p50 {} | max {}",
+                f(percentile(&com, 50.0)),
+                f(com.last().copied().unwrap_or(f64::NAN))
+            ),
+            "".into(),
+        ),
+        (
+            "peak RSS node A / node B".into(),
+            format!("{} / {}", rss(m.rss_a_kib), rss(m.rss_b_kib)),
+            "".into(),
+        ),
+        (
+            "node start-up, holding the tree".into(),
+            format!("median {} of 3", f(median(&m.start_loaded_secs))),
+            "".into(),
+        ),
         (
             "node start-up, empty".into(),
-            format!("median {} of 3 (first start {})", f(median(&m.start_empty_secs)), f(m.start_empty_first.as_secs_f64())),
+            format!(
+                "median {} of 3 (first start {})",
+                f(median(&m.start_empty_secs)),
+                f(m.start_empty_first.as_secs_f64())
+            ),
             "".into(),
         ),
     ];
     let w0 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
-    let w1 = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0).max("allmenning".len());
+    let w1 = rows
+        .iter()
+        .map(|r| r.1.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("allmenning".len());
     println!();
-    println!("Allmenning vs git — tree: {} ({files} files, {:.2} MiB), binary: {}", source.display(), mib(bytes), bin.display());
+    println!(
+        "Allmenning vs git — tree: {} ({files} files, {:.2} MiB), binary: {}",
+        source.display(),
+        mib(bytes),
+        bin.display()
+    );
     println!("{:<w0$} | {:<w1$} | git", "", "allmenning");
     println!("{}", "-".repeat(w0 + w1 + 30));
     for (k, a, g) in &rows {
         println!("{k:<w0$} | {a:<w1$} | {g}");
     }
     println!();
-    println!("publish→complete on 2nd node: allmenning {ac:.2} s | git commit+clone {git_total:.2} s");
+    println!(
+        "publish→complete on 2nd node: allmenning {ac:.2} s | git commit+clone {git_total:.2} s"
+    );
     println!(
         "Notes: every allmenning figure includes starting the CLI process; arrival on the 2nd node is \
          detected by polling it every {} ms with the CLI (so up to one poll plus one CLI start late). \

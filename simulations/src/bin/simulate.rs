@@ -23,11 +23,18 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { nodes: 20, rounds: 30, seed: 1, degree: 3 };
+    let mut args = Args {
+        nodes: 20,
+        rounds: 30,
+        seed: 1,
+        degree: 3,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = |name: &str| -> Result<usize, String> {
-            it.next().and_then(|v| v.parse().ok()).ok_or(format!("{name} needs a number"))
+            it.next()
+                .and_then(|v| v.parse().ok())
+                .ok_or(format!("{name} needs a number"))
         };
         match flag.as_str() {
             "--nodes" => args.nodes = value("--nodes")?.max(2),
@@ -72,9 +79,21 @@ fn main() {
     }
     let lines: Vec<String> = (0..40).map(|i| format!("linje {i}")).collect();
     let files = vec![
-        FileData { path: "README.md".into(), content: (lines.join("\n") + "\n").into_bytes(), executable: false },
-        FileData { path: "docs/rutine.md".into(), content: (lines.join("\n") + "\n").into_bytes(), executable: false },
-        FileData { path: "data/logo.bin".into(), content: (0..=255u8).collect(), executable: false },
+        FileData {
+            path: "README.md".into(),
+            content: (lines.join("\n") + "\n").into_bytes(),
+            executable: false,
+        },
+        FileData {
+            path: "docs/rutine.md".into(),
+            content: (lines.join("\n") + "\n").into_bytes(),
+            executable: false,
+        },
+        FileData {
+            path: "data/logo.bin".into(),
+            content: (0..=255u8).collect(),
+            executable: false,
+        },
     ];
     let meta = Metadata {
         title: "Simulert artefakt".into(),
@@ -110,20 +129,38 @@ fn main() {
         // A few nodes edit a random line of a random text file, each from its own current view.
         for _ in 0..3 {
             let node = net.rng.below(args.nodes);
-            let path = if net.rng.below(2) == 0 { "README.md" } else { "docs/rutine.md" };
-            let Ok((base, files)) = net.nodes[node].files(&id, None) else { continue };
-            let Some(file) = files.into_iter().find(|f| f.path == path) else { continue };
+            let path = if net.rng.below(2) == 0 {
+                "README.md"
+            } else {
+                "docs/rutine.md"
+            };
+            let Ok((base, files)) = net.nodes[node].files(&id, None) else {
+                continue;
+            };
+            let Some(file) = files.into_iter().find(|f| f.path == path) else {
+                continue;
+            };
             let text = String::from_utf8_lossy(&file.content).to_string();
             let line = net.rng.below(lines.len());
             let marker = format!(" [r{round} n{node}]");
             let edited: String = text
                 .lines()
                 .enumerate()
-                .map(|(i, l)| if i == line { format!("{l}{marker}\n") } else { format!("{l}\n") })
+                .map(|(i, l)| {
+                    if i == line {
+                        format!("{l}{marker}\n")
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
                 .collect();
             let nonce = net.nonce();
             net.now += 1;
-            let edit = FileEdit::Write { path: path.into(), content: edited.into_bytes(), executable: false };
+            let edit = FileEdit::Write {
+                path: path.into(),
+                content: edited.into_bytes(),
+                executable: false,
+            };
             match net.nodes[node].commit(&id, &base, &[edit], "edit", net.now, nonce) {
                 Ok(Some(_)) => edits_made.push((path, marker)),
                 Ok(None) => {}
@@ -156,16 +193,37 @@ fn main() {
             Err(e) => failures.push(format!("node {n}: {e}")),
         }
     }
-    let all_text: String = ref_files.iter().map(|f| String::from_utf8_lossy(&f.content).to_string()).collect();
-    let lost = edits_made.iter().filter(|(_, marker)| !all_text.contains(marker.as_str())).count();
+    let all_text: String = ref_files
+        .iter()
+        .map(|f| String::from_utf8_lossy(&f.content).to_string())
+        .collect();
+    let lost = edits_made
+        .iter()
+        .filter(|(_, marker)| !all_text.contains(marker.as_str()))
+        .count();
     let t = &net.traffic;
-    println!("seed {}  nodes {}  links {}  rounds {}", args.seed, args.nodes, links.len(), args.rounds);
-    println!("edits committed {}  edits lost {}  link cuts {}", edits_made.len(), lost, cuts);
+    println!(
+        "seed {}  nodes {}  links {}  rounds {}",
+        args.seed,
+        args.nodes,
+        links.len(),
+        args.rounds
+    );
+    println!(
+        "edits committed {}  edits lost {}  link cuts {}",
+        edits_made.len(),
+        lost,
+        cuts
+    );
     println!(
         "requests {}  request bytes {}  response bytes {}  announces {}  snapshots {}",
         t.requests, t.request_bytes, t.response_bytes, t.announces, t.snapshots
     );
-    println!("final heads {}  wall time {:.2} s", ref_heads.len(), started.elapsed().as_secs_f64());
+    println!(
+        "final heads {}  wall time {:.2} s",
+        ref_heads.len(),
+        started.elapsed().as_secs_f64()
+    );
     if !failures.is_empty() || lost > 0 {
         for f in &failures {
             eprintln!("FAIL: {f}");
