@@ -416,7 +416,11 @@ impl Node {
             ControlRequest::Peers => ControlReply::Peers {
                 peers: self.peers()?,
             },
-            ControlRequest::Connect { .. } => unreachable_connect(),
+            ControlRequest::Connect { .. } => {
+                return Err(AnswerError::Invalid(
+                    "connect is answered when its dial completes".into(),
+                ))
+            }
             ControlRequest::Stop => ControlReply::Stopping,
             ControlRequest::Publish {
                 title,
@@ -659,11 +663,6 @@ impl Node {
             complete,
         })
     }
-}
-
-fn unreachable_connect() -> ControlReply {
-    // `on_call` answers Connect itself once the dial completes.
-    ControlReply::Done
 }
 
 fn request_name(request: &ControlRequest) -> &'static str {
