@@ -270,7 +270,7 @@ impl Node {
                 if num_established.get() == 1 {
                     tracing::info!(%peer_id, "connected");
                     self.connected.insert(peer_id);
-                    self.engine.handle_connected(peer_id);
+                    self.engine.handle_connected(peer_id, node_key_of(&peer_id));
                 }
             }
             SwarmEvent::ConnectionClosed {
@@ -665,6 +665,18 @@ impl Node {
     }
 }
 
+/// The node key behind a peer id: libp2p embeds small (ed25519) public keys in the peer id, and
+/// Noise has authenticated that the peer holds the matching secret.
+fn node_key_of(peer: &PeerId) -> Option<allmenning_protocol::PublicKey> {
+    let multihash = peer.as_ref();
+    if multihash.code() != 0 {
+        return None;
+    }
+    let key = libp2p::identity::PublicKey::try_decode_protobuf(multihash.digest()).ok()?;
+    let ed = key.try_into_ed25519().ok()?;
+    Some(allmenning_protocol::PublicKey(ed.to_bytes()))
+}
+
 fn request_name(request: &ControlRequest) -> &'static str {
     match request {
         ControlRequest::Status => "status",
@@ -717,5 +729,23 @@ fn log_event(event: &Event) {
         Event::Rejected { peer, id, reason } => {
             tracing::warn!(%peer, artefact = ?id.map(|i| i.to_hex()), "refused data from peer: {reason}")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use allmenning_protocol::NodeKey;
+
+    #[test]
+    fn the_node_key_is_recovered_from_the_peer_id() {
+        let secret = [7u8; 32];
+        let keypair = net::keypair_from_secret(secret).unwrap();
+        let peer = keypair.public().to_peer_id();
+        assert_eq!(
+            node_key_of(&peer),
+            Some(NodeKey::from_secret(secret).public())
+        );
+        assert_eq!(node_key_of(&PeerId::random()), None);
     }
 }

@@ -143,6 +143,8 @@ pub struct Engine<S: Store, P: PeerKey> {
     docs: HashMap<ArtefactId, Loaded>,
     outbox: VecDeque<Output<P>>,
     connected: HashSet<P>,
+    /// Node keys of connected peers, as authenticated by the transport.
+    peer_keys: HashMap<P, PublicKey>,
     /// Artefacts with a pull in flight, and to whom.
     pulling: HashMap<ArtefactId, P>,
     /// Heads seen announced while a pull was in flight: check again when it ends.
@@ -168,6 +170,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             docs: HashMap::new(),
             outbox: VecDeque::new(),
             connected: HashSet::new(),
+            peer_keys: HashMap::new(),
             pulling: HashMap::new(),
             recheck: HashMap::new(),
             wanted: BTreeMap::new(),
@@ -482,7 +485,12 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     // ----- peers ------------------------------------------------------------------------
 
     /// A connection to `peer` is up: ask what it has.
-    pub fn handle_connected(&mut self, peer: P) {
+    /// `key` is the peer's node key when the transport authenticated it (libp2p peer ids of
+    /// ed25519 keys carry it); it decides what a restricted artefact may be shown to.
+    pub fn handle_connected(&mut self, peer: P, key: Option<PublicKey>) {
+        if let Some(key) = key {
+            self.peer_keys.insert(peer.clone(), key);
+        }
         if self.connected.insert(peer.clone()) {
             self.outbox.push_back(Output::Request {
                 peer,
@@ -494,6 +502,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     /// The last connection to `peer` closed: forget in-flight work with it.
     pub fn handle_disconnected(&mut self, peer: &P) {
         self.connected.remove(peer);
+        self.peer_keys.remove(peer);
         self.pulling.retain(|_, p| p != peer);
         self.blob_requests.remove(peer);
         for sources in self.sources.values_mut() {

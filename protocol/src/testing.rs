@@ -85,8 +85,9 @@ impl SimNet {
 
     pub fn connect(&mut self, a: usize, b: usize) {
         if self.links.insert(Self::key(a, b)) {
-            self.nodes[a].handle_connected(b);
-            self.nodes[b].handle_connected(a);
+            let (ka, kb) = (self.nodes[a].public_key(), self.nodes[b].public_key());
+            self.nodes[a].handle_connected(b, Some(kb));
+            self.nodes[b].handle_connected(a, Some(ka));
         }
     }
 

@@ -421,7 +421,7 @@ fn garbage_from_a_peer_is_an_error_not_a_panic() {
         have: vec![],
         need: vec![],
     };
-    net.nodes[1].handle_connected(0);
+    net.nodes[1].handle_connected(0, None);
     net.nodes[1].handle_response(0, &pull, b"\x01garbage");
     let bogus_snapshot = Response::Snapshot {
         id,
@@ -443,7 +443,7 @@ fn garbage_from_a_peer_is_an_error_not_a_panic() {
 fn unsolicited_blobs_are_refused() {
     let mut net = SimNet::new(2, 11);
     publish(&mut net, 0);
-    net.nodes[1].handle_connected(0);
+    net.nodes[1].handle_connected(0, None);
     let asked = Request::Blobs {
         hashes: vec![BlobHash::of(b"a")],
     };
