@@ -14,6 +14,7 @@ pub mod identity;
 pub mod signed;
 pub mod store;
 pub mod testing;
+pub mod trust;
 pub mod wire;
 
 pub use artefact::{ArtefactId, FileEdit, Kind, Metadata};
