@@ -3,18 +3,31 @@
 
 use crate::error::CliError;
 use allmenning_node::control::{
-    ArtefactDetail, ArtefactRow, Committed, ControlClient, ControlError, ControlReply,
-    ControlRequest, EditPayload, FilePayload, FilesAt, LogEntry, NodeStatus, PeerInfo, Progress,
-    Published,
+    AccessInfo, ArtefactDetail, ArtefactRow, Committed, ControlClient, ControlError, ControlReply,
+    ControlRequest, EditPayload, FilePayload, FilesAt, LogEntry, NetworkInfo, NodeStatus,
+    OrgDetail, PeerInfo, Progress, Published, RevokeTarget, StatementInfo,
 };
 use std::path::{Path, PathBuf};
+
+/// What `publish` sends: a new artefact's metadata and files.
+#[derive(Clone, Debug, Default)]
+pub struct NewArtefact {
+    pub title: String,
+    pub kind: String,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub files: Vec<FilePayload>,
+    /// Organisation numbers that may read it; empty means public.
+    pub share_with: Vec<String>,
+}
 
 pub struct Client {
     inner: ControlClient,
     socket: PathBuf,
 }
 
-/// Whether a message from the node says that an artefact or id prefix is unknown.
+/// Whether a message from the node says that an artefact, an id prefix, an organisation or a
+/// statement is unknown.
 fn looks_not_found(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     [
@@ -24,17 +37,66 @@ fn looks_not_found(message: &str) -> bool {
         "no such artefact",
         "matches no",
         "ambiguous",
+        "unknown organisation",
+        "unknown organization",
+        "no such organisation",
+        "no organisation",
+        "not announced",
+        "unknown statement",
+        "no such statement",
+        "unknown node key",
     ]
     .iter()
     .any(|needle| m.contains(needle))
 }
 
+/// Whether a message from the node says that it has not joined a network.
+fn looks_not_in_network(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "not joined a network",
+        "not joined any network",
+        "not in a network",
+        "no network",
+        "not part of a network",
+        "not a member of a network",
+    ]
+    .iter()
+    .any(|needle| m.contains(needle))
+}
+
+/// The error for trust commands on a node that has not joined a network.
+pub fn not_in_network() -> CliError {
+    CliError::Failed {
+        message: "this node has not joined a network: run `allmenning network join FILE`".into(),
+        hint: Some(
+            "the network file comes from the network's root curator (KS), who makes it with `allmenning network create`"
+                .into(),
+        ),
+    }
+}
+
+fn not_found_hint(message: &str) -> String {
+    let m = message.to_ascii_lowercase();
+    if m.contains("statement") {
+        "statement ids are 64 hex digits, as the `--json` output of `allmenning curate` and `allmenning org` prints them"
+            .into()
+    } else if m.contains("organisation") || m.contains("organization") {
+        "`allmenning org show --all` lists the organisations this node knows".into()
+    } else if m.contains("node key") {
+        "`allmenning org show` lists this organisation's node keys".into()
+    } else {
+        "`allmenning list` shows the artefacts this node knows".into()
+    }
+}
+
 fn map_error(err: ControlError) -> anyhow::Error {
     match err {
         ControlError::NotRunning { socket } => CliError::NotRunning { socket }.into(),
+        ControlError::Node(message) if looks_not_in_network(&message) => not_in_network().into(),
         ControlError::Node(message) if looks_not_found(&message) => CliError::NotFound {
+            hint: Some(not_found_hint(&message)),
             message,
-            hint: Some("`allmenning list` shows the artefacts this node knows".into()),
         }
         .into(),
         ControlError::Node(message) => CliError::Failed {
@@ -44,6 +106,17 @@ fn map_error(err: ControlError) -> anyhow::Error {
         .into(),
         other => anyhow::Error::new(other),
     }
+}
+
+/// What a trust request needs of this node, to explain a refusal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needs {
+    /// Membership of a network.
+    Network,
+    /// The organisation's key (org.key) on this node.
+    OrgKey,
+    /// Both.
+    NetworkAndOrgKey,
 }
 
 fn unexpected(expected: &str, reply: ControlReply) -> anyhow::Error {
@@ -116,19 +189,24 @@ impl Client {
 
     pub async fn publish(
         &mut self,
-        title: String,
-        kind: String,
-        description: String,
-        tags: Vec<String>,
-        files: Vec<FilePayload>,
+        artefact: NewArtefact,
         on_progress: impl FnMut(&Progress),
     ) -> anyhow::Result<Published> {
+        let NewArtefact {
+            title,
+            kind,
+            description,
+            tags,
+            files,
+            share_with,
+        } = artefact;
         let request = ControlRequest::Publish {
             title,
             kind,
             description,
             tags,
             files,
+            share_with,
         };
         match self.call(&request, on_progress).await? {
             ControlReply::Published(published) => Ok(published),
@@ -258,6 +336,7 @@ impl Client {
                 &ControlRequest::Files {
                     id: id.to_string(),
                     heads,
+                    endorsed: false,
                 },
                 |_| {},
             )
@@ -265,6 +344,45 @@ impl Client {
         {
             ControlReply::Files(files) => Ok(files),
             other => Err(unexpected("files", other)),
+        }
+    }
+
+    /// Every file's content at the version a curator endorsed most recently (reviewed,
+    /// recommended or approved); the reply's heads are that version's.
+    pub async fn files_endorsed(&mut self, id: &str) -> anyhow::Result<FilesAt> {
+        self.wait_complete(id).await?;
+        let request = ControlRequest::Files {
+            id: id.to_string(),
+            heads: None,
+            endorsed: true,
+        };
+        let err = match self.trust_call(&request, Needs::Network).await {
+            Ok(ControlReply::Files(files)) => return Ok(files),
+            Ok(other) => return Err(unexpected("files", other)),
+            Err(err) => err,
+        };
+        let hint = Some(format!(
+            "`allmenning show {}` lists its endorsements; without --endorsed you get the latest version",
+            crate::output::short(id)
+        ));
+        // The artefact itself was found (`resolve`), so "not found" is about the endorsement.
+        match err.downcast_ref::<CliError>() {
+            Some(CliError::NotFound { .. }) => Err(CliError::NotFound {
+                message: format!(
+                    "no curator has endorsed a version of {} (reviewed, recommended or approved) that this node knows",
+                    crate::output::short(id)
+                ),
+                hint,
+            }
+            .into()),
+            Some(CliError::Failed { message, .. }) if !is_not_in_network(&err) => {
+                Err(CliError::Failed {
+                    message: message.clone(),
+                    hint,
+                }
+                .into())
+            }
+            _ => Err(err),
         }
     }
 
@@ -286,6 +404,211 @@ impl Client {
             other => Err(unexpected("committed", other)),
         }
     }
+
+    /// Sends a trust request. When the node refuses it, explains why if this node lacks what the
+    /// request needs: a network (then the error says to join one) or the org key (then a hint
+    /// says where to run it instead).
+    pub async fn trust_call(
+        &mut self,
+        request: &ControlRequest,
+        needs: Needs,
+    ) -> anyhow::Result<ControlReply> {
+        let message = match self.inner.call(request, |_| {}).await {
+            Ok(reply) => return Ok(reply),
+            Err(ControlError::Node(message))
+                if !looks_not_in_network(&message)
+                    && !message.to_ascii_lowercase().contains("not implemented") =>
+            {
+                message
+            }
+            Err(other) => return Err(map_error(other)),
+        };
+        if let Ok(status) = self.status().await {
+            let wants_network = matches!(needs, Needs::Network | Needs::NetworkAndOrgKey);
+            let wants_org_key = matches!(needs, Needs::OrgKey | Needs::NetworkAndOrgKey);
+            if wants_network && status.network.is_none() {
+                return Err(not_in_network().into());
+            }
+            let says_so = {
+                let m = message.to_ascii_lowercase();
+                m.contains("org.key") || m.contains("org key") || m.contains("organisation's key")
+            };
+            if wants_org_key && !status.has_org_key && !says_so {
+                return Err(CliError::Failed {
+                    message,
+                    hint: Some(
+                        "this node does not hold the organisation's key (org.key): run this on the node that does"
+                            .into(),
+                    ),
+                }
+                .into());
+            }
+        }
+        Err(map_error(ControlError::Node(message)))
+    }
+
+    pub async fn network_create(&mut self, name: &str) -> anyhow::Result<NetworkInfo> {
+        let request = ControlRequest::NetworkCreate {
+            name: name.to_string(),
+        };
+        match self.trust_call(&request, Needs::OrgKey).await? {
+            ControlReply::Network(info) => Ok(info),
+            other => Err(unexpected("network", other)),
+        }
+    }
+
+    pub async fn network_join(&mut self, network: String) -> anyhow::Result<NetworkInfo> {
+        let request = ControlRequest::NetworkJoin { network };
+        match self.call(&request, |_| {}).await? {
+            ControlReply::Network(info) => Ok(info),
+            other => Err(unexpected("network", other)),
+        }
+    }
+
+    pub async fn network_show(&mut self) -> anyhow::Result<NetworkInfo> {
+        match self
+            .trust_call(&ControlRequest::NetworkShow, Needs::Network)
+            .await?
+        {
+            ControlReply::Network(info) => Ok(info),
+            other => Err(unexpected("network", other)),
+        }
+    }
+
+    /// A trust request answered with the statement it signed.
+    async fn statement(
+        &mut self,
+        request: &ControlRequest,
+        needs: Needs,
+    ) -> anyhow::Result<Option<StatementInfo>> {
+        match self.trust_call(request, needs).await? {
+            ControlReply::Statement(info) => Ok(Some(info)),
+            ControlReply::Done => Ok(None),
+            other => Err(unexpected("statement", other)),
+        }
+    }
+
+    pub async fn curate_admit(
+        &mut self,
+        org: &str,
+        fingerprint: Option<String>,
+    ) -> anyhow::Result<Option<StatementInfo>> {
+        let request = ControlRequest::CurateAdmit {
+            org: org.to_string(),
+            fingerprint,
+        };
+        self.statement(&request, Needs::NetworkAndOrgKey).await
+    }
+
+    pub async fn curate_delegate(
+        &mut self,
+        org: &str,
+        scopes: Vec<String>,
+        expires: Option<i64>,
+    ) -> anyhow::Result<Option<StatementInfo>> {
+        let request = ControlRequest::CurateDelegate {
+            org: org.to_string(),
+            scopes,
+            expires,
+        };
+        self.statement(&request, Needs::NetworkAndOrgKey).await
+    }
+
+    pub async fn curate_revoke(
+        &mut self,
+        target: RevokeTarget,
+    ) -> anyhow::Result<Option<StatementInfo>> {
+        let request = ControlRequest::CurateRevoke { target };
+        self.statement(&request, Needs::NetworkAndOrgKey).await
+    }
+
+    pub async fn curate_endorse(
+        &mut self,
+        id: &str,
+        status: &str,
+        note: &str,
+    ) -> anyhow::Result<Option<StatementInfo>> {
+        let request = ControlRequest::CurateEndorse {
+            id: id.to_string(),
+            status: status.to_string(),
+            note: note.to_string(),
+        };
+        self.statement(&request, Needs::NetworkAndOrgKey).await
+    }
+
+    /// One organisation (by number), or every organisation this node knows when `org` is `None`.
+    pub async fn org_show(&mut self, org: Option<String>) -> anyhow::Result<Vec<OrgDetail>> {
+        match self
+            .trust_call(&ControlRequest::OrgShow { org }, Needs::Network)
+            .await?
+        {
+            ControlReply::Orgs { orgs } => Ok(orgs),
+            other => Err(unexpected("orgs", other)),
+        }
+    }
+
+    pub async fn org_add_node(
+        &mut self,
+        node_key: &str,
+        label: &str,
+    ) -> anyhow::Result<Option<StatementInfo>> {
+        let request = ControlRequest::OrgAddNode {
+            node_key: node_key.to_string(),
+            label: label.to_string(),
+        };
+        self.statement(&request, Needs::NetworkAndOrgKey).await
+    }
+
+    pub async fn org_revoke_node(
+        &mut self,
+        node_key: &str,
+    ) -> anyhow::Result<Option<StatementInfo>> {
+        let request = ControlRequest::OrgRevokeNode {
+            node_key: node_key.to_string(),
+        };
+        self.statement(&request, Needs::NetworkAndOrgKey).await
+    }
+
+    async fn access(&mut self, request: &ControlRequest) -> anyhow::Result<AccessInfo> {
+        match self.trust_call(request, Needs::Network).await? {
+            ControlReply::Access(info) => Ok(info),
+            other => Err(unexpected("access", other)),
+        }
+    }
+
+    pub async fn access_grant(
+        &mut self,
+        id: &str,
+        org: &str,
+        role: &str,
+    ) -> anyhow::Result<AccessInfo> {
+        self.access(&ControlRequest::AccessGrant {
+            id: id.to_string(),
+            org: org.to_string(),
+            role: role.to_string(),
+        })
+        .await
+    }
+
+    pub async fn access_revoke(&mut self, id: &str, org: &str) -> anyhow::Result<AccessInfo> {
+        self.access(&ControlRequest::AccessRevoke {
+            id: id.to_string(),
+            org: org.to_string(),
+        })
+        .await
+    }
+
+    pub async fn access_list(&mut self, id: &str) -> anyhow::Result<AccessInfo> {
+        self.access(&ControlRequest::AccessList { id: id.to_string() })
+            .await
+    }
+}
+
+/// Whether `err` is the "not joined a network" error.
+pub fn is_not_in_network(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        matches!(cause.downcast_ref::<CliError>(), Some(CliError::Failed { message, .. }) if message.starts_with("this node has not joined a network"))
+    })
 }
 
 #[cfg(test)]
@@ -297,5 +620,50 @@ mod tests {
         assert!(looks_not_found("no artefact matches \"abc\""));
         assert!(looks_not_found("Artefact not found"));
         assert!(!looks_not_found("the node is shutting down"));
+        assert!(looks_not_found("unknown organisation 964338531"));
+        assert!(looks_not_found(
+            "organisation 964338531 has not announced itself"
+        ));
+        assert!(!looks_not_found(
+            "Bergen kommune may not admit: not a curator"
+        ));
+    }
+
+    #[test]
+    fn recognises_not_in_network_messages_and_says_what_to_do() {
+        assert!(looks_not_in_network("this node has not joined a network"));
+        assert!(looks_not_in_network("No network: join one first"));
+        assert!(!looks_not_in_network(
+            "networks and trust are not implemented in this build yet"
+        ));
+        let err: anyhow::Error = map_error(ControlError::Node("not in a network".into()));
+        assert!(is_not_in_network(&err));
+        assert!(
+            err.to_string().contains("allmenning network join FILE"),
+            "{err}"
+        );
+        let (code, hint) = crate::error::classify(&err);
+        assert_eq!(code, crate::error::exit::ERROR);
+        assert!(hint.unwrap().contains("network create"));
+    }
+
+    #[test]
+    fn not_found_hints_name_what_was_not_found() {
+        let err = map_error(ControlError::Node("unknown organisation 964338531".into()));
+        let (code, hint) = crate::error::classify(&err);
+        assert_eq!(code, crate::error::exit::NOT_FOUND);
+        assert!(hint.unwrap().contains("org show --all"));
+        let err = map_error(ControlError::Node(
+            "no artefact a statement to revoke signed by this organisation".into(),
+        ));
+        assert!(crate::error::classify(&err)
+            .1
+            .unwrap()
+            .contains("statement ids"));
+        let err = map_error(ControlError::Node("no artefact matches \"ab\"".into()));
+        assert!(crate::error::classify(&err)
+            .1
+            .unwrap()
+            .contains("allmenning list"));
     }
 }

@@ -1,9 +1,11 @@
 //! One module per command, like jj's `cli/src/commands/`. Each command's doc comment is its help
 //! text; each has an example in its `after_help`.
 
+pub mod access;
 pub mod checkout;
 pub mod commit;
 pub mod connect;
+pub mod curate;
 pub mod debug;
 pub mod demo;
 pub mod diff;
@@ -11,7 +13,9 @@ pub mod export;
 pub mod init;
 pub mod list;
 pub mod log;
+pub mod network;
 pub mod node;
+pub mod org;
 pub mod peers;
 pub mod publish;
 pub mod pull;
@@ -63,6 +67,14 @@ pub enum Command {
     Commit(commit::CommitArgs),
     Pull(pull::PullArgs),
     Export(export::ExportArgs),
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
+    #[command(subcommand)]
+    Org(org::OrgCommand),
+    #[command(subcommand)]
+    Curate(curate::CurateCommand),
+    #[command(subcommand)]
+    Access(access::AccessCommand),
     Demo(demo::DemoArgs),
     #[command(subcommand, hide = true)]
     Debug(debug::DebugCommand),
@@ -110,6 +122,10 @@ pub async fn run(global: GlobalArgs, command: Command) -> anyhow::Result<()> {
         Command::Commit(args) => commit::run(&ctx, args).await,
         Command::Pull(args) => pull::run(&ctx, args).await,
         Command::Export(args) => export::run(&ctx, args).await,
+        Command::Network(cmd) => network::run(&ctx, cmd).await,
+        Command::Org(cmd) => org::run(&ctx, cmd).await,
+        Command::Curate(cmd) => curate::run(&ctx, cmd).await,
+        Command::Access(cmd) => access::run(&ctx, cmd).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
         Command::Debug(cmd) => debug::run(&ctx, cmd).await,
     }
@@ -126,5 +142,230 @@ pub struct CheckoutDir {
 impl CheckoutDir {
     pub fn open(&self) -> anyhow::Result<crate::workdir::Checkout> {
         Ok(crate::workdir::Checkout::find(&self.dir)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::error::ErrorKind;
+    use clap::{CommandFactory, Parser};
+
+    #[derive(Parser, Debug)]
+    struct TestCli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        TestCli::try_parse_from(std::iter::once("allmenning").chain(args.iter().copied()))
+            .map(|cli| cli.command)
+    }
+
+    fn refused(args: &[&str]) -> ErrorKind {
+        match parse(args) {
+            Ok(command) => panic!("{args:?} was accepted: {command:?}"),
+            Err(e) => e.kind(),
+        }
+    }
+
+    const BERGEN: &str = "964338531";
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        TestCli::command().debug_assert();
+    }
+
+    #[test]
+    fn org_numbers_are_checked_everywhere() {
+        for args in [
+            &["curate", "admit", "964338532"][..],
+            &["curate", "delegate", "12345678"],
+            &["curate", "revoke", "--admission", "96433853x"],
+            &["org", "show", "964338532"],
+            &["access", "grant", "abc", "964338532"],
+            &["access", "revoke", "abc", "1"],
+            &[
+                "publish",
+                ".",
+                "--kind",
+                "code",
+                "--title",
+                "t",
+                "--share-with",
+                "964338532",
+            ],
+            &[
+                "init",
+                "--org-name",
+                "X",
+                "--org-number",
+                "964338532",
+                "--kind",
+                "kommune",
+            ],
+        ] {
+            assert_eq!(refused(args), ErrorKind::ValueValidation, "{args:?}");
+        }
+        match parse(&["curate", "admit", "964 338 531"]).unwrap() {
+            Command::Curate(curate::CurateCommand::Admit(a)) => {
+                assert_eq!(a.org.to_string(), BERGEN)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn statuses_scopes_and_roles_are_checked() {
+        assert_eq!(
+            refused(&["curate", "endorse", "abc", "--status", "good"]),
+            ErrorKind::InvalidValue
+        );
+        assert_eq!(
+            refused(&["curate", "endorse", "abc"]),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(
+            refused(&["curate", "delegate", BERGEN, "--scope", "all"]),
+            ErrorKind::InvalidValue
+        );
+        assert_eq!(
+            refused(&["access", "grant", "abc", BERGEN, "--role", "owner"]),
+            ErrorKind::InvalidValue
+        );
+        match parse(&["curate", "endorse", "abc", "--status", "RECOMMENDED"]).unwrap() {
+            Command::Curate(curate::CurateCommand::Endorse(e)) => {
+                assert_eq!(e.status.as_str(), "recommended");
+                assert_eq!(e.note, "");
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["access", "grant", "abc", BERGEN]).unwrap() {
+            Command::Access(access::AccessCommand::Grant(g)) => assert_eq!(g.role, "maintainer"),
+            other => panic!("{other:?}"),
+        }
+        match parse(&["access", "grant", "abc", BERGEN, "--role", "Reader"]).unwrap() {
+            Command::Access(access::AccessCommand::Grant(g)) => assert_eq!(g.role, "reader"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn dates_are_checked() {
+        for bad in [
+            "2026-02-30",
+            "next week",
+            "2026-12-31T25:00:00Z",
+            "1735689600",
+        ] {
+            assert_eq!(
+                refused(&["curate", "delegate", BERGEN, "--expires", bad]),
+                ErrorKind::ValueValidation,
+                "{bad}"
+            );
+        }
+        match parse(&[
+            "curate",
+            "delegate",
+            BERGEN,
+            "--scope",
+            "admit",
+            "--scope",
+            "endorse",
+            "--expires",
+            "2026-12-31",
+        ])
+        .unwrap()
+        {
+            Command::Curate(curate::CurateCommand::Delegate(d)) => {
+                assert_eq!(d.expires, Some(1_798_761_600));
+                assert_eq!(d.scopes.len(), 2);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn revoke_takes_exactly_one_target() {
+        assert_eq!(
+            refused(&["curate", "revoke"]),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(
+            refused(&[
+                "curate",
+                "revoke",
+                "--admission",
+                BERGEN,
+                "--endorsement",
+                "abc"
+            ]),
+            ErrorKind::ArgumentConflict
+        );
+        assert_eq!(
+            refused(&["curate", "revoke", "--statement", "abcd"]),
+            ErrorKind::ValueValidation
+        );
+        match parse(&["curate", "revoke", "--statement", &"AB".repeat(32)]).unwrap() {
+            Command::Curate(curate::CurateCommand::Revoke(r)) => {
+                assert_eq!(r.statement, Some("ab".repeat(32)))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn keys_fingerprints_and_flags() {
+        assert_eq!(
+            refused(&["org", "add-node", "abcd"]),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(
+            refused(&["curate", "admit", BERGEN, "--fingerprint", "abc"]),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(
+            refused(&["org", "show", BERGEN, "--all"]),
+            ErrorKind::ArgumentConflict
+        );
+        match parse(&["checkout", "abc", "dir", "--endorsed"]).unwrap() {
+            Command::Checkout(c) => assert!(c.endorsed),
+            other => panic!("{other:?}"),
+        }
+        match parse(&[
+            "publish",
+            ".",
+            "--kind",
+            "code",
+            "--title",
+            "t",
+            "--share-with",
+            BERGEN,
+            "942110464",
+        ])
+        .unwrap()
+        {
+            Command::Publish(p) => assert_eq!(p.share_with.len(), 2),
+            other => panic!("{other:?}"),
+        }
+        match parse(&[
+            "init",
+            "--org-name",
+            "X",
+            "--org-number",
+            BERGEN,
+            "--kind",
+            "kommune",
+            "--no-org-key",
+        ])
+        .unwrap()
+        {
+            Command::Init(i) => assert!(i.no_org_key),
+            other => panic!("{other:?}"),
+        }
+        match parse(&["network", "create", "--name", "n", "--out", "f.json"]).unwrap() {
+            Command::Network(network::NetworkCommand::Create(c)) => assert_eq!(c.name, "n"),
+            other => panic!("{other:?}"),
+        }
     }
 }

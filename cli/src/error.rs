@@ -21,7 +21,7 @@ Exit codes:
   1  error
   2  usage error (bad arguments)
   3  no node is running (start one with `allmenning node start`)
-  4  not found (unknown artefact or id prefix, or not inside a checkout)
+  4  not found (unknown artefact, id prefix or organisation, or not inside a checkout)
   5  conflict (pull refused: local uncommitted edits to files that also changed remotely)";
 
 /// An error whose kind scripts can tell apart by the exit code.

@@ -5,5 +5,6 @@ pub mod client;
 pub mod commands;
 pub mod error;
 pub mod output;
+pub mod parse;
 pub mod walk;
 pub mod workdir;

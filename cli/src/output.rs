@@ -50,6 +50,12 @@ pub fn format_time(secs: i64) -> String {
     )
 }
 
+/// Seconds since the Unix epoch as `YYYY-MM-DD` (UTC).
+pub fn format_date(secs: i64) -> String {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// Howard Hinnant's days → (year, month, day) for the proleptic Gregorian calendar.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -138,6 +144,8 @@ mod tests {
         assert_eq!(short("0123456789abcdef"), "0123456789ab");
         assert_eq!(short("abc"), "abc");
         assert_eq!(format_duration(3725), "1h 2m");
+        assert_eq!(format_date(1_700_000_000), "2023-11-14");
+        assert_eq!(format_date(-1), "1969-12-31");
     }
 
     #[test]

@@ -411,6 +411,10 @@ mod tests {
             home: "/tmp/home".into(),
             version: "0.1.0".into(),
             uptime_secs: 5,
+            node_key: "ab".repeat(32),
+            network: None,
+            admitted: false,
+            has_org_key: true,
         }
     }
 

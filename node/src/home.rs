@@ -6,8 +6,12 @@
 //! * `node.key`: the hex of the node's ed25519 secret. It *is* the node's identity (its peer id
 //!   and the key every change it writes is signed with), so it is created 0600 from the first byte
 //!   and a key that others can read is refused rather than silently used;
+//! * `org.key` (optional): the hex of the organisation's ed25519 secret, 0600 like `node.key`. It
+//!   signs the organisation's profile and certifies its node keys; only one node of an
+//!   organisation needs it (the others are certified with `allmenning org add-node`);
 //! * `config.toml`: the organisation the node speaks for and its network settings, meant to be
 //!   read and edited by people;
+//! * `network.json` (once the node created or joined a network): the signed network file;
 //! * `db/`: the sled database, and `control.sock`: the local control socket of a running node.
 //!
 //! Files are written to a temporary name and renamed into place, so a crash during `init` or a
@@ -21,6 +25,8 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 pub const KEY_FILE: &str = "node.key";
+pub const ORG_KEY_FILE: &str = "org.key";
+pub const NETWORK_FILE: &str = "network.json";
 pub const CONFIG_FILE: &str = "config.toml";
 pub const DB_DIR: &str = "db";
 
@@ -50,7 +56,7 @@ pub enum HomeError {
         .path.display()
     )]
     KeyPermissions { path: PathBuf, mode: u32 },
-    #[error("{} does not hold a node key (expected 64 hex digits)", .path.display())]
+    #[error("{} does not hold a key (expected 64 hex digits)", .path.display())]
     MalformedKey { path: PathBuf },
     #[error("cannot parse {}: {message}", .path.display())]
     ParseConfig { path: PathBuf, message: String },
@@ -156,6 +162,16 @@ impl Home {
         self.dir.join(KEY_FILE)
     }
 
+    /// The organisation's key; present only on the node that holds it.
+    pub fn org_key_path(&self) -> PathBuf {
+        self.dir.join(ORG_KEY_FILE)
+    }
+
+    /// The network file of the network this node created or joined.
+    pub fn network_path(&self) -> PathBuf {
+        self.dir.join(NETWORK_FILE)
+    }
+
     pub fn config_path(&self) -> PathBuf {
         self.dir.join(CONFIG_FILE)
     }
@@ -173,11 +189,23 @@ impl Home {
         self.key_path().exists() && self.config_path().exists()
     }
 
-    /// Sets up a new node: the directory (0700), its key (0600) and a default configuration.
-    /// Refuses when a key or configuration already exists, unless `force`.
-    pub fn init(&self, org: &OrgProfile, secret: [u8; 32], force: bool) -> Result<(), HomeError> {
+    /// Sets up a new node: the directory (0700), its key (0600), the organisation's key (0600)
+    /// when `org_secret` is given, and a default configuration. Refuses when a key or
+    /// configuration it would write already exists, unless `force`. Without `org_secret` an
+    /// existing `org.key` is left alone: an organisation's key is never deleted by `init`.
+    pub fn init(
+        &self,
+        org: &OrgProfile,
+        secret: [u8; 32],
+        org_secret: Option<[u8; 32]>,
+        force: bool,
+    ) -> Result<(), HomeError> {
         if !force {
-            for existing in [self.key_path(), self.config_path()] {
+            let mut would_replace = vec![self.key_path(), self.config_path()];
+            if org_secret.is_some() {
+                would_replace.insert(1, self.org_key_path());
+            }
+            for existing in would_replace {
                 if existing.exists() {
                     return Err(HomeError::AlreadyInitialised {
                         dir: self.dir.clone(),
@@ -191,8 +219,15 @@ impl Home {
             .mode(0o700)
             .create(&self.dir)
             .map_err(io_err(&self.dir))?;
-        // The key first: the configuration's presence marks a finished init.
+        // The keys first: the configuration's presence marks a finished init.
         write_atomically(&self.key_path(), hex::encode(secret).as_bytes(), 0o600)?;
+        if let Some(org_secret) = org_secret {
+            write_atomically(
+                &self.org_key_path(),
+                hex::encode(org_secret).as_bytes(),
+                0o600,
+            )?;
+        }
         self.save_config(&Config::new(org.clone()))
     }
 
@@ -221,27 +256,60 @@ impl Home {
 
     /// Reads the node's key, refusing one that group or others may read.
     pub fn node_key(&self) -> Result<NodeKey, HomeError> {
-        let path = self.key_path();
-        let meta = match fs::metadata(&path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(HomeError::NotInitialised {
-                    dir: self.dir.clone(),
-                })
-            }
-            Err(source) => return Err(HomeError::Io { path, source }),
-        };
-        let mode = meta.permissions().mode() & 0o7777;
-        if mode & 0o077 != 0 {
-            return Err(HomeError::KeyPermissions { path, mode });
-        }
-        let text = fs::read_to_string(&path)
-            .map_err(|_| HomeError::MalformedKey { path: path.clone() })?;
-        let mut secret = [0u8; 32];
-        hex::decode_to_slice(text.trim(), &mut secret)
-            .map_err(|_| HomeError::MalformedKey { path })?;
-        Ok(NodeKey::from_secret(secret))
+        read_key(&self.key_path())?.ok_or_else(|| HomeError::NotInitialised {
+            dir: self.dir.clone(),
+        })
     }
+
+    /// Reads the organisation's key if this node holds it (`None` when there is no `org.key`),
+    /// refusing one that group or others may read.
+    pub fn org_key(&self) -> Result<Option<NodeKey>, HomeError> {
+        read_key(&self.org_key_path())
+    }
+
+    /// The network file's JSON text, or `None` if this node has not created or joined a network.
+    pub fn load_network(&self) -> Result<Option<String>, HomeError> {
+        let path = self.network_path();
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(HomeError::Io { path, source }),
+        }
+    }
+
+    /// Stores the network file (JSON text), replacing any earlier one atomically.
+    pub fn save_network(&self, json: &str) -> Result<(), HomeError> {
+        write_atomically(&self.network_path(), json.as_bytes(), 0o644)
+    }
+}
+
+/// Reads a hex-encoded ed25519 secret: `None` if the file does not exist; an error if group or
+/// others may access it, or it does not hold 64 hex digits.
+fn read_key(path: &Path) -> Result<Option<NodeKey>, HomeError> {
+    let meta = match fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(HomeError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(HomeError::KeyPermissions {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    let malformed = || HomeError::MalformedKey {
+        path: path.to_path_buf(),
+    };
+    let text = fs::read_to_string(path).map_err(|_| malformed())?;
+    let mut secret = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut secret).map_err(|_| malformed())?;
+    Ok(Some(NodeKey::from_secret(secret)))
 }
 
 /// Writes `bytes` to `path` through a fresh temporary file created with `mode`, then renames it
@@ -312,13 +380,17 @@ mod tests {
             dir: tmp.path().join("a/b/home"),
         };
         assert!(!home.is_initialised());
-        home.init(&org(), [7; 32], false).unwrap();
+        home.init(&org(), [7; 32], Some([8; 32]), false).unwrap();
         assert!(home.is_initialised());
         assert_eq!(mode(&home.dir), 0o700);
         assert_eq!(mode(&home.key_path()), 0o600);
         assert!(!home.dir.join("node.key.tmp").exists());
         let key = home.node_key().unwrap();
         assert_eq!(key.secret_bytes(), [7; 32]);
+        assert_eq!(mode(&home.org_key_path()), 0o600);
+        assert!(!home.dir.join("org.key.tmp").exists());
+        assert_eq!(home.org_key().unwrap().unwrap().secret_bytes(), [8; 32]);
+        assert_eq!(home.org_key_path(), home.dir.join("org.key"));
         let config = home.load_config().unwrap();
         assert_eq!(config.org, org());
         assert_eq!(config.network, NetworkConfig::default());
@@ -331,8 +403,8 @@ mod tests {
         let home = Home {
             dir: tmp.path().to_path_buf(),
         };
-        home.init(&org(), [1; 32], false).unwrap();
-        let err = home.init(&org(), [2; 32], false).unwrap_err();
+        home.init(&org(), [1; 32], Some([11; 32]), false).unwrap();
+        let err = home.init(&org(), [2; 32], None, false).unwrap_err();
         assert!(matches!(err, HomeError::AlreadyInitialised { .. }), "{err}");
         assert!(err.to_string().contains("--force"));
         assert_eq!(home.node_key().unwrap().secret_bytes(), [1; 32]);
@@ -340,9 +412,15 @@ mod tests {
         // Forcing replaces the key, and the replacement is still private even if the old file
         // had been loosened.
         fs::set_permissions(home.key_path(), fs::Permissions::from_mode(0o644)).unwrap();
-        home.init(&org(), [2; 32], true).unwrap();
+        home.init(&org(), [2; 32], Some([12; 32]), true).unwrap();
         assert_eq!(mode(&home.key_path()), 0o600);
         assert_eq!(home.node_key().unwrap().secret_bytes(), [2; 32]);
+        assert_eq!(home.org_key().unwrap().unwrap().secret_bytes(), [12; 32]);
+
+        // Forcing without an org key keeps the organisation's key: init never deletes it.
+        home.init(&org(), [4; 32], None, true).unwrap();
+        assert_eq!(home.node_key().unwrap().secret_bytes(), [4; 32]);
+        assert_eq!(home.org_key().unwrap().unwrap().secret_bytes(), [12; 32]);
     }
 
     #[test]
@@ -351,7 +429,7 @@ mod tests {
         let home = Home {
             dir: tmp.path().to_path_buf(),
         };
-        home.init(&org(), [3; 32], false).unwrap();
+        home.init(&org(), [3; 32], Some([5; 32]), false).unwrap();
         fs::set_permissions(home.key_path(), fs::Permissions::from_mode(0o644)).unwrap();
         let err = home.node_key().unwrap_err();
         assert!(
@@ -359,6 +437,14 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("chmod 600"), "{err}");
+
+        fs::set_permissions(home.org_key_path(), fs::Permissions::from_mode(0o640)).unwrap();
+        let err = home.org_key().unwrap_err();
+        assert!(
+            matches!(err, HomeError::KeyPermissions { mode: 0o640, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("org.key"), "{err}");
     }
 
     #[test]
@@ -367,11 +453,16 @@ mod tests {
         let home = Home {
             dir: tmp.path().to_path_buf(),
         };
-        home.init(&org(), [3; 32], false).unwrap();
+        home.init(&org(), [3; 32], Some([6; 32]), false).unwrap();
         fs::write(home.key_path(), "not hex").unwrap();
         fs::set_permissions(home.key_path(), fs::Permissions::from_mode(0o600)).unwrap();
         assert!(matches!(
             home.node_key(),
+            Err(HomeError::MalformedKey { .. })
+        ));
+        fs::write(home.org_key_path(), "abcd").unwrap();
+        assert!(matches!(
+            home.org_key(),
             Err(HomeError::MalformedKey { .. })
         ));
     }
@@ -428,5 +519,54 @@ mod tests {
         let err = home.load_config().unwrap_err();
         assert!(matches!(err, HomeError::ParseConfig { .. }));
         assert!(err.to_string().contains("config.toml"), "{err}");
+    }
+
+    #[test]
+    fn a_node_without_the_org_key_has_none() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = Home {
+            dir: tmp.path().to_path_buf(),
+        };
+        home.init(&org(), [9; 32], None, false).unwrap();
+        assert!(home.is_initialised());
+        assert!(!home.org_key_path().exists());
+        assert!(home.org_key().unwrap().is_none());
+        assert_eq!(home.node_key().unwrap().secret_bytes(), [9; 32]);
+
+        // An org key copied in by hand (before or after init) is used, and a later init with an
+        // org key refuses to overwrite it unless forced.
+        fs::write(home.org_key_path(), hex::encode([10u8; 32])).unwrap();
+        fs::set_permissions(home.org_key_path(), fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(home.org_key().unwrap().unwrap().secret_bytes(), [10; 32]);
+        fs::remove_file(home.key_path()).unwrap();
+        fs::remove_file(home.config_path()).unwrap();
+        let err = home
+            .init(&org(), [9; 32], Some([1; 32]), false)
+            .unwrap_err();
+        assert!(
+            matches!(&err, HomeError::AlreadyInitialised { existing, .. } if existing == &home.org_key_path()),
+            "{err}"
+        );
+        home.init(&org(), [9; 32], None, false).unwrap();
+        assert_eq!(home.org_key().unwrap().unwrap().secret_bytes(), [10; 32]);
+    }
+
+    #[test]
+    fn network_file_round_trips() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = Home {
+            dir: tmp.path().to_path_buf(),
+        };
+        assert_eq!(home.network_path(), tmp.path().join("network.json"));
+        assert_eq!(home.load_network().unwrap(), None);
+        home.save_network("{\"name\":\"kommune-nett\"}").unwrap();
+        assert_eq!(
+            home.load_network().unwrap().as_deref(),
+            Some("{\"name\":\"kommune-nett\"}")
+        );
+        assert_eq!(mode(&home.network_path()), 0o644);
+        home.save_network("{}").unwrap();
+        assert_eq!(home.load_network().unwrap().as_deref(), Some("{}"));
+        assert!(!home.dir.join("network.json.tmp").exists());
     }
 }

@@ -29,6 +29,8 @@ pub(crate) use codec::{FrameError, FrameKind, SyncCodec};
 pub(crate) const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/allmenning/sync/1");
 /// The gossip topic for `wire::Announce`. Versioned for the same reason as [`SYNC_PROTOCOL`].
 pub(crate) const ANNOUNCE_TOPIC: &str = "allmenning/announce/1";
+/// The gossip topic for trust statements (`trust::SignedStatement`), public ones only.
+pub(crate) const STATEMENTS_TOPIC: &str = "allmenning/statements/1";
 
 /// Identify protocol version: peers outside Allmenning show up as a different string, so the
 /// event loop can ignore nodes that merely speak libp2p.
@@ -93,6 +95,11 @@ pub(crate) fn announce_topic() -> gossipsub::IdentTopic {
     gossipsub::IdentTopic::new(ANNOUNCE_TOPIC)
 }
 
+/// The gossip topic trust statements travel on.
+pub(crate) fn statements_topic() -> gossipsub::IdentTopic {
+    gossipsub::IdentTopic::new(STATEMENTS_TOPIC)
+}
+
 /// Converts a node's 32-byte ed25519 secret into a libp2p keypair (same key, so the peer id
 /// derives from the node key and a peer id can be checked against a node's published key).
 pub(crate) fn keypair_from_secret(secret: [u8; 32]) -> Result<Keypair, NetError> {
@@ -115,7 +122,10 @@ fn gossipsub_config() -> Result<gossipsub::Config, NetError> {
         .heartbeat_initial_delay(Duration::from_millis(500))
         // Only accept messages signed by their origin, so an announce is attributable.
         .validation_mode(gossipsub::ValidationMode::Strict)
-        .max_transmit_size(wire::MAX_ANNOUNCE_BYTES + GOSSIP_ENVELOPE_BYTES)
+        .max_transmit_size(
+            wire::MAX_ANNOUNCE_BYTES.max(allmenning_protocol::trust::MAX_STATEMENT_BYTES)
+                + GOSSIP_ENVELOPE_BYTES,
+        )
         .build()
         .map_err(|e| NetError::GossipConfig(e.to_string()))
 }
@@ -155,6 +165,10 @@ pub(crate) fn build_swarm(config: NetConfig) -> Result<Swarm<Behaviour>, NetErro
     behaviour
         .gossipsub
         .subscribe(&announce_topic())
+        .map_err(|e| NetError::Subscribe(e.to_string()))?;
+    behaviour
+        .gossipsub
+        .subscribe(&statements_topic())
         .map_err(|e| NetError::Subscribe(e.to_string()))?;
 
     let mut swarm = SwarmBuilder::with_existing_identity(keypair)

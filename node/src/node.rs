@@ -12,7 +12,10 @@ use crate::control::{
     Published,
 };
 use crate::home::{Config, Home, HomeError};
-use crate::net::{self, announce_topic, Behaviour, BehaviourEvent, NetConfig, NetError};
+use crate::net::{
+    self, announce_topic, statements_topic, Behaviour, BehaviourEvent, NetConfig, NetError,
+    STATEMENTS_TOPIC,
+};
 use crate::store::{SledStore, StoreError};
 use allmenning_protocol::artefact::{FileContent, FileEdit, Kind, Metadata};
 use allmenning_protocol::engine::{Engine, EngineError, Event, FileData, Output};
@@ -27,6 +30,8 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
+
+mod trust_api;
 
 /// How often known but unconnected peers are dialled again.
 const REDIAL_EVERY: Duration = Duration::from_secs(15);
@@ -50,6 +55,8 @@ pub enum NodeError {
     Net(String),
     #[error("invalid multiaddr {addr:?}: {reason}")]
     BadAddr { addr: String, reason: String },
+    #[error("the network file in this home is invalid: {0}")]
+    Network(String),
 }
 
 /// Runs a node for `home` until `shutdown` resolves or a `Stop` request arrives.
@@ -76,6 +83,11 @@ pub async fn run(
     let (calls_tx, calls_rx) = mpsc::channel(64);
     tokio::spawn(control::serve(listener, calls_tx));
     let test_hooks = std::env::var("ALLMENNING_TEST_HOOKS").is_ok_and(|v| v == "1");
+    let mut engine = engine;
+    if test_hooks && std::env::var("ALLMENNING_TEST_UNCHECKED_COMMITS").is_ok_and(|v| v == "1") {
+        tracing::warn!("test hook: committing without the local write check");
+        engine.skip_local_write_check_for_testing(true);
+    }
     let mut node = Node {
         swarm,
         engine,
@@ -90,6 +102,13 @@ pub async fn run(
     tracing::info!(peer_id = %node.swarm.local_peer_id(), org = %node.config.org.name, "node starting");
     for addr in bootstrap {
         node.dial(addr, None);
+    }
+    if let Some(json) = node.home.load_network()? {
+        let network: allmenning_protocol::trust::Network =
+            serde_json::from_str(&json).map_err(|e| NodeError::Network(e.to_string()))?;
+        node.adopt_network(network)
+            .map_err(|e| NodeError::Network(e.to_string()))?;
+        tracing::info!(network = %node.engine.trust().map(|t| t.network().name.clone()).unwrap_or_default(), admitted = node.engine.admitted(), "in network");
     }
     node.redial_known();
     node.event_loop(calls_rx, shutdown).await;
@@ -237,6 +256,19 @@ impl Node {
                         Err(e) => tracing::warn!(artefact = %announce.id, "cannot announce: {e}"),
                     }
                 }
+                Output::Statement(statement) => {
+                    match self
+                        .swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .publish(statements_topic(), statement.encode())
+                    {
+                        Ok(_)
+                        | Err(gossipsub::PublishError::NoPeersSubscribedToTopic)
+                        | Err(gossipsub::PublishError::Duplicate) => {}
+                        Err(e) => tracing::warn!("cannot gossip statement: {e}"),
+                    }
+                }
                 Output::Event(event) => log_event(&event),
             }
         }
@@ -330,7 +362,12 @@ impl Node {
                     Some(source) if self.connected.contains(&source) => source,
                     _ => propagation_source,
                 };
-                self.engine.handle_announce(from, &message.data);
+                if message.topic.as_str() == STATEMENTS_TOPIC {
+                    self.engine
+                        .handle_statement(propagation_source, &message.data);
+                } else {
+                    self.engine.handle_announce(from, &message.data);
+                }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
             _ => {}
@@ -428,7 +465,21 @@ impl Node {
                 description,
                 tags,
                 files,
+                share_with,
             } => {
+                let readers = if share_with.is_empty() {
+                    None
+                } else {
+                    Some(
+                        share_with
+                            .iter()
+                            .map(|o| {
+                                o.parse::<allmenning_protocol::OrgNumber>()
+                                    .map_err(|e| AnswerError::Invalid(e.to_string()))
+                            })
+                            .collect::<Result<Vec<_>, _>>()?,
+                    )
+                };
                 let kind: Kind =
                     kind.parse()
                         .map_err(|e: allmenning_protocol::artefact::ParseKindError| {
@@ -456,7 +507,9 @@ impl Node {
                         executable: f.executable,
                     })
                     .collect();
-                let id = self.engine.publish(&meta, &files, now_secs(), nonce())?;
+                let id = self
+                    .engine
+                    .publish(&meta, &files, readers, now_secs(), nonce())?;
                 let heads = self.engine.artefact(&id)?.heads();
                 tracing::info!(artefact = %id, files = count, bytes, "published");
                 ControlReply::Published(Published {
@@ -505,9 +558,17 @@ impl Node {
                     .collect();
                 ControlReply::Log { entries }
             }
-            ControlRequest::Files { id, heads } => {
+            ControlRequest::Files {
+                id,
+                heads,
+                endorsed,
+            } => {
                 let id = self.engine.resolve(&id)?;
-                let heads = heads.map(|h| parse_heads(&h)).transpose()?;
+                let heads = if endorsed {
+                    Some(self.engine.endorsed_heads(&id)?)
+                } else {
+                    heads.map(|h| parse_heads(&h)).transpose()?
+                };
                 let (heads, files) = self.engine.files(&id, heads.as_deref())?;
                 ControlReply::Files(FilesAt {
                     id: id.to_hex(),
@@ -559,6 +620,43 @@ impl Node {
                     change: change.map(|c| c.to_string()),
                 })
             }
+            ControlRequest::NetworkCreate { .. }
+            | ControlRequest::NetworkJoin { .. }
+            | ControlRequest::NetworkShow
+            | ControlRequest::CurateAdmit { .. }
+            | ControlRequest::CurateDelegate { .. }
+            | ControlRequest::CurateRevoke { .. }
+            | ControlRequest::CurateEndorse { .. }
+            | ControlRequest::OrgShow { .. }
+            | ControlRequest::OrgAddNode { .. }
+            | ControlRequest::OrgRevokeNode { .. }
+            | ControlRequest::AccessGrant { .. }
+            | ControlRequest::AccessRevoke { .. }
+            | ControlRequest::AccessList { .. } => self.answer_trust(request)?,
+            ControlRequest::DebugStatements => {
+                if !self.test_hooks {
+                    return Err(AnswerError::Invalid(
+                        "test hooks are disabled on this node".into(),
+                    ));
+                }
+                let statements = self
+                    .engine
+                    .trust()
+                    .map(|t| t.statements().map(|s| hex::encode(s.encode())).collect())
+                    .unwrap_or_default();
+                ControlReply::RawStatements { statements }
+            }
+            ControlRequest::DebugInjectStatement { statement } => {
+                if !self.test_hooks {
+                    return Err(AnswerError::Invalid(
+                        "test hooks are disabled on this node".into(),
+                    ));
+                }
+                let bytes = hex::decode(statement.trim())
+                    .map_err(|_| AnswerError::Invalid("not hex".into()))?;
+                self.engine.offer_statement(&bytes)?;
+                ControlReply::Done
+            }
             ControlRequest::DebugCorruptChange { id, hash } => {
                 if !self.test_hooks {
                     return Err(AnswerError::Invalid(
@@ -593,6 +691,10 @@ impl Node {
             home: self.home.dir.display().to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             uptime_secs: self.started.elapsed().as_secs(),
+            node_key: self.engine.public_key().to_hex(),
+            network: self.engine.trust().map(|t| t.network().name.clone()),
+            admitted: self.engine.trust().is_some() && self.engine.admitted(),
+            has_org_key: self.engine.has_org_key(),
         })
     }
 
@@ -634,6 +736,13 @@ impl Node {
             .into_iter()
             .find(|r| r.id == id)
             .is_none_or(|r| r.complete);
+        let access = trust_api::access_info(&id, &self.engine.access(&id)?);
+        let endorsements = self
+            .engine
+            .endorsements(&id)?
+            .iter()
+            .map(trust_api::endorsement_info)
+            .collect();
         let artefact = self.engine.artefact(&id)?;
         let meta = artefact.metadata();
         let files = artefact
@@ -661,6 +770,10 @@ impl Node {
             changes: artefact.history().len(),
             files,
             complete,
+            maintainers: access.maintainers,
+            visibility: access.visibility,
+            readers: access.readers,
+            endorsements,
         })
     }
 }
@@ -690,6 +803,9 @@ fn request_name(request: &ControlRequest) -> &'static str {
         ControlRequest::Files { .. } => "files",
         ControlRequest::Commit { .. } => "commit",
         ControlRequest::DebugCorruptChange { .. } => "debug-corrupt-change",
+        ControlRequest::DebugStatements => "debug-statements",
+        ControlRequest::DebugInjectStatement { .. } => "debug-inject-statement",
+        _ => "trust",
     }
 }
 
@@ -715,6 +831,8 @@ enum AnswerError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Home(#[from] HomeError),
 }
 
 fn log_event(event: &Event) {

@@ -41,6 +41,7 @@ const TREE_ARTEFACTS: &str = "artefacts";
 const TREE_SUMMARIES: &str = "summaries";
 const TREE_BLOBS: &str = "blobs";
 const TREE_PEERS: &str = "peers";
+const TREE_STATEMENTS: &str = "statements";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -84,6 +85,7 @@ pub struct SledStore {
     summaries: sled::Tree,
     blobs: sled::Tree,
     peers: sled::Tree,
+    statements: sled::Tree,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -159,6 +161,7 @@ impl SledStore {
             summaries: open_tree(TREE_SUMMARIES)?,
             blobs: open_tree(TREE_BLOBS)?,
             peers: open_tree(TREE_PEERS)?,
+            statements: open_tree(TREE_STATEMENTS)?,
             path: path.to_path_buf(),
             db,
         })
@@ -342,6 +345,19 @@ impl Store for SledStore {
     fn put_blob(&mut self, hash: &BlobHash, bytes: &[u8]) -> Result<(), Self::Error> {
         self.blobs.insert(hash.0, bytes)?;
         Ok(())
+    }
+
+    fn put_statement(&mut self, id: &[u8; 32], bytes: &[u8]) -> Result<(), Self::Error> {
+        self.statements.insert(id, bytes)?;
+        Ok(())
+    }
+
+    fn statements(&self) -> Result<Vec<Vec<u8>>, Self::Error> {
+        self.statements
+            .iter()
+            .values()
+            .map(|v| v.map(|v| v.to_vec()).map_err(StoreError::from))
+            .collect()
     }
 
     fn flush(&mut self) -> Result<(), Self::Error> {

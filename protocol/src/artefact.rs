@@ -335,6 +335,16 @@ impl Artefact {
         self.doc.get_heads()
     }
 
+    /// The owner organisation number as written at `heads` (the genesis, for the real owner:
+    /// later changes cannot move an artefact to another organisation).
+    pub fn owner_at(&self, heads: &[ChangeHash]) -> Option<String> {
+        let meta = self.map_obj(&ROOT, META, Some(heads))?;
+        match self.scalar(&meta, "owner", Some(heads)) {
+            Some(ScalarValue::Str(s)) => Some(s.to_string()),
+            _ => None,
+        }
+    }
+
     /// Reads the metadata at the current heads.
     pub fn metadata(&self) -> Metadata {
         let str_of = |obj: &ObjId, key: &str| match self.doc.get(obj, key) {

@@ -1,45 +1,44 @@
 //! Authorization at ingest: may this change become part of this artefact?
 //!
-//! Today the rule is: the change is proven (signed by the node its actor id names, or a
-//! recomputable origin), and the artefact id matches its genesis. Write permissions, organisation
-//! certificates and revoked node keys plug in here, so that every path by which a change enters a
-//! node (local commit, sync, snapshot) passes the same check.
+//! Every path by which a change enters a node (a local commit, sync, a snapshot) passes this
+//! one check. Outside a network (no trust configured) a proven change is enough: its signature
+//! and actor binding, or a recomputable origin. Inside a network the author's node must belong
+//! to an admitted organisation that owns or maintains the artefact (see `trust::Trust::may_write`).
+//!
+//! Changes concurrent with a revocation: a maintainer removed by an `Access` statement keeps
+//! exactly its changes in the causal past of the heads that statement names (the owner had seen
+//! them when removing it); every other change by that organisation is refused by every node,
+//! whenever it arrives. A node that accepted such a change before it learned of the removal
+//! keeps it in its own copy (Automerge history is never rewritten), and from then on refuses to
+//! accept further changes by that organisation.
 
 use crate::artefact::ArtefactId;
-use crate::identity::PublicKey;
-use automerge::Change;
+use crate::identity::{OrgNumber, PublicKey};
+use crate::trust::Trust;
+use crate::wire::Head;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthzError {
-    #[error("change {change} by {author} is not permitted on artefact {artefact}")]
-    NotPermitted {
-        change: String,
-        author: String,
-        artefact: ArtefactId,
-    },
+    #[error("artefact {0} names no valid owner organisation")]
+    NoOwner(ArtefactId),
+    #[error("{0}")]
+    NotPermitted(String),
 }
 
-/// The ingest policy. `author` is `None` for verified origin changes.
-pub trait Policy {
-    fn may_apply(
-        &self,
-        artefact: &ArtefactId,
-        change: &Change,
-        author: Option<&PublicKey>,
-    ) -> Result<(), AuthzError>;
-}
-
-/// Accepts every proven change.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SignedOnly;
-
-impl Policy for SignedOnly {
-    fn may_apply(
-        &self,
-        _: &ArtefactId,
-        _: &Change,
-        _: Option<&PublicKey>,
-    ) -> Result<(), AuthzError> {
-        Ok(())
-    }
+/// May a change by `author` (`None`: a verified origin change) be applied to artefact `id`?
+/// `in_past_of` answers whether the change is in the causal past of the given heads.
+pub fn authorize(
+    trust: Option<&Trust>,
+    id: &ArtefactId,
+    owner: Option<OrgNumber>,
+    author: Option<&PublicKey>,
+    in_past_of: impl Fn(&[Head]) -> bool,
+) -> Result<(), AuthzError> {
+    let (Some(trust), Some(author)) = (trust, author) else {
+        return Ok(());
+    };
+    let owner = owner.ok_or(AuthzError::NoOwner(*id))?;
+    trust
+        .may_write(id, owner, author, in_past_of)
+        .map_err(|e| AuthzError::NotPermitted(e.to_string()))
 }

@@ -18,11 +18,13 @@ use crate::artefact::{
     Artefact, ArtefactError, ArtefactId, ArtefactSummary, FileContent, FileEdit, FileEntry,
     Metadata, NewFile,
 };
-use crate::authz::{Policy, SignedOnly};
+use crate::authz;
 use crate::blob::BlobHash;
 use crate::identity::{NodeKey, PublicKey};
+use crate::identity::{OrgKind, OrgNumber};
 use crate::signed::{self, Proof, VerifyError};
 use crate::store::{Store, StoredChange};
+use crate::trust::{SignedStatement, Trust};
 use crate::wire::{
     self, heads_from_wire, heads_to_wire, Announce, Head, InventoryEntry, Request, Response,
     WireBlob, WireChange,
@@ -51,6 +53,8 @@ pub enum Output<P> {
     Request { peer: P, request: Request },
     /// Gossip these heads to everyone.
     Announce(Announce),
+    /// Gossip this trust statement to everyone.
+    Statement(SignedStatement),
     /// Something the node should log or tell its user.
     Event(Event),
 }
@@ -98,6 +102,15 @@ pub enum EngineError {
     MissingBlob { path: String, blob: BlobHash },
     #[error("change refused: {0}")]
     Refused(String),
+    #[error("{0}")]
+    NotPermitted(String),
+    /// Something other than an artefact (an organisation, a statement, an endorsed version).
+    #[error("not found: {0}")]
+    Missing(String),
+    #[error("this node has not joined a network: run `allmenning network join FILE` (or `network create` on a KS node)")]
+    NoNetwork,
+    #[error(transparent)]
+    Trust(#[from] crate::trust::TrustError),
 }
 
 fn store_err<E: std::error::Error + Send + Sync + 'static>(e: E) -> EngineError {
@@ -127,6 +140,8 @@ struct Loaded {
     proofs: HashMap<ChangeHash, Proof>,
     /// Changes appended to the store's log since the last snapshot.
     logged: usize,
+    /// Blobs the artefact's files have referred to while loaded: the only blobs served for it.
+    blob_refs: HashSet<BlobHash>,
 }
 
 #[derive(Default)]
@@ -139,7 +154,16 @@ struct BlobWant {
 pub struct Engine<S: Store, P: PeerKey> {
     key: NodeKey,
     store: S,
-    policy: Box<dyn Policy + Send>,
+    /// The network's trust state; `None` outside a network (any proven change is accepted).
+    trust: Option<Trust>,
+    /// This node's organisation key, when it holds it (signs statements).
+    org_key: Option<NodeKey>,
+    /// This node's organisation.
+    profile: Option<(OrgNumber, String, OrgKind)>,
+    /// Owner organisation of each artefact, read once from its genesis.
+    owners: HashMap<ArtefactId, Option<OrgNumber>>,
+    /// Test hook: commit without the local write check (see `skip_local_write_check_for_testing`).
+    skip_local_write_check: bool,
     docs: HashMap<ArtefactId, Loaded>,
     outbox: VecDeque<Output<P>>,
     connected: HashSet<P>,
@@ -166,7 +190,11 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         Engine {
             key,
             store,
-            policy: Box::new(SignedOnly),
+            trust: None,
+            org_key: None,
+            profile: None,
+            owners: HashMap::new(),
+            skip_local_write_check: false,
             docs: HashMap::new(),
             outbox: VecDeque::new(),
             connected: HashSet::new(),
@@ -179,11 +207,6 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             lacks: HashSet::new(),
             complete: HashMap::new(),
         }
-    }
-
-    /// Replaces the ingest policy (the default accepts every proven change).
-    pub fn set_policy(&mut self, policy: Box<dyn Policy + Send>) {
-        self.policy = policy;
     }
 
     pub fn public_key(&self) -> PublicKey {
@@ -211,13 +234,23 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     // ----- local operations -------------------------------------------------------------
 
     /// Publishes a new artefact. Returns once it is durable.
+    /// `readers`: the organisations a restricted artefact is shared with (`None`: public).
     pub fn publish(
         &mut self,
         meta: &Metadata,
         files: &[FileData],
+        readers: Option<Vec<OrgNumber>>,
         now: i64,
         nonce: [u8; 8],
     ) -> Result<ArtefactId, EngineError> {
+        if !self.admitted() {
+            return Err(EngineError::NotPermitted(
+                "this node's organisation is not admitted to the network yet (or this node is not certified for it): ask a curator to run `allmenning curate admit ORGNR`".into(),
+            ));
+        }
+        if readers.is_some() && self.trust.is_none() {
+            return Err(EngineError::NoNetwork);
+        }
         let mut new_files = Vec::with_capacity(files.len());
         for file in files {
             crate::artefact::validate_path(&file.path)?;
@@ -256,8 +289,14 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 artefact,
                 proofs,
                 logged: 1,
+                blob_refs: HashSet::new(),
             },
         );
+        self.owners.insert(id, meta.owner.parse().ok());
+        if let Some(readers) = readers {
+            // The access list exists before anyone hears of the artefact.
+            self.set_access(&id, Vec::new(), Some(readers), now)?;
+        }
         self.after_update(id, None)?;
         self.store.flush().map_err(store_err)?;
         Ok(id)
@@ -283,9 +322,10 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 }
             }
         }
+        self.load(id)?;
+        self.check_may_write(id)?;
         let actor = signed::signed_actor(&self.key.public(), nonce);
         let key = self.key.clone();
-        self.load(id)?;
         let store = &self.store;
         let loaded = self
             .docs
@@ -492,6 +532,14 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             self.peer_keys.insert(peer.clone(), key);
         }
         if self.connected.insert(peer.clone()) {
+            if self.trust.is_some() {
+                // Statements first: they decide which of the peer's changes are acceptable.
+                let have = self.statement_prefixes();
+                self.outbox.push_back(Output::Request {
+                    peer: peer.clone(),
+                    request: Request::Statements { have },
+                });
+            }
             self.outbox.push_back(Output::Request {
                 peer,
                 request: Request::Inventory,
@@ -568,6 +616,12 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     /// `request` to `peer` failed (timeout, connection closed, protocol error).
     pub fn handle_request_failed(&mut self, peer: P, request: &Request) {
         self.request_done(&peer, request);
+        // Heads announced while this pull was in flight still need fetching, from anyone.
+        if let Request::Pull { id, .. } = request {
+            if let Some((from, heads)) = self.recheck.remove(id) {
+                self.consider_heads(from, *id, heads);
+            }
+        }
     }
 
     fn request_done(&mut self, peer: &P, request: &Request) {
@@ -577,14 +631,17 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                     self.pulling.remove(id);
                 }
             }
-            Request::Blobs { hashes } => {
+            Request::Blobs { hashes, .. } => {
                 if let Some(inflight) = self.blob_requests.get_mut(peer) {
                     if let Some(pos) = inflight.iter().position(|h| h == hashes) {
                         inflight.remove(pos);
                     }
                 }
             }
-            Request::Inventory => {}
+            Request::Inventory
+            | Request::Statements { .. }
+            | Request::Offer { .. }
+            | Request::Notify(_) => {}
         }
     }
 
@@ -673,6 +730,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 Ok(rows) => Response::Inventory {
                     entries: rows
                         .into_iter()
+                        .filter(|s| self.peer_may_read(peer, &s.id))
                         .map(|s| InventoryEntry {
                             id: s.id,
                             heads: s.heads,
@@ -689,6 +747,11 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 have,
                 need,
             } => {
+                if !self.peer_may_read(peer, &id) {
+                    // Indistinguishable from not having it: a restricted artefact's existence
+                    // is not revealed to those it is not shared with.
+                    return Response::NotFound { id };
+                }
                 match self.serve_pull(
                     peer,
                     id,
@@ -703,7 +766,16 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                     },
                 }
             }
-            Request::Blobs { hashes } => self.serve_blobs(hashes),
+            Request::Blobs { id, hashes } => self.serve_blobs(peer, id, hashes),
+            Request::Statements { have } => self.serve_statements(peer, &have),
+            Request::Offer { statements } => {
+                self.ingest_statements(Some(peer), statements);
+                Response::Ack
+            }
+            Request::Notify(announce) => {
+                self.consider_heads(peer.clone(), announce.id, heads_from_wire(&announce.heads));
+                Response::Ack
+            }
         }
     }
 
@@ -817,7 +889,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         Ok(out)
     }
 
-    fn serve_blobs(&mut self, hashes: Vec<BlobHash>) -> Response {
+    fn serve_blobs(&mut self, peer: &P, id: ArtefactId, hashes: Vec<BlobHash>) -> Response {
         if hashes.len() > wire::MAX_BLOBS_PER_REQUEST {
             return Response::Refused {
                 reason: format!(
@@ -826,11 +898,21 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 ),
             };
         }
+        // Only blobs of an artefact the peer may read, and only those the artefact refers to.
+        let allowed: HashSet<BlobHash> = if self.peer_may_read(peer, &id) && self.load(&id).is_ok()
+        {
+            self.docs
+                .get(&id)
+                .map(|l| l.blob_refs.clone())
+                .unwrap_or_default()
+        } else {
+            HashSet::new()
+        };
         let mut blobs = Vec::new();
         let mut missing = Vec::new();
         let mut bytes = 0usize;
         for hash in hashes {
-            if bytes >= wire::BLOB_BATCH_BYTES {
+            if bytes >= wire::BLOB_BATCH_BYTES || !allowed.contains(&hash) {
                 missing.push(hash);
                 continue;
             }
@@ -917,7 +999,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 Ok(())
             }
             Response::Blobs { blobs, missing } => {
-                let Request::Blobs { hashes } = request else {
+                let Request::Blobs { hashes, .. } = request else {
                     return Err(EngineError::Refused(
                         "blobs sent that were not asked for".into(),
                     ));
@@ -947,7 +1029,11 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 self.store.flush().map_err(store_err)?;
                 Ok(())
             }
-            Response::NotFound { .. } => Ok(()),
+            Response::NotFound { .. } | Response::Ack => Ok(()),
+            Response::Statements { statements } => {
+                self.ingest_statements(Some(peer), statements);
+                Ok(())
+            }
             Response::Refused { reason } => {
                 Err(EngineError::Refused(format!("peer refused: {reason}")))
             }
@@ -973,13 +1059,26 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         Ok(())
     }
 
-    fn verify(&self, id: &ArtefactId, change: &Change, proof: &Proof) -> Result<(), EngineError> {
-        let author =
-            signed::verify_change(change, proof, |h| self.store.get_blob(h).ok().flatten())
-                .map_err(|e: VerifyError| EngineError::Refused(e.to_string()))?;
-        self.policy
-            .may_apply(id, change, author.as_ref())
-            .map_err(|e| EngineError::Refused(e.to_string()))
+    /// Checks a change's proof; returns its author (`None` for a verified origin change).
+    fn verify(&self, change: &Change, proof: &Proof) -> Result<Option<PublicKey>, EngineError> {
+        signed::verify_change(change, proof, |h| self.store.get_blob(h).ok().flatten())
+            .map_err(|e: VerifyError| EngineError::Refused(e.to_string()))
+    }
+
+    /// May `change` by `author` join artefact `id` owned by `owner`? `doc` holds the change
+    /// (when it does) to tell whether it is in the causal past of a revocation.
+    fn authorize(
+        &self,
+        id: &ArtefactId,
+        owner: Option<OrgNumber>,
+        change: &Change,
+        author: Option<&PublicKey>,
+        doc: Option<&Automerge>,
+    ) -> Result<(), EngineError> {
+        authz::authorize(self.trust.as_ref(), id, owner, author, |heads| {
+            doc.is_some_and(|d| in_causal_past(d, &change.hash(), heads))
+        })
+        .map_err(|e| EngineError::Refused(e.to_string()))
     }
 
     fn ingest_snapshot(
@@ -1002,14 +1101,21 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 "snapshot for {id} lacks its genesis change"
             )));
         }
+        let owner = owner_from_doc(&id, &loaded_doc);
+        let mut all_permitted = true;
         for change in &changes {
             let proof = proofs.get(&change.hash()).ok_or_else(|| {
                 EngineError::Refused(format!("snapshot change {} has no proof", change.hash()))
             })?;
-            self.verify(&id, change, proof)?;
+            let author = self.verify(change, proof)?;
+            if let Err(e) = self.authorize(&id, owner, change, author.as_ref(), Some(&loaded_doc)) {
+                self.reject(peer, Some(id), e.to_string());
+                all_permitted = false;
+            }
         }
-        if self.load(&id).is_ok() && self.docs.contains_key(&id) {
-            // We already have a version: merge the snapshot's changes into it.
+        let exists = self.load(&id).is_ok() && self.docs.contains_key(&id);
+        if exists || !all_permitted {
+            // Merge change by change: into our version, or keeping only permitted changes.
             let wire: Vec<WireChange> = changes
                 .iter()
                 .filter_map(|c| {
@@ -1044,6 +1150,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 },
                 proofs,
                 logged: 0,
+                blob_refs: HashSet::new(),
             },
         );
         self.after_update(id, Some(peer))?;
@@ -1072,72 +1179,104 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                     continue;
                 }
             };
-            match self.verify(&id, &change, &wc.proof) {
-                Ok(()) => parsed.push((change, wc.proof)),
+            match self.verify(&change, &wc.proof) {
+                Ok(author) => parsed.push((change, wc.proof, author)),
                 Err(e) => rejected.push(e.to_string()),
             }
         }
         for reason in rejected {
             self.reject(peer, Some(id), reason);
         }
-        if !exists {
-            if !parsed
-                .iter()
-                .any(|(c, _)| id.is_genesis(&c.hash()) && c.deps().is_empty())
-            {
-                return Err(EngineError::Refused(format!(
-                    "changes for unknown artefact {id} lack its genesis"
-                )));
+        let base = if exists {
+            self.docs.get(&id).map(|l| l.artefact.doc.clone())
+        } else {
+            None
+        };
+        let base_doc = match base {
+            Some(doc) => doc,
+            None => {
+                if !parsed
+                    .iter()
+                    .any(|(c, _, _)| id.is_genesis(&c.hash()) && c.deps().is_empty())
+                {
+                    return Err(EngineError::Refused(format!(
+                        "changes for unknown artefact {id} lack its genesis"
+                    )));
+                }
+                Automerge::new()
             }
-            let doc = Automerge::new();
+        };
+        let ordered = causal_order(&base_doc, parsed);
+        // The owner comes from the genesis: ours, or the one in this batch.
+        let owner = match self.owners.get(&id) {
+            Some(owner) => *owner,
+            None => {
+                let mut probe = base_doc.clone();
+                let genesis: Vec<Change> = ordered
+                    .iter()
+                    .filter(|(c, _, _)| id.is_genesis(&c.hash()) && c.deps().is_empty())
+                    .map(|(c, _, _)| c.clone())
+                    .collect();
+                let _ = probe.apply_changes(genesis);
+                owner_from_doc(&id, &probe)
+            }
+        };
+        // Authorize in causal order; a refused change takes its descendants with it. A change
+        // refused against what we hold is checked once more against everything in this batch,
+        // which may show it is in the causal past of a revocation (and so still valid).
+        let mut candidate: Option<Automerge> = None;
+        let mut accepted: Vec<(Change, Proof)> = Vec::new();
+        let mut refused: HashSet<ChangeHash> = HashSet::new();
+        for (change, proof, author) in &ordered {
+            if change.deps().iter().any(|d| refused.contains(d)) {
+                refused.insert(change.hash());
+                continue;
+            }
+            let verdict = self
+                .authorize(&id, owner, change, author.as_ref(), None)
+                .or_else(|_| {
+                    let all = candidate.get_or_insert_with(|| {
+                        let mut doc = base_doc.clone();
+                        let _ = doc.apply_changes(
+                            ordered
+                                .iter()
+                                .map(|(c, _, _)| c.clone())
+                                .collect::<Vec<_>>(),
+                        );
+                        doc
+                    });
+                    self.authorize(&id, owner, change, author.as_ref(), Some(all))
+                });
+            match verdict {
+                Ok(()) => accepted.push((change.clone(), proof.clone())),
+                Err(e) => {
+                    refused.insert(change.hash());
+                    self.reject(peer, Some(id), e.to_string());
+                }
+            }
+        }
+        if accepted.is_empty() {
+            return Ok(());
+        }
+        if !exists {
             self.docs.insert(
                 id,
                 Loaded {
-                    artefact: Artefact { id, doc },
+                    artefact: Artefact {
+                        id,
+                        doc: Automerge::new(),
+                    },
                     proofs: HashMap::new(),
                     logged: 0,
+                    blob_refs: HashSet::new(),
                 },
             );
         }
+        self.owners.insert(id, owner);
         let loaded = self
             .docs
             .get_mut(&id)
             .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
-        // Apply only changes whose dependencies are present, so nothing sits half-applied in
-        // automerge's queue without a stored proof.
-        let mut pending = parsed;
-        let mut accepted: Vec<(Change, Proof)> = Vec::new();
-        let mut known: HashSet<ChangeHash> = HashSet::new();
-        loop {
-            let before = pending.len();
-            let mut rest = Vec::new();
-            for (change, proof) in pending {
-                let hash = change.hash();
-                if loaded.artefact.doc.get_change_by_hash(&hash).is_some() || known.contains(&hash)
-                {
-                    continue;
-                }
-                let ready = change.deps().iter().all(|d| {
-                    known.contains(d) || loaded.artefact.doc.get_change_by_hash(d).is_some()
-                });
-                if ready {
-                    known.insert(hash);
-                    accepted.push((change, proof));
-                } else {
-                    rest.push((change, proof));
-                }
-            }
-            pending = rest;
-            if pending.is_empty() || pending.len() == before {
-                break;
-            }
-        }
-        if accepted.is_empty() {
-            if !exists {
-                self.docs.remove(&id);
-            }
-            return Ok(());
-        }
         loaded
             .artefact
             .doc
@@ -1177,10 +1316,14 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         }
         let heads = heads_to_wire(&loaded.artefact.heads());
         self.refresh_summary(&id)?;
-        self.outbox.push_back(Output::Announce(Announce {
-            id,
-            heads: heads.clone(),
-        }));
+        if self.is_restricted(&id) {
+            self.announce_restricted(&id, heads.clone());
+        } else {
+            self.outbox.push_back(Output::Announce(Announce {
+                id,
+                heads: heads.clone(),
+            }));
+        }
         self.outbox.push_back(Output::Event(Event::Updated {
             id,
             heads,
@@ -1195,6 +1338,16 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     }
 
     fn refresh_summary(&mut self, id: &ArtefactId) -> Result<(), EngineError> {
+        let owner = self.owner_of(id);
+        let loaded = self
+            .docs
+            .get_mut(id)
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        for file in loaded.artefact.files(None) {
+            if let FileContent::Blob { hash, .. } = file.content {
+                loaded.blob_refs.insert(hash);
+            }
+        }
         let loaded = self
             .docs
             .get(id)
@@ -1231,7 +1384,8 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             id: *id,
             title: meta.title,
             kind: meta.kind,
-            owner: meta.owner,
+            // The owner recorded at genesis: later edits to the metadata cannot move it.
+            owner: owner.map(|o| o.to_string()).unwrap_or(meta.owner),
             owner_name: meta.owner_name,
             heads: heads_to_wire(&artefact.heads()),
             files: files.len(),
@@ -1268,10 +1422,9 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .copied()
             .collect();
         while self.blob_requests.get(peer).map_or(0, Vec::len) < BLOB_REQUESTS_PER_PEER {
-            let batch = self.next_blob_batch(peer, &in_flight);
-            if batch.is_empty() {
+            let Some((id, batch)) = self.next_blob_batch(peer, &in_flight) else {
                 return;
-            }
+            };
             in_flight.extend(batch.iter().copied());
             self.blob_requests
                 .entry(peer.clone())
@@ -1279,25 +1432,36 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 .push(batch.clone());
             self.outbox.push_back(Output::Request {
                 peer: peer.clone(),
-                request: Request::Blobs { hashes: batch },
+                request: Request::Blobs { id, hashes: batch },
             });
         }
     }
 
-    /// The next batch of wanted blobs `peer` can be asked for, up to the batch byte limit.
-    fn next_blob_batch(&self, peer: &P, in_flight: &HashSet<BlobHash>) -> Vec<BlobHash> {
+    /// The next batch of wanted blobs of one artefact that `peer` can be asked for, up to the
+    /// batch byte limit (blobs are asked for by artefact, so the peer can check access).
+    fn next_blob_batch(
+        &self,
+        peer: &P,
+        in_flight: &HashSet<BlobHash>,
+    ) -> Option<(ArtefactId, Vec<BlobHash>)> {
+        let mut artefact: Option<ArtefactId> = None;
         let mut batch = Vec::new();
         let mut bytes = 0u64;
         for (hash, want) in &self.wanted {
             if in_flight.contains(hash) || self.lacks.contains(&(peer.clone(), *hash)) {
                 continue;
             }
-            let from_peer = want
+            let source = want
                 .artefacts
                 .iter()
-                .any(|id| self.sources.get(id).is_some_and(|s| s.contains(peer)));
-            if !from_peer {
+                .find(|id| self.sources.get(id).is_some_and(|s| s.contains(peer)));
+            let Some(source) = source else {
                 continue;
+            };
+            match artefact {
+                None => artefact = Some(*source),
+                Some(a) if want.artefacts.contains(&a) => {}
+                Some(_) => continue,
             }
             if !batch.is_empty() && bytes + want.size > wire::BLOB_BATCH_BYTES as u64 {
                 break;
@@ -1308,7 +1472,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 break;
             }
         }
-        batch
+        artefact.map(|a| (a, batch))
     }
 
     /// Loads an artefact from the store into memory if it is not loaded yet.
@@ -1339,16 +1503,84 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .into_iter()
             .collect();
         let logged = stored.changes.len();
+        let artefact = Artefact { id: *id, doc };
+        let blob_refs = artefact
+            .files(None)
+            .into_iter()
+            .filter_map(|f| match f.content {
+                FileContent::Blob { hash, .. } => Some(hash),
+                FileContent::Text { .. } => None,
+            })
+            .collect();
         self.docs.insert(
             *id,
             Loaded {
-                artefact: Artefact { id: *id, doc },
+                artefact,
                 proofs,
                 logged,
+                blob_refs,
             },
         );
         Ok(())
     }
+}
+
+/// The changes whose dependencies are all present (in `doc` or earlier in the result), in an
+/// order in which they can be applied; changes already in `doc` or with missing dependencies
+/// are left out, so nothing sits half-applied in automerge's queue without a stored proof.
+fn causal_order<T, U>(doc: &Automerge, changes: Vec<(Change, T, U)>) -> Vec<(Change, T, U)> {
+    let mut pending = changes;
+    let mut ordered = Vec::new();
+    let mut known: HashSet<ChangeHash> = HashSet::new();
+    loop {
+        let before = pending.len();
+        let mut rest = Vec::new();
+        for item in pending {
+            let hash = item.0.hash();
+            if doc.get_change_by_hash(&hash).is_some() || known.contains(&hash) {
+                continue;
+            }
+            let ready = item
+                .0
+                .deps()
+                .iter()
+                .all(|d| known.contains(d) || doc.get_change_by_hash(d).is_some());
+            if ready {
+                known.insert(hash);
+                ordered.push(item);
+            } else {
+                rest.push(item);
+            }
+        }
+        pending = rest;
+        if pending.is_empty() || pending.len() == before {
+            return ordered;
+        }
+    }
+}
+
+/// Is `change` in the causal past of `heads` in `doc`? (False when `doc` lacks any of them.)
+fn in_causal_past(doc: &Automerge, change: &ChangeHash, heads: &[Head]) -> bool {
+    let heads = heads_from_wire(heads);
+    if doc.get_change_by_hash(change).is_none()
+        || heads.iter().any(|h| doc.get_change_by_hash(h).is_none())
+    {
+        return false;
+    }
+    !doc.get_changes(&heads).iter().any(|c| c.hash() == *change)
+}
+
+/// The owner organisation recorded by an artefact's genesis change.
+fn owner_from_doc(id: &ArtefactId, doc: &Automerge) -> Option<OrgNumber> {
+    let genesis = doc
+        .get_changes(&[])
+        .into_iter()
+        .find(|c| id.is_genesis(&c.hash()) && c.deps().is_empty())?;
+    let artefact = Artefact {
+        id: *id,
+        doc: doc.clone(),
+    };
+    artefact.owner_at(&[genesis.hash()])?.parse().ok()
 }
 
 fn prefix8(hash: &ChangeHash) -> [u8; 8] {
@@ -1364,5 +1596,10 @@ fn request_id(request: &Request) -> Option<ArtefactId> {
     }
 }
 
+mod curation;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trust_tests;
+
+pub use curation::{EndorsementState, RevokeTarget, Role};

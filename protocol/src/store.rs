@@ -60,6 +60,11 @@ pub trait Store {
     /// Stores a blob. The caller has checked that `bytes` hash to `hash`.
     fn put_blob(&mut self, hash: &BlobHash, bytes: &[u8]) -> Result<(), Self::Error>;
 
+    /// Stores an encoded trust statement under its id (idempotent).
+    fn put_statement(&mut self, id: &[u8; 32], bytes: &[u8]) -> Result<(), Self::Error>;
+    /// Every stored trust statement, encoded.
+    fn statements(&self) -> Result<Vec<Vec<u8>>, Self::Error>;
+
     /// Makes everything written so far durable.
     fn flush(&mut self) -> Result<(), Self::Error>;
 }
@@ -71,6 +76,7 @@ pub struct MemStore {
     proofs: HashMap<ArtefactId, BTreeMap<ChangeHash, Proof>>,
     summaries: BTreeMap<ArtefactId, ArtefactSummary>,
     blobs: HashMap<BlobHash, Vec<u8>>,
+    statements: BTreeMap<[u8; 32], Vec<u8>>,
     /// How many times `flush` was called: tests use it to check durability ordering.
     pub flushes: usize,
 }
@@ -155,6 +161,15 @@ impl Store for MemStore {
     fn put_blob(&mut self, hash: &BlobHash, bytes: &[u8]) -> Result<(), Self::Error> {
         self.blobs.insert(*hash, bytes.to_vec());
         Ok(())
+    }
+
+    fn put_statement(&mut self, id: &[u8; 32], bytes: &[u8]) -> Result<(), Self::Error> {
+        self.statements.insert(*id, bytes.to_vec());
+        Ok(())
+    }
+
+    fn statements(&self) -> Result<Vec<Vec<u8>>, Self::Error> {
+        Ok(self.statements.values().cloned().collect())
     }
 
     fn flush(&mut self) -> Result<(), Self::Error> {

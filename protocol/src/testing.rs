@@ -158,6 +158,25 @@ impl SimNet {
                     self.nodes[n].handle_announce(me, &bytes);
                 }
             }
+            Output::Statement(statement) => {
+                // Gossipsub floods a message through the mesh: every node reachable over links.
+                let bytes = statement.encode();
+                let mut reached = vec![me];
+                let mut i = 0;
+                while i < reached.len() {
+                    let from = reached[i];
+                    for n in 0..self.nodes.len() {
+                        if !reached.contains(&n) && self.linked(from, n) {
+                            reached.push(n);
+                        }
+                    }
+                    i += 1;
+                }
+                for n in reached.into_iter().skip(1) {
+                    self.traffic.announces += 1;
+                    self.nodes[n].handle_statement(me, &bytes);
+                }
+            }
             Output::Event(event) => self.events.push((me, event)),
         }
     }

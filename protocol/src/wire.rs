@@ -94,8 +94,20 @@ pub enum Request {
         have: Vec<[u8; 8]>,
         need: Vec<Head>,
     },
-    /// "Send me these blobs."
-    Blobs { hashes: Vec<BlobHash> },
+    /// "Send me these blobs of artefact `id`." Blobs are served only to peers that may read
+    /// the artefact, and only if it refers to them.
+    Blobs {
+        id: ArtefactId,
+        hashes: Vec<BlobHash>,
+    },
+    /// "Which trust statements do you have that I lack?" `have`: 8-byte prefixes of the ids of
+    /// the statements the asker holds.
+    Statements { have: Vec<[u8; 8]> },
+    /// Statements pushed to a peer directly (those not gossiped: access lists of restricted
+    /// artefacts go only to nodes that may read them). Encoded `SignedStatement`s.
+    Offer { statements: Vec<WireBlob> },
+    /// New heads of an artefact, sent directly instead of gossiped (restricted artefacts).
+    Notify(Announce),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,6 +148,11 @@ pub enum Response {
     Refused {
         reason: String,
     },
+    /// Encoded `SignedStatement`s the asker lacks.
+    Statements {
+        statements: Vec<WireBlob>,
+    },
+    Ack,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

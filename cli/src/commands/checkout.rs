@@ -13,11 +13,16 @@ use std::path::{Path, PathBuf};
 /// checked out (so `status`, `diff`, `commit` and `pull` know the base) and keeps a copy of the
 /// base text files so that `diff` works without a running node. Every path the node sends is
 /// checked first: nothing is written outside DIR or into .allmenning/.
+///
+/// With --endorsed, the version a curator endorsed most recently (reviewed, recommended or
+/// approved) instead of the latest; the checkout's base is that version, so a commit from it is
+/// merged with whatever came after, and `allmenning pull` brings the checkout up to date.
 #[derive(clap::Args, Clone, Debug)]
 #[command(after_help = "\
-Example:
+Examples:
   allmenning checkout 3f2a9c foreldrebetaling && cd foreldrebetaling
-  $EDITOR README.md && allmenning diff && allmenning commit -m \"Oppdater kontaktinfo\"")]
+  $EDITOR README.md && allmenning diff && allmenning commit -m \"Oppdater kontaktinfo\"
+  allmenning checkout 3f2a9c /srv/foreldrebetaling --endorsed   # the version KS approved")]
 pub struct CheckoutArgs {
     /// The artefact's id, or a unique prefix of it
     #[arg(value_name = "ID")]
@@ -25,6 +30,9 @@ pub struct CheckoutArgs {
     /// The directory to create (or an empty one)
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+    /// Check out the version a curator endorsed, not the latest
+    #[arg(long)]
+    pub endorsed: bool,
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
@@ -36,12 +44,29 @@ pub struct CheckedOut {
     pub base_heads: Vec<String>,
     pub dir: String,
     pub files: usize,
+    /// True when this is the endorsed version rather than the latest.
+    pub endorsed: bool,
 }
 
 /// Checks out the artefact `id` (or a unique prefix) into `dir`.
 pub async fn checkout(client: &mut Client, id: &str, dir: &Path) -> anyhow::Result<Checkout> {
+    checkout_version(client, id, dir, false).await
+}
+
+/// Checks out the artefact `id` (or a unique prefix) into `dir`: its latest version, or with
+/// `endorsed` the version a curator endorsed most recently, whose heads become the base.
+pub async fn checkout_version(
+    client: &mut Client,
+    id: &str,
+    dir: &Path,
+    endorsed: bool,
+) -> anyhow::Result<Checkout> {
     let id = client.resolve(id).await?;
-    let files = client.files(&id, None).await?;
+    let files = if endorsed {
+        client.files_endorsed(&id).await?
+    } else {
+        client.files(&id, None).await?
+    };
     let contents: Vec<(String, Vec<u8>, bool)> = files
         .files
         .into_iter()
@@ -52,20 +77,26 @@ pub async fn checkout(client: &mut Client, id: &str, dir: &Path) -> anyhow::Resu
 
 pub async fn run(ctx: &Ctx, args: CheckoutArgs) -> anyhow::Result<()> {
     let mut client = ctx.client().await?;
-    let checkout = checkout(&mut client, &args.id, &args.dir).await?;
+    let checkout = checkout_version(&mut client, &args.id, &args.dir, args.endorsed).await?;
     let report = CheckedOut {
         id: checkout.manifest.id.clone(),
         base_heads: checkout.manifest.base_heads.clone(),
         dir: args.dir.display().to_string(),
         files: checkout.manifest.files.len(),
+        endorsed: args.endorsed,
     };
     if args.json {
         return print_json(&report);
     }
     outln!(
-        "checked out {} files of {} into {}",
+        "checked out {} files of {}{} into {}",
         report.files,
         short(&report.id),
+        if report.endorsed {
+            " (the endorsed version)"
+        } else {
+            ""
+        },
         report.dir
     )?;
     Ok(())

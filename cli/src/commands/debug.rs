@@ -14,20 +14,35 @@ pub enum DebugCommand {
         /// Full hash of the change to corrupt
         hash: String,
     },
+    /// Print every trust statement the node holds, one encoded (hex) statement per line.
+    Statements,
+    /// Hand the node one encoded statement (hex) as if a peer had sent it; fails if refused.
+    InjectStatement {
+        /// The statement, hex-encoded as `debug statements` prints it
+        statement: String,
+    },
 }
 
 pub async fn run(ctx: &Ctx, command: DebugCommand) -> anyhow::Result<()> {
-    match command {
+    let mut client = ctx.client().await?;
+    let request = match command {
         DebugCommand::CorruptChange { id, hash } => {
-            let mut client = ctx.client().await?;
             let id = client.resolve(&id).await?;
-            match client
-                .call(&ControlRequest::DebugCorruptChange { id, hash }, |_| {})
-                .await?
-            {
-                ControlReply::Done => Ok(()),
-                other => anyhow::bail!("unexpected reply from the node: {other:?}"),
-            }
+            ControlRequest::DebugCorruptChange { id, hash }
         }
+        DebugCommand::Statements => ControlRequest::DebugStatements,
+        DebugCommand::InjectStatement { statement } => {
+            ControlRequest::DebugInjectStatement { statement }
+        }
+    };
+    match client.call(&request, |_| {}).await? {
+        ControlReply::Done => Ok(()),
+        ControlReply::RawStatements { statements } => {
+            for statement in statements {
+                println!("{statement}");
+            }
+            Ok(())
+        }
+        other => anyhow::bail!("unexpected reply from the node: {other:?}"),
     }
 }

@@ -1,7 +1,7 @@
 //! `allmenning demo`: three real nodes on this machine, showing the whole flow.
 
 use super::{checkout, commit, pull, Ctx};
-use crate::client::Client;
+use crate::client::{Client, NewArtefact};
 use crate::error::CliError;
 use crate::output::short;
 use crate::workdir::{Checkout, FileEntry, Tree};
@@ -221,11 +221,14 @@ impl Demo {
             .client()
             .await?
             .publish(
-                "Redusert foreldrebetaling – inntektsoppslag".into(),
-                "integration".into(),
-                "Henter husholdningens inntekt fra Skatteetaten for søknader om redusert foreldrebetaling i barnehage.".into(),
-                vec!["barnehage".into(), "skatteetaten".into()],
-                files,
+                NewArtefact {
+                    title: "Redusert foreldrebetaling – inntektsoppslag".into(),
+                    kind: "integration".into(),
+                    description: "Henter husholdningens inntekt fra Skatteetaten for søknader om redusert foreldrebetaling i barnehage.".into(),
+                    tags: vec!["barnehage".into(), "skatteetaten".into()],
+                    files,
+                    share_with: Vec::new(),
+                },
                 |_| {},
             )
             .await?;

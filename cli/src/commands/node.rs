@@ -38,12 +38,16 @@ pub struct StartArgs {
     pub bootstrap: Vec<String>,
 }
 
-/// Show the running node's identity, addresses and peers.
+/// Show the running node's identity, network, addresses and peers.
+///
+/// The node key is what the node holding the organisation's key certifies with
+/// `allmenning org add-node NODE_KEY`.
 #[derive(clap::Args, Clone, Debug)]
 #[command(after_help = "\
 Examples:
   allmenning node status
-  allmenning node status --json | jq -r .peer_id")]
+  allmenning node status --json | jq -r .peer_id
+  allmenning node status --json | jq -r .node_key")]
 pub struct StatusArgs {
     /// Print the status as JSON
     #[arg(long)]
@@ -128,6 +132,31 @@ async fn status(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<()> {
         status.org.kind
     )?;
     outln!("peer id:    {}", status.peer_id)?;
+    if !status.node_key.is_empty() {
+        outln!("node key:   {}", status.node_key)?;
+    }
+    outln!(
+        "org key:    {}",
+        if status.has_org_key {
+            "held by this node"
+        } else {
+            "held elsewhere (certify this node there: `allmenning org add-node NODE_KEY`)"
+        }
+    )?;
+    match &status.network {
+        Some(network) => {
+            outln!("network:    {network}")?;
+            if status.admitted {
+                outln!("admitted:   yes")?;
+            } else {
+                outln!(
+                    "admitted:   not yet (a curator runs `allmenning curate admit {}`)",
+                    status.org.number
+                )?;
+            }
+        }
+        None => outln!("network:    none (join one with `allmenning network join FILE`)")?,
+    }
     if status.listen_addrs.is_empty() {
         outln!("listening:  nowhere")?;
     }

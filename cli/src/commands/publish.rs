@@ -1,6 +1,7 @@
 //! `allmenning publish`
 
 use super::{Ctx, ARTEFACT_KINDS};
+use crate::client::NewArtefact;
 use crate::error::CliError;
 use crate::outln;
 use crate::output::{format_size, print_json, stderr_is_terminal};
@@ -16,12 +17,17 @@ use std::path::{Path, PathBuf};
 /// exclude, and never .git/, .allmenning/ or, unless --include-build-dirs, target/ and
 /// node_modules/. Paths inside the artefact are relative to PATH; a single file keeps its name.
 /// Prints the new artefact's id.
+///
+/// Artefacts are public within the network unless --share-with names the organisations that may
+/// read it: then only they and the owner (this organisation) receive it. The owner changes who
+/// may read and write later with `allmenning access`.
 #[derive(clap::Args, Clone, Debug)]
 #[command(after_help = "\
 Examples:
   allmenning publish ./foreldrebetaling --kind integration --title \"Redusert foreldrebetaling\" \\
       --description \"Inntektsoppslag for søknader om redusert foreldrebetaling\" --tag barnehage
-  allmenning publish dpia.md --kind dpia --title \"DPIA for Visma Flyt Skole\" --json")]
+  allmenning publish dpia.md --kind dpia --title \"DPIA for Visma Flyt Skole\" --json
+  allmenning publish ros.md --kind ros --title ROS --share-with 937052766 964338531")]
 pub struct PublishArgs {
     /// The file or directory to publish
     #[arg(value_name = "PATH")]
@@ -46,6 +52,16 @@ pub struct PublishArgs {
     /// Include target/ and node_modules/ directories
     #[arg(long)]
     pub include_build_dirs: bool,
+    /// Restrict the artefact to these organisations (and the owner): their 9-digit numbers,
+    /// one or more, or repeat the option; comma-separated works too
+    #[arg(
+        long = "share-with",
+        value_name = "ORGNR",
+        num_args = 1..,
+        value_delimiter = ',',
+        value_parser = crate::parse::org_number
+    )]
+    pub share_with: Vec<allmenning_protocol::identity::OrgNumber>,
     /// Print the result as JSON (the Published reply)
     #[arg(long)]
     pub json: bool,
@@ -144,14 +160,20 @@ pub async fn run(ctx: &Ctx, args: PublishArgs) -> anyhow::Result<()> {
     }
     let count = files.len();
     let bytes: u64 = files.iter().map(|f| f.content.0.len() as u64).sum();
+    let mut share_with: Vec<String> = args.share_with.iter().map(|o| o.to_string()).collect();
+    share_with.sort();
+    share_with.dedup();
     bar.set_message("storing");
     let published = client
         .publish(
-            title,
-            args.kind,
-            args.description,
-            args.tags,
-            files,
+            NewArtefact {
+                title,
+                kind: args.kind,
+                description: args.description,
+                tags: args.tags,
+                files,
+                share_with: share_with.clone(),
+            },
             |p: &Progress| {
                 if p.total > 0 {
                     bar.set_length(p.total);
@@ -168,8 +190,13 @@ pub async fn run(ctx: &Ctx, args: PublishArgs) -> anyhow::Result<()> {
     }
     outln!("{}", published.id)?;
     if stderr_is_terminal() {
+        let visibility = if share_with.is_empty() {
+            String::new()
+        } else {
+            format!(", shared only with {}", share_with.join(", "))
+        };
         eprintln!(
-            "published {count} files ({}); check it out with `allmenning checkout {} DIR`",
+            "published {count} files ({}{visibility}); check it out with `allmenning checkout {} DIR`",
             format_size(bytes),
             crate::output::short(&published.id)
         );

@@ -1,15 +1,21 @@
 //! `allmenning show`
 
+use super::access::visibility_text;
 use super::Ctx;
 use crate::outln;
-use crate::output::{format_size, format_time, print, print_json, short, table};
+use crate::output::{format_date, format_size, format_time, print, print_json, short, table};
+use allmenning_node::control::EndorsementInfo;
 
-/// Show an artefact: its metadata, current heads and files.
+/// Show an artefact: its metadata, access, endorsements, current heads and files.
+///
+/// Endorsements are curators' verdicts on an exact version: the line tells whether that version
+/// is the current one or how many changes came after it.
 #[derive(clap::Args, Clone, Debug)]
 #[command(after_help = "\
 Examples:
   allmenning show 3f2a9c
-  allmenning show 3f2a9c --json | jq -r '.files[].path'")]
+  allmenning show 3f2a9c --json | jq -r '.files[].path'
+  allmenning show 3f2a9c --json | jq '.endorsements[] | {status, curator, current}'")]
 pub struct ShowArgs {
     /// The artefact's id, or a unique prefix of it
     #[arg(value_name = "ID")]
@@ -30,6 +36,13 @@ pub async fn run(ctx: &Ctx, args: ShowArgs) -> anyhow::Result<()> {
     outln!("id:       {}", detail.id)?;
     outln!("kind:     {}", detail.kind)?;
     outln!("owner:    {} ({})", detail.owner_name, short(&detail.owner))?;
+    outln!(
+        "access:   {}",
+        visibility_text(&detail.visibility, &detail.owner, &detail.readers)
+    )?;
+    if !detail.maintainers.is_empty() {
+        outln!("maintainers: {}", detail.maintainers.join(", "))?;
+    }
     outln!("created:  {}", format_time(detail.created))?;
     if !detail.tags.is_empty() {
         outln!("tags:     {}", detail.tags.join(", "))?;
@@ -46,6 +59,22 @@ pub async fn run(ctx: &Ctx, args: ShowArgs) -> anyhow::Result<()> {
     )?;
     if !detail.complete {
         outln!("          (some file contents are still being fetched from peers)")?;
+    }
+    for e in &detail.endorsements {
+        outln!("Endorsed: {}", endorsement_line(e))?;
+        if !e.note.is_empty() {
+            outln!("          \"{}\"", e.note)?;
+        }
+    }
+    if detail
+        .endorsements
+        .iter()
+        .any(|e| !e.current && is_positive(&e.status))
+    {
+        outln!(
+            "          (`allmenning checkout {} DIR --endorsed` checks out the endorsed version)",
+            short(&detail.id)
+        )?;
     }
     if !detail.description.is_empty() {
         outln!()?;
@@ -70,4 +99,66 @@ pub async fn run(ctx: &Ctx, args: ShowArgs) -> anyhow::Result<()> {
     let text = table(&["", "", ""], &rows);
     // Skip the (empty) header line.
     print(text.split_once('\n').map_or("", |(_, rest)| rest))
+}
+
+/// Whether a status vouches for the version (what `checkout --endorsed` picks).
+fn is_positive(status: &str) -> bool {
+    matches!(status, "reviewed" | "recommended" | "approved")
+}
+
+/// `approved by KS (971032146) 2026-11-29, current version` or `..., 3 changes since`.
+pub fn endorsement_line(e: &EndorsementInfo) -> String {
+    let by = if e.curator_name.is_empty() || e.curator_name == e.curator {
+        e.curator.clone()
+    } else {
+        format!("{} ({})", e.curator_name, e.curator)
+    };
+    let version = if e.current {
+        "current version".to_string()
+    } else {
+        match e.changes_since {
+            0 => "not the current version".to_string(),
+            1 => "1 change since".to_string(),
+            n => format!("{n} changes since"),
+        }
+    };
+    format!("{} by {by} {}, {version}", e.status, format_date(e.time))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endorsement(current: bool, changes_since: usize) -> EndorsementInfo {
+        EndorsementInfo {
+            status: "approved".into(),
+            curator: "971032146".into(),
+            curator_name: "KS".into(),
+            heads: vec!["ab".into()],
+            note: String::new(),
+            time: 1_795_953_600,
+            seq: 1,
+            current,
+            changes_since,
+        }
+    }
+
+    #[test]
+    fn endorsement_lines_say_how_far_the_version_is_behind() {
+        assert_eq!(
+            endorsement_line(&endorsement(true, 0)),
+            "approved by KS (971032146) 2026-11-29, current version"
+        );
+        assert_eq!(
+            endorsement_line(&endorsement(false, 3)),
+            "approved by KS (971032146) 2026-11-29, 3 changes since"
+        );
+        assert_eq!(
+            endorsement_line(&endorsement(false, 1)),
+            "approved by KS (971032146) 2026-11-29, 1 change since"
+        );
+        let mut unnamed = endorsement(true, 0);
+        unnamed.curator_name = String::new();
+        assert!(endorsement_line(&unnamed).starts_with("approved by 971032146 "));
+    }
 }

@@ -41,6 +41,9 @@ pub enum ControlRequest {
         description: String,
         tags: Vec<String>,
         files: Vec<FilePayload>,
+        /// Organisation numbers that may read the artefact; empty means public.
+        #[serde(default)]
+        share_with: Vec<String>,
     },
     List,
     /// `id` may be a unique prefix of an artefact id.
@@ -54,6 +57,10 @@ pub enum ControlRequest {
     Files {
         id: String,
         heads: Option<Vec<String>>,
+        /// The version a curator endorsed most recently (reviewed, recommended or approved),
+        /// instead of `heads`.
+        #[serde(default)]
+        endorsed: bool,
     },
     /// Applies `edits`, made against `base_heads`, as one signed change.
     Commit {
@@ -62,11 +69,74 @@ pub enum ControlRequest {
         edits: Vec<EditPayload>,
         message: String,
     },
+    /// Makes this node's organisation the root curator of a new network and joins it.
+    NetworkCreate {
+        name: String,
+    },
+    /// Adopts a network file (its roots and bootstrap addresses).
+    NetworkJoin {
+        network: String,
+    },
+    NetworkShow,
+    /// Admits an organisation that announced itself (roots and admit-scoped curators).
+    CurateAdmit {
+        org: String,
+        fingerprint: Option<String>,
+    },
+    /// Delegates curator rights to an admitted organisation (roots only).
+    CurateDelegate {
+        org: String,
+        scopes: Vec<String>,
+        expires: Option<i64>,
+    },
+    /// Revokes an admission, a delegation or an endorsement.
+    CurateRevoke {
+        target: RevokeTarget,
+    },
+    /// Endorses the artefact's current heads with a status.
+    CurateEndorse {
+        id: String,
+        status: String,
+        note: String,
+    },
+    /// One organisation (by number), or all known ones when `org` is `None`.
+    OrgShow {
+        org: Option<String>,
+    },
+    /// Certifies another node key for this node's organisation (needs the org key).
+    OrgAddNode {
+        node_key: String,
+        label: String,
+    },
+    /// Revokes a node key of this node's organisation (a lost laptop).
+    OrgRevokeNode {
+        node_key: String,
+    },
+    /// Grants `role` ("maintainer" or "reader") on an artefact this organisation owns.
+    AccessGrant {
+        id: String,
+        org: String,
+        role: String,
+    },
+    /// Removes an organisation's maintainer and reader rights on an artefact.
+    AccessRevoke {
+        id: String,
+        org: String,
+    },
+    AccessList {
+        id: String,
+    },
     /// Test hook: corrupt the stored signature of change `hash`, so that this node serves a
     /// tampered change. Refused unless the node was started with ALLMENNING_TEST_HOOKS=1.
     DebugCorruptChange {
         id: String,
         hash: String,
+    },
+    /// Test hook: every trust statement this node holds, encoded as hex.
+    DebugStatements,
+    /// Test hook: hand the node one encoded statement (hex) as if a peer had sent it.
+    DebugInjectStatement {
+        statement: String,
     },
 }
 
@@ -118,6 +188,108 @@ pub enum ControlReply {
     Files(FilesAt),
     Committed(Committed),
     Done,
+    Network(NetworkInfo),
+    Statement(StatementInfo),
+    Orgs { orgs: Vec<OrgDetail> },
+    Access(AccessInfo),
+    RawStatements { statements: Vec<String> },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RevokeTarget {
+    Admission {
+        org: String,
+    },
+    Delegation {
+        org: String,
+    },
+    /// This curator's endorsement of an artefact.
+    Endorsement {
+        id: String,
+    },
+    /// Any statement this node's organisation signed, by its id.
+    Statement {
+        statement: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootInfo {
+    pub org: String,
+    pub name: String,
+    pub key: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkInfo {
+    pub name: String,
+    pub fingerprint: String,
+    pub roots: Vec<RootInfo>,
+    pub bootstrap: Vec<String>,
+    /// The network file itself (JSON), to hand to other organisations.
+    pub file: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementInfo {
+    pub id: String,
+    pub kind: String,
+    pub signer: String,
+    pub time: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeKeyInfo {
+    pub key: String,
+    pub label: String,
+    pub revoked: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CuratorInfo {
+    pub root: bool,
+    pub scopes: Vec<String>,
+    pub expires: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgDetail {
+    pub number: String,
+    pub name: String,
+    pub kind: String,
+    pub org_key: String,
+    pub fingerprint: String,
+    pub admitted: bool,
+    pub admitted_by: Option<String>,
+    pub nodes: Vec<NodeKeyInfo>,
+    pub curator: Option<CuratorInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessInfo {
+    pub id: String,
+    pub owner: String,
+    pub maintainers: Vec<String>,
+    /// "public" or "restricted".
+    pub visibility: String,
+    /// The organisations a restricted artefact is shared with (besides the owner).
+    pub readers: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndorsementInfo {
+    pub status: String,
+    pub curator: String,
+    pub curator_name: String,
+    pub heads: Vec<String>,
+    pub note: String,
+    pub time: i64,
+    pub seq: u64,
+    /// True when the endorsed heads are the artefact's current heads.
+    pub current: bool,
+    /// How many changes this node holds that came after the endorsed version.
+    pub changes_since: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +309,18 @@ pub struct NodeStatus {
     pub home: String,
     pub version: String,
     pub uptime_secs: u64,
+    /// This node's public key (hex), for `allmenning org add-node` on the org-key holder.
+    #[serde(default)]
+    pub node_key: String,
+    /// The network this node belongs to, if it joined or created one.
+    #[serde(default)]
+    pub network: Option<String>,
+    /// Whether this node's organisation is admitted in that network.
+    #[serde(default)]
+    pub admitted: bool,
+    /// Whether this node holds its organisation's key.
+    #[serde(default)]
+    pub has_org_key: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,6 +378,15 @@ pub struct ArtefactDetail {
     pub changes: usize,
     pub files: Vec<FileInfo>,
     pub complete: bool,
+    #[serde(default)]
+    pub maintainers: Vec<String>,
+    /// "public" or "restricted".
+    #[serde(default)]
+    pub visibility: String,
+    #[serde(default)]
+    pub readers: Vec<String>,
+    #[serde(default)]
+    pub endorsements: Vec<EndorsementInfo>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

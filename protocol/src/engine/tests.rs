@@ -46,7 +46,7 @@ fn publish(net: &mut SimNet, node: usize) -> ArtefactId {
     let nonce = net.nonce();
     let now = net.now;
     net.nodes[node]
-        .publish(&meta("Foreldrebetaling"), &sample_files(), now, nonce)
+        .publish(&meta("Foreldrebetaling"), &sample_files(), None, now, nonce)
         .unwrap()
 }
 
@@ -442,9 +442,10 @@ fn garbage_from_a_peer_is_an_error_not_a_panic() {
 #[test]
 fn unsolicited_blobs_are_refused() {
     let mut net = SimNet::new(2, 11);
-    publish(&mut net, 0);
+    let id = publish(&mut net, 0);
     net.nodes[1].handle_connected(0, None);
     let asked = Request::Blobs {
+        id,
         hashes: vec![BlobHash::of(b"a")],
     };
     let resp = Response::Blobs {

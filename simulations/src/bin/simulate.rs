@@ -105,7 +105,7 @@ fn main() {
         created: net.now,
     };
     let nonce = net.nonce();
-    let id = match net.nodes[0].publish(&meta, &files, net.now, nonce) {
+    let id = match net.nodes[0].publish(&meta, &files, None, net.now, nonce) {
         Ok(id) => id,
         Err(e) => {
             eprintln!("publish failed: {e}");

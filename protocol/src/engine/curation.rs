@@ -1,0 +1,757 @@
+//! The engine's side of trust: joining a network, signing and spreading statements, and the
+//! read checks that keep restricted artefacts on the nodes they are shared with.
+//!
+//! Statements travel two ways. Public ones (profiles, admissions, certificates, delegations,
+//! endorsements, access lists of public artefacts) are gossiped and exchanged with every peer on
+//! connect. The access list of a restricted artefact names the artefact, so it goes only to
+//! nodes that may read it, pushed directly (`Offer`) or served on request to them alone.
+
+use super::{store_err, Engine, EngineError, Output, PeerKey};
+use crate::artefact::ArtefactId;
+use crate::identity::{NodeKey, OrgKind, OrgNumber, PublicKey};
+use crate::store::Store;
+use crate::trust::{
+    AccessView, EndorsementStatus, EndorsementView, Network, Scope, SignedStatement, Statement,
+    StatementId, Trust,
+};
+use crate::wire::{heads_from_wire, heads_to_wire, Head, Request, Response, WireBlob};
+use automerge::{ChangeHash, ReadDoc};
+use std::collections::HashSet;
+
+/// An endorsement as shown to users: the statement plus where the artefact stands now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndorsementState {
+    pub endorsement: EndorsementView,
+    /// The endorsed heads are the artefact's current heads.
+    pub current: bool,
+    /// Changes this node holds that are not in the endorsed version.
+    pub changes_since: usize,
+}
+
+/// What `revoke` withdraws.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RevokeTarget {
+    Admission(OrgNumber),
+    Delegation(OrgNumber),
+    /// This node's organisation's latest endorsement of the artefact.
+    Endorsement(ArtefactId),
+    Statement(StatementId),
+}
+
+/// The roles `grant` hands out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Maintainer,
+    Reader,
+}
+
+impl<S: Store, P: PeerKey> Engine<S, P> {
+    /// Puts this engine in a network: statements are checked against `network`'s roots, changes
+    /// are authorized, restricted artefacts are kept to their readers. Loads stored statements
+    /// and, when this node holds its organisation's key, announces the organisation and
+    /// certifies this node.
+    pub fn join_network(
+        &mut self,
+        network: Network,
+        org_key: Option<NodeKey>,
+        profile: (OrgNumber, String, OrgKind),
+        now: i64,
+    ) -> Result<(), EngineError> {
+        network.verify()?;
+        let mut trust = Trust::new(network);
+        let stored = self.store.statements().map_err(store_err)?;
+        let decoded = stored
+            .iter()
+            .filter_map(|b| SignedStatement::decode(b).ok());
+        let _ = trust.insert_many(decoded);
+        self.trust = Some(trust);
+        self.org_key = org_key.clone();
+        self.profile = Some(profile.clone());
+        if let Some(org_key) = org_key {
+            let (org, name, kind) = profile;
+            let announced = self.trust.as_ref().is_some_and(|t| {
+                t.statements().any(|s| {
+                    matches!(&s.body, Statement::OrgProfile { org: o, org_key: k, .. } if *o == org && *k == org_key.public())
+                })
+            });
+            if !announced {
+                self.issue(
+                    Statement::OrgProfile {
+                        org,
+                        name,
+                        kind,
+                        org_key: org_key.public(),
+                    },
+                    now,
+                )?;
+            }
+            let node = self.key.public();
+            let certified = self.trust.as_ref().is_some_and(|t| {
+                t.statements().any(|s| {
+                    matches!(&s.body, Statement::NodeCert { org: o, node_key, .. } if *o == org && *node_key == node)
+                        && s.signer == org_key.public()
+                })
+            });
+            if !certified {
+                self.issue(
+                    Statement::NodeCert {
+                        org,
+                        node_key: node,
+                        label: "first node".into(),
+                    },
+                    now,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn trust(&self) -> Option<&Trust> {
+        self.trust.as_ref()
+    }
+
+    pub fn has_org_key(&self) -> bool {
+        self.org_key.is_some()
+    }
+
+    /// Whether this node may write in its network: its organisation is admitted and the node is
+    /// certified (always true outside a network).
+    pub fn admitted(&self) -> bool {
+        match &self.trust {
+            None => true,
+            Some(t) => t.org_of_node(&self.key.public()).is_some(),
+        }
+    }
+
+    fn trust_or_err(&self) -> Result<&Trust, EngineError> {
+        self.trust.as_ref().ok_or(EngineError::NoNetwork)
+    }
+
+    fn org_key_or_err(&self) -> Result<&NodeKey, EngineError> {
+        self.org_key.as_ref().ok_or_else(|| {
+            EngineError::NotPermitted(
+                "this node does not hold its organisation's key (org.key); run this on the node that does".into(),
+            )
+        })
+    }
+
+    fn own_org(&self) -> Result<OrgNumber, EngineError> {
+        self.profile
+            .as_ref()
+            .map(|p| p.0)
+            .ok_or(EngineError::NoNetwork)
+    }
+
+    /// Signs `body` (with the org key when this node holds it, else the node key), stores it and
+    /// spreads it.
+    pub fn issue(&mut self, body: Statement, now: i64) -> Result<StatementId, EngineError> {
+        let key = self.org_key.clone().unwrap_or_else(|| self.key.clone());
+        let statement = SignedStatement::sign(body, &key, now);
+        let id = statement.id();
+        let trust = self.trust.as_mut().ok_or(EngineError::NoNetwork)?;
+        trust.insert(statement.clone())?;
+        self.store
+            .put_statement(&id.0, &statement.encode())
+            .map_err(store_err)?;
+        self.store.flush().map_err(store_err)?;
+        self.spread(&statement, None);
+        if !matches!(statement.body, Statement::Endorse { .. }) {
+            self.recheck_peers();
+        }
+        Ok(id)
+    }
+
+    /// Gossips a statement, or, for the access list of a restricted artefact, offers it only to
+    /// connected peers that may read the artefact.
+    fn spread(&mut self, statement: &SignedStatement, except: Option<&P>) {
+        match self.restricted_access_artefact(statement) {
+            None => self.outbox.push_back(Output::Statement(statement.clone())),
+            Some(artefact) => {
+                let peers: Vec<P> = self.connected.iter().cloned().collect();
+                for peer in peers {
+                    if Some(&peer) == except || !self.peer_may_read(&peer, &artefact) {
+                        continue;
+                    }
+                    self.outbox.push_back(Output::Request {
+                        peer,
+                        request: Request::Offer {
+                            statements: vec![WireBlob(statement.encode())],
+                        },
+                    });
+                }
+            }
+        }
+    }
+
+    /// The artefact of an `Access` statement that restricts readers.
+    fn restricted_access_artefact(&self, statement: &SignedStatement) -> Option<ArtefactId> {
+        match &statement.body {
+            Statement::Access {
+                artefact,
+                readers: Some(_),
+                ..
+            } => Some(*artefact),
+            _ => None,
+        }
+    }
+
+    /// After who-may-do-what changed, ask every peer again what it has: changes refused before
+    /// may be acceptable now, and restricted artefacts may have become readable.
+    fn recheck_peers(&mut self) {
+        let peers: Vec<P> = self.connected.iter().cloned().collect();
+        for peer in peers {
+            self.outbox.push_back(Output::Request {
+                peer,
+                request: Request::Inventory,
+            });
+        }
+    }
+
+    pub(super) fn statement_prefixes(&self) -> Vec<[u8; 8]> {
+        self.trust
+            .as_ref()
+            .map(|t| {
+                t.statements()
+                    .map(|s| {
+                        let mut p = [0u8; 8];
+                        p.copy_from_slice(&s.id().0[..8]);
+                        p
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub(super) fn serve_statements(&mut self, peer: &P, have: &[[u8; 8]]) -> Response {
+        let Some(trust) = &self.trust else {
+            return Response::Statements {
+                statements: Vec::new(),
+            };
+        };
+        let have: HashSet<[u8; 8]> = have.iter().copied().collect();
+        let candidates: Vec<SignedStatement> = trust
+            .statements()
+            .filter(|s| {
+                let mut p = [0u8; 8];
+                p.copy_from_slice(&s.id().0[..8]);
+                !have.contains(&p)
+            })
+            .cloned()
+            .collect();
+        let mut out = Vec::new();
+        for statement in candidates {
+            if let Some(artefact) = self.restricted_access_artefact(&statement) {
+                if !self.peer_may_read(peer, &artefact) {
+                    continue;
+                }
+            }
+            out.push(WireBlob(statement.encode()));
+        }
+        Response::Statements { statements: out }
+    }
+
+    /// Takes statements from a peer (or from gossip). Returns how many were new.
+    pub(super) fn ingest_statements(
+        &mut self,
+        peer: Option<&P>,
+        statements: Vec<WireBlob>,
+    ) -> usize {
+        let Some(trust) = self.trust.as_mut() else {
+            return 0;
+        };
+        let mut decoded = Vec::new();
+        let mut problems = Vec::new();
+        for WireBlob(bytes) in statements {
+            match SignedStatement::decode(&bytes) {
+                Ok(s) => decoded.push(s),
+                Err(e) => problems.push(format!("malformed statement: {e}")),
+            }
+        }
+        let mut new = Vec::new();
+        let results = trust.insert_many(decoded.clone());
+        for (statement, result) in decoded.into_iter().zip(results) {
+            match result {
+                Ok(true) => new.push(statement),
+                Ok(false) => {}
+                Err(e) => problems.push(format!("statement refused: {e}")),
+            }
+        }
+        for reason in problems {
+            if let Some(peer) = peer {
+                self.reject(peer, None, reason);
+            }
+        }
+        let mut authority_changed = false;
+        for statement in &new {
+            let id = statement.id();
+            if let Err(e) = self.store.put_statement(&id.0, &statement.encode()) {
+                self.outbox.push_back(Output::Event(super::Event::Rejected {
+                    peer: String::from("local store"),
+                    id: None,
+                    reason: format!("cannot store statement {id}: {e}"),
+                }));
+            }
+            authority_changed |= !matches!(statement.body, Statement::Endorse { .. });
+        }
+        if !new.is_empty() {
+            let _ = self.store.flush();
+        }
+        if authority_changed {
+            self.recheck_peers();
+        }
+        new.len()
+    }
+
+    /// Takes one encoded statement handed in locally (imported from a file, or by a test): it
+    /// is checked exactly like one from a peer, and an error says why it was refused.
+    pub fn offer_statement(&mut self, bytes: &[u8]) -> Result<bool, EngineError> {
+        let statement = SignedStatement::decode(bytes)?;
+        let trust = self.trust.as_mut().ok_or(EngineError::NoNetwork)?;
+        let new = trust.insert(statement.clone())?;
+        if new {
+            let id = statement.id();
+            self.store
+                .put_statement(&id.0, &statement.encode())
+                .map_err(store_err)?;
+            self.store.flush().map_err(store_err)?;
+            self.spread(&statement, None);
+            if !matches!(statement.body, Statement::Endorse { .. }) {
+                self.recheck_peers();
+            }
+        }
+        Ok(new)
+    }
+
+    /// Test hook: let this node commit even where its own check says nobody will accept the
+    /// change, so end-to-end tests can show that the other nodes refuse it.
+    pub fn skip_local_write_check_for_testing(&mut self, skip: bool) {
+        self.skip_local_write_check = skip;
+    }
+
+    /// A gossiped statement arrived via `peer`.
+    pub fn handle_statement(&mut self, peer: P, bytes: &[u8]) {
+        self.ingest_statements(Some(&peer), vec![WireBlob(bytes.to_vec())]);
+    }
+
+    /// The artefact's owner (from its genesis), cached.
+    pub(super) fn owner_of(&mut self, id: &ArtefactId) -> Option<OrgNumber> {
+        if let Some(owner) = self.owners.get(id) {
+            return *owner;
+        }
+        self.load(id).ok()?;
+        let owner = self
+            .docs
+            .get(id)
+            .and_then(|l| super::owner_from_doc(id, &l.artefact.doc));
+        self.owners.insert(*id, owner);
+        owner
+    }
+
+    /// The access list in force (owner only and public when none was signed).
+    pub fn access(&mut self, id: &ArtefactId) -> Result<AccessView, EngineError> {
+        let owner = self
+            .owner_of(id)
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        Ok(match &self.trust {
+            Some(t) => t.access(id, owner),
+            None => AccessView {
+                owner,
+                maintainers: Vec::new(),
+                readers: None,
+                heads: Vec::new(),
+                seq: 0,
+                statement: None,
+            },
+        })
+    }
+
+    pub(super) fn is_restricted(&mut self, id: &ArtefactId) -> bool {
+        if self.trust.is_none() {
+            return false;
+        }
+        let Some(owner) = self.owner_of(id) else {
+            // No readable owner: treat as restricted, so nothing leaks by mistake.
+            return true;
+        };
+        self.trust
+            .as_ref()
+            .is_some_and(|t| t.access(id, owner).readers.is_some())
+    }
+
+    /// May `peer` be shown artefact `id`? Public artefacts: anyone. Restricted ones: nodes of
+    /// the owner or of a listed reader organisation, identified by their transport key.
+    pub(super) fn peer_may_read(&mut self, peer: &P, id: &ArtefactId) -> bool {
+        if !self.is_restricted(id) {
+            return true;
+        }
+        let (Some(key), Some(owner)) = (self.peer_keys.get(peer).copied(), self.owner_of(id))
+        else {
+            return false;
+        };
+        self.trust
+            .as_ref()
+            .is_some_and(|t| t.may_read(id, owner, &key))
+    }
+
+    /// Checks that this node may write to `id` before it makes a change nobody would accept.
+    pub(super) fn check_may_write(&mut self, id: &ArtefactId) -> Result<(), EngineError> {
+        if self.trust.is_none() || self.skip_local_write_check {
+            return Ok(());
+        }
+        let owner = self.owner_of(id);
+        let me = self.key.public();
+        let org = self.profile.as_ref().map(|p| p.0);
+        crate::authz::authorize(self.trust.as_ref(), id, owner, Some(&me), |_| false).map_err(|e| {
+            EngineError::NotPermitted(format!(
+                "{e}. Your organisation ({}) is not a maintainer of this artefact, so your edits stay in your checkout and are not shared; ask the owner ({}) for maintainer rights (`allmenning access grant`)",
+                org.map(|o| o.to_string()).unwrap_or_default(),
+                owner.map(|o| o.to_string()).unwrap_or_default(),
+            ))
+        })
+    }
+
+    /// Endorses the artefact's current heads.
+    pub fn endorse(
+        &mut self,
+        id: &ArtefactId,
+        status: EndorsementStatus,
+        note: &str,
+        now: i64,
+    ) -> Result<StatementId, EngineError> {
+        let signer = self.org_key_or_err()?.public();
+        self.trust_or_err()?
+            .check_curator(&signer, Scope::Endorse, now)?;
+        let heads = heads_to_wire(&self.artefact(id)?.heads());
+        let seq = 1 + self
+            .trust_or_err()?
+            .statements()
+            .filter(|s| s.signer == signer)
+            .filter_map(|s| match &s.body {
+                Statement::Endorse { artefact, seq, .. } if artefact == id => Some(*seq),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        self.issue(
+            Statement::Endorse {
+                artefact: *id,
+                heads,
+                status,
+                note: note.to_string(),
+                seq,
+            },
+            now,
+        )
+    }
+
+    /// Valid endorsements of an artefact, newest first, with where the artefact stands now.
+    pub fn endorsements(&mut self, id: &ArtefactId) -> Result<Vec<EndorsementState>, EngineError> {
+        let views = match &self.trust {
+            Some(t) => t.endorsements(id),
+            None => return Ok(Vec::new()),
+        };
+        let artefact = self.artefact(id)?;
+        let current = artefact.heads();
+        let mut out = Vec::new();
+        for view in views {
+            let endorsed = heads_from_wire(&view.heads);
+            let mut sorted = endorsed.clone();
+            sorted.sort();
+            let known = endorsed
+                .iter()
+                .all(|h| artefact.doc.get_change_by_hash(h).is_some());
+            // Counted as people see history: signed changes, not the origins of co-edited text.
+            let changes_since = if known {
+                artefact
+                    .doc
+                    .get_changes(&endorsed)
+                    .iter()
+                    .filter(|c| crate::signed::actor_key(c.actor_id()).is_some())
+                    .count()
+            } else {
+                0
+            };
+            out.push(EndorsementState {
+                current: sorted == current,
+                changes_since,
+                endorsement: view,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The heads of the newest endorsement that vouches for a version (reviewed, recommended
+    /// or approved) and that this node holds.
+    pub fn endorsed_heads(&mut self, id: &ArtefactId) -> Result<Vec<ChangeHash>, EngineError> {
+        let states = self.endorsements(id)?;
+        states
+            .into_iter()
+            .filter(|s| {
+                matches!(
+                    s.endorsement.status,
+                    EndorsementStatus::Reviewed
+                        | EndorsementStatus::Recommended
+                        | EndorsementStatus::Approved
+                )
+            })
+            .map(|s| heads_from_wire(&s.endorsement.heads))
+            .find(|heads| {
+                self.docs.get(id).is_some_and(|l| {
+                    heads
+                        .iter()
+                        .all(|h| l.artefact.doc.get_change_by_hash(h).is_some())
+                })
+            })
+            .ok_or_else(|| EngineError::Missing(format!("an endorsed version of {id}")))
+    }
+
+    /// Admits an organisation that announced itself. `fingerprint`, when given, must match the
+    /// start of the announced org key's fingerprint.
+    pub fn admit(
+        &mut self,
+        org: OrgNumber,
+        fingerprint: Option<&str>,
+        now: i64,
+    ) -> Result<StatementId, EngineError> {
+        let signer = self.org_key_or_err()?.public();
+        let trust = self.trust_or_err()?;
+        trust.check_curator(&signer, Scope::Admit, now)?;
+        let view = trust.org(org).ok_or_else(|| {
+            EngineError::Missing(format!(
+                "organisation {org}: it has not announced itself to this node yet (its node must join the network and connect)"
+            ))
+        })?;
+        if let Some(fp) = fingerprint {
+            let fp = fp.trim().to_ascii_lowercase();
+            if fp.is_empty() || !view.fingerprint.starts_with(&fp) {
+                return Err(EngineError::NotPermitted(format!(
+                    "fingerprint mismatch: organisation {org} announced a key with fingerprint {}, not {fp}",
+                    view.fingerprint
+                )));
+            }
+        }
+        self.issue(
+            Statement::Admit {
+                org,
+                name: view.name,
+                kind: view.kind,
+                org_key: view.org_key,
+            },
+            now,
+        )
+    }
+
+    /// Delegates curator rights to an admitted organisation (roots only).
+    pub fn delegate(
+        &mut self,
+        org: OrgNumber,
+        scopes: Vec<Scope>,
+        expires: Option<i64>,
+        now: i64,
+    ) -> Result<StatementId, EngineError> {
+        let signer = self.org_key_or_err()?.public();
+        let trust = self.trust_or_err()?;
+        if !trust.network().is_root(&signer) {
+            return Err(EngineError::NotPermitted(
+                "only a root curator (listed in the network file) can delegate curator rights"
+                    .into(),
+            ));
+        }
+        let view = trust
+            .org(org)
+            .filter(|v| v.admitted)
+            .ok_or_else(|| EngineError::Missing(format!("admitted organisation {org}")))?;
+        self.issue(
+            Statement::Delegate {
+                org,
+                org_key: view.org_key,
+                scopes,
+                expires,
+            },
+            now,
+        )
+    }
+
+    /// Withdraws an admission, a delegation, an endorsement or any statement by id.
+    pub fn revoke(&mut self, target: RevokeTarget, now: i64) -> Result<StatementId, EngineError> {
+        let signer = self.org_key_or_err()?.public();
+        let trust = self.trust_or_err()?;
+        let is_root = trust.network().is_root(&signer);
+        let mine = |s: &SignedStatement| s.signer == signer || is_root;
+        let found: Option<StatementId> = match &target {
+            RevokeTarget::Admission(org) => trust
+                .statements()
+                .filter(|s| {
+                    matches!(&s.body, Statement::Admit { org: o, .. } if o == org) && mine(s)
+                })
+                .filter(|s| !trust.is_revoked(&s.id()))
+                .map(|s| s.id())
+                .next(),
+            RevokeTarget::Delegation(org) => trust
+                .statements()
+                .filter(|s| {
+                    matches!(&s.body, Statement::Delegate { org: o, .. } if o == org) && mine(s)
+                })
+                .filter(|s| !trust.is_revoked(&s.id()))
+                .map(|s| s.id())
+                .next(),
+            RevokeTarget::Endorsement(artefact) => trust
+                .statements()
+                .filter(|s| s.signer == signer)
+                .filter_map(|s| match &s.body {
+                    Statement::Endorse {
+                        artefact: a, seq, ..
+                    } if a == artefact => Some((*seq, s.id())),
+                    _ => None,
+                })
+                .max()
+                .map(|(_, id)| id),
+            RevokeTarget::Statement(id) => trust.get(id).filter(|s| mine(s)).map(|s| s.id()),
+        };
+        let target_id = found.ok_or_else(|| {
+            EngineError::Missing(format!(
+                "a statement to revoke ({target:?}) signed by this organisation"
+            ))
+        })?;
+        self.issue(Statement::Revoke { target: target_id }, now)
+    }
+
+    /// Certifies another node key for this node's organisation.
+    pub fn add_node(
+        &mut self,
+        node_key: PublicKey,
+        label: &str,
+        now: i64,
+    ) -> Result<StatementId, EngineError> {
+        self.org_key_or_err()?;
+        let org = self.own_org()?;
+        self.issue(
+            Statement::NodeCert {
+                org,
+                node_key,
+                label: label.to_string(),
+            },
+            now,
+        )
+    }
+
+    /// Revokes a node key of this node's organisation.
+    pub fn revoke_node(
+        &mut self,
+        node_key: PublicKey,
+        now: i64,
+    ) -> Result<StatementId, EngineError> {
+        self.org_key_or_err()?;
+        let org = self.own_org()?;
+        self.issue(Statement::NodeRevoke { org, node_key }, now)
+    }
+
+    /// Sets who may write and read an artefact this node's organisation owns.
+    pub fn set_access(
+        &mut self,
+        id: &ArtefactId,
+        maintainers: Vec<OrgNumber>,
+        readers: Option<Vec<OrgNumber>>,
+        now: i64,
+    ) -> Result<StatementId, EngineError> {
+        let current = self.access(id)?;
+        let org = self.own_org()?;
+        if current.owner != org {
+            return Err(EngineError::NotPermitted(format!(
+                "only the owner ({}) can change who may write or read this artefact",
+                current.owner
+            )));
+        }
+        let heads: Vec<Head> = heads_to_wire(&self.artefact(id)?.heads());
+        let id_copy = *id;
+        let statement = self.issue(
+            Statement::Access {
+                artefact: id_copy,
+                owner: org,
+                maintainers,
+                readers,
+                heads: heads.clone(),
+                seq: current.seq + 1,
+            },
+            now,
+        )?;
+        // Newly allowed readers learn of the artefact's heads directly.
+        self.announce_restricted(&id_copy, heads);
+        Ok(statement)
+    }
+
+    /// Grants a role on an owned artefact.
+    pub fn grant(
+        &mut self,
+        id: &ArtefactId,
+        org: OrgNumber,
+        role: Role,
+        now: i64,
+    ) -> Result<StatementId, EngineError> {
+        let current = self.access(id)?;
+        let mut maintainers = current.maintainers.clone();
+        let mut readers = current.readers.clone();
+        match role {
+            Role::Maintainer => {
+                if !maintainers.contains(&org) {
+                    maintainers.push(org);
+                }
+                if let Some(r) = readers.as_mut() {
+                    if !r.contains(&org) {
+                        r.push(org);
+                    }
+                }
+            }
+            Role::Reader => match readers.as_mut() {
+                None => {
+                    return Err(EngineError::NotPermitted(
+                        "the artefact is public: every organisation can read it already".into(),
+                    ))
+                }
+                Some(r) => {
+                    if !r.contains(&org) {
+                        r.push(org);
+                    }
+                }
+            },
+        }
+        self.set_access(id, maintainers, readers, now)
+    }
+
+    /// Removes an organisation's maintainer and reader rights.
+    pub fn revoke_access(
+        &mut self,
+        id: &ArtefactId,
+        org: OrgNumber,
+        now: i64,
+    ) -> Result<StatementId, EngineError> {
+        let current = self.access(id)?;
+        let maintainers = current
+            .maintainers
+            .iter()
+            .copied()
+            .filter(|o| *o != org)
+            .collect();
+        let readers = current
+            .readers
+            .map(|r| r.into_iter().filter(|o| *o != org).collect());
+        self.set_access(id, maintainers, readers, now)
+    }
+
+    /// Sends the artefact's heads straight to every connected peer that may read it (the
+    /// gossip topic never carries restricted artefacts).
+    pub(super) fn announce_restricted(&mut self, id: &ArtefactId, heads: Vec<Head>) {
+        let peers: Vec<P> = self.connected.iter().cloned().collect();
+        for peer in peers {
+            if self.peer_may_read(&peer, id) {
+                self.outbox.push_back(Output::Request {
+                    peer,
+                    request: Request::Notify(crate::wire::Announce {
+                        id: *id,
+                        heads: heads.clone(),
+                    }),
+                });
+            }
+        }
+    }
+}

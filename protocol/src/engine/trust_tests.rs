@@ -1,0 +1,468 @@
+//! Trust end to end between in-memory engines: admission, write permission, access, node
+//! revocation, restricted artefacts and endorsements.
+
+use super::*;
+use crate::artefact::{FileEdit, Metadata};
+use crate::testing::SimNet;
+use crate::trust::{EndorsementStatus, Network, Statement};
+use crate::wire::Response;
+
+const KS: usize = 0;
+const BERGEN: usize = 1;
+const TRONDHEIM: usize = 2;
+const OSLO: usize = 3;
+
+struct Org {
+    number: OrgNumber,
+    name: &'static str,
+    kind: OrgKind,
+    key: NodeKey,
+}
+
+fn orgs() -> Vec<Org> {
+    let org = |n: &str, name, kind, seed| Org {
+        number: n.parse().unwrap(),
+        name,
+        kind,
+        key: NodeKey::from_secret([seed; 32]),
+    };
+    vec![
+        org("971032146", "KS", OrgKind::Ks, 100),
+        org("964338531", "Bergen kommune", OrgKind::Kommune, 101),
+        org("942110464", "Trondheim kommune", OrgKind::Kommune, 102),
+        org("974760673", "Oslo kommune", OrgKind::Kommune, 103),
+    ]
+}
+
+/// Four nodes in a star around KS, all in one network; `admit` lists the orgs KS admits.
+fn network(seed: u64, admit: &[usize]) -> (SimNet, Vec<Org>) {
+    let mut net = SimNet::new(4, seed);
+    let orgs = orgs();
+    let network = Network::create(
+        "Test",
+        orgs[KS].number,
+        "KS",
+        &orgs[KS].key,
+        vec![],
+        net.now,
+    );
+    for (i, org) in orgs.iter().enumerate() {
+        net.nodes[i]
+            .join_network(
+                network.clone(),
+                Some(org.key.clone()),
+                (org.number, org.name.into(), org.kind),
+                net.now,
+            )
+            .unwrap();
+    }
+    for n in 1..4 {
+        net.connect(KS, n);
+    }
+    net.run(100_000);
+    for &i in admit {
+        let now = net.now;
+        net.nodes[KS].admit(orgs[i].number, None, now).unwrap();
+    }
+    net.run(100_000);
+    (net, orgs)
+}
+
+fn meta(owner: &Org, title: &str) -> Metadata {
+    Metadata {
+        title: title.into(),
+        kind: "dpia".into(),
+        description: String::new(),
+        tags: vec![],
+        owner: owner.number.to_string(),
+        owner_name: owner.name.into(),
+        created: 0,
+    }
+}
+
+fn files() -> Vec<FileData> {
+    vec![
+        FileData {
+            path: "dpia.md".into(),
+            content: b"# DPIA\n\nRisiko: lav\n".to_vec(),
+            executable: false,
+        },
+        FileData {
+            path: "vedlegg.bin".into(),
+            content: vec![0xde, 0xad, 0xbe, 0xef, 0x00, 0xff],
+            executable: false,
+        },
+    ]
+}
+
+fn publish(
+    net: &mut SimNet,
+    orgs: &[Org],
+    node: usize,
+    readers: Option<Vec<OrgNumber>>,
+) -> ArtefactId {
+    let nonce = net.nonce();
+    let now = net.now;
+    let id = net.nodes[node]
+        .publish(
+            &meta(&orgs[node], "Hemmelig DPIA"),
+            &files(),
+            readers,
+            now,
+            nonce,
+        )
+        .unwrap();
+    net.run(100_000);
+    id
+}
+
+fn edit(
+    net: &mut SimNet,
+    node: usize,
+    id: &ArtefactId,
+    text: &str,
+) -> Result<Option<ChangeHash>, EngineError> {
+    let (base, _) = net.nodes[node].files(id, None)?;
+    let nonce = net.nonce();
+    let now = net.now;
+    let edit = FileEdit::Write {
+        path: "dpia.md".into(),
+        content: text.as_bytes().to_vec(),
+        executable: false,
+    };
+    net.nodes[node].commit(id, &base, &[edit], "edit", now, nonce)
+}
+
+fn has(net: &mut SimNet, node: usize, id: &ArtefactId) -> bool {
+    net.nodes[node].list().unwrap().iter().any(|r| r.id == *id)
+}
+
+#[test]
+fn an_unadmitted_organisation_cannot_publish_and_an_admitted_one_can() {
+    let (mut net, orgs) = network(1, &[TRONDHEIM]);
+    let nonce = net.nonce();
+    let refused = net.nodes[BERGEN].publish(&meta(&orgs[BERGEN], "x"), &files(), None, 1, nonce);
+    assert!(
+        matches!(refused, Err(EngineError::NotPermitted(_))),
+        "{refused:?}"
+    );
+    let now = net.now;
+    net.nodes[KS].admit(orgs[BERGEN].number, None, now).unwrap();
+    net.run(100_000);
+    assert!(
+        net.nodes[TRONDHEIM]
+            .trust()
+            .unwrap()
+            .org(orgs[BERGEN].number)
+            .unwrap()
+            .admitted
+    );
+    let id = publish(&mut net, &orgs, BERGEN, None);
+    for n in [KS, TRONDHEIM, OSLO] {
+        assert!(
+            has(&mut net, n, &id),
+            "node {n} should have the public artefact"
+        );
+    }
+}
+
+#[test]
+fn a_wrong_fingerprint_stops_an_admission() {
+    let (mut net, orgs) = network(2, &[]);
+    let now = net.now;
+    let wrong = net.nodes[KS].admit(orgs[BERGEN].number, Some("0000000000"), now);
+    assert!(
+        matches!(wrong, Err(EngineError::NotPermitted(_))),
+        "{wrong:?}"
+    );
+    let fp = net.nodes[KS]
+        .trust()
+        .unwrap()
+        .org(orgs[BERGEN].number)
+        .unwrap()
+        .fingerprint;
+    net.nodes[KS]
+        .admit(orgs[BERGEN].number, Some(&fp[..8]), now)
+        .unwrap();
+}
+
+#[test]
+fn a_non_maintainer_change_is_refused_everywhere_until_granted() {
+    let (mut net, orgs) = network(3, &[BERGEN, TRONDHEIM, OSLO]);
+    let id = publish(&mut net, &orgs, BERGEN, None);
+    // Trondheim's own node refuses to make a change nobody would accept.
+    let local = edit(&mut net, TRONDHEIM, &id, "# DPIA\n\nRisiko: middels\n");
+    assert!(
+        matches!(&local, Err(EngineError::NotPermitted(m)) if m.contains("stay in your checkout")),
+        "{local:?}"
+    );
+
+    // A node that ignores the rule (simulated by writing the change directly) is refused by peers.
+    let (base, _) = net.nodes[TRONDHEIM].files(&id, None).unwrap();
+    let trondheim_key = net.nodes[TRONDHEIM].key.clone();
+    let mut doc = net.nodes[TRONDHEIM].artefact(&id).unwrap().clone();
+    let actor = signed::signed_actor(&trondheim_key.public(), [7; 8]);
+    let outcome = doc
+        .edit(
+            &base,
+            &[FileEdit::Write {
+                path: "dpia.md".into(),
+                content: b"# DPIA\n\nRisiko: ingen\n".to_vec(),
+                executable: false,
+            }],
+            actor,
+            5,
+            "rogue",
+            |_| Some("# DPIA\n\nRisiko: lav\n".into()),
+        )
+        .unwrap();
+    let change = outcome.change.unwrap();
+    let mut wire_changes: Vec<WireChange> = outcome
+        .origins
+        .iter()
+        .map(|(c, path, blob)| WireChange {
+            bytes: c.raw_bytes().to_vec(),
+            proof: Proof::Origin {
+                path: path.clone(),
+                blob: *blob,
+            },
+        })
+        .collect();
+    wire_changes.push(WireChange {
+        bytes: change.raw_bytes().to_vec(),
+        proof: signed::sign_change(&trondheim_key, &change.hash()),
+    });
+    let pull = Request::Pull {
+        id,
+        heads: vec![],
+        have: vec![],
+        need: vec![],
+    };
+    let response = Response::Changes {
+        id,
+        heads: vec![Head::from(change.hash())],
+        changes: wire_changes.clone(),
+        origin_blobs: vec![],
+    };
+    net.nodes[KS].handle_response(TRONDHEIM, &pull, &response.encode());
+    assert!(net.nodes[KS]
+        .artefact(&id)
+        .unwrap()
+        .doc
+        .get_change_by_hash(&change.hash())
+        .is_none());
+    net.run(100_000);
+    assert!(
+        net.events.iter().any(|(n, e)| *n == KS
+            && matches!(e, Event::Rejected { reason, .. } if reason.contains("942110464"))),
+        "KS logs the refusal naming Trondheim's organisation"
+    );
+    assert!(net.nodes[KS]
+        .artefact(&id)
+        .unwrap()
+        .doc
+        .get_change_by_hash(&change.hash())
+        .is_none());
+
+    // The owner grants Trondheim maintainer rights: now its edits are accepted everywhere.
+    let now = net.now;
+    net.nodes[BERGEN]
+        .grant(&id, orgs[TRONDHEIM].number, Role::Maintainer, now)
+        .unwrap();
+    net.run(100_000);
+    let accepted = edit(&mut net, TRONDHEIM, &id, "# DPIA\n\nRisiko: middels\n")
+        .unwrap()
+        .unwrap();
+    net.run(100_000);
+    for n in [KS, BERGEN, OSLO] {
+        assert!(
+            net.nodes[n]
+                .artefact(&id)
+                .unwrap()
+                .doc
+                .get_change_by_hash(&accepted)
+                .is_some(),
+            "node {n}"
+        );
+    }
+
+    // Revoked again: a change made afterwards is refused; the earlier one stays.
+    let now = net.now;
+    net.nodes[BERGEN]
+        .revoke_access(&id, orgs[TRONDHEIM].number, now)
+        .unwrap();
+    net.run(100_000);
+    assert!(matches!(
+        edit(&mut net, TRONDHEIM, &id, "x"),
+        Err(EngineError::NotPermitted(_))
+    ));
+    assert!(net.nodes[OSLO]
+        .artefact(&id)
+        .unwrap()
+        .doc
+        .get_change_by_hash(&accepted)
+        .is_some());
+}
+
+#[test]
+fn a_revoked_node_key_can_no_longer_write() {
+    let (mut net, orgs) = network(4, &[BERGEN]);
+    let id = publish(&mut net, &orgs, BERGEN, None);
+    // Bergen revokes its own node key (as for a lost laptop); the org key stays.
+    let node_key = net.nodes[BERGEN].public_key();
+    let now = net.now;
+    net.nodes[BERGEN].revoke_node(node_key, now).unwrap();
+    net.run(100_000);
+    assert_eq!(net.nodes[KS].trust().unwrap().org_of_node(&node_key), None);
+    assert!(matches!(
+        edit(&mut net, BERGEN, &id, "y"),
+        Err(EngineError::NotPermitted(_))
+    ));
+}
+
+#[test]
+fn a_restricted_artefact_never_reaches_an_unlisted_organisation() {
+    let (mut net, orgs) = network(5, &[BERGEN, TRONDHEIM, OSLO]);
+    // Restricted content travels only between nodes that may read it, so Bergen needs direct
+    // links; Oslo is linked too, and tries everything.
+    net.connect(BERGEN, TRONDHEIM);
+    net.connect(BERGEN, OSLO);
+    net.run(100_000);
+    let id = publish(&mut net, &orgs, BERGEN, Some(vec![orgs[TRONDHEIM].number]));
+    assert!(has(&mut net, TRONDHEIM, &id), "the listed reader gets it");
+    assert!(!has(&mut net, OSLO, &id), "the unlisted org does not");
+    assert!(
+        !has(&mut net, KS, &id),
+        "not even the curator, unless listed"
+    );
+    // Oslo asks by id on every protocol and gets nothing.
+    let pull = Request::Pull {
+        id,
+        heads: vec![],
+        have: vec![],
+        need: vec![],
+    };
+    let answer = net.nodes[BERGEN].handle_request(OSLO, &pull.encode());
+    assert!(matches!(
+        Response::decode(&answer),
+        Ok(Response::NotFound { .. })
+    ));
+    let blob = BlobHash::of(&files()[1].content);
+    let answer = net.nodes[BERGEN].handle_request(
+        OSLO,
+        &Request::Blobs {
+            id,
+            hashes: vec![blob],
+        }
+        .encode(),
+    );
+    assert!(
+        matches!(Response::decode(&answer), Ok(Response::Blobs { blobs, .. }) if blobs.is_empty())
+    );
+    let answer = net.nodes[BERGEN].handle_request(OSLO, &Request::Inventory.encode());
+    assert!(
+        matches!(Response::decode(&answer), Ok(Response::Inventory { entries }) if entries.iter().all(|e| e.id != id))
+    );
+    let answer =
+        net.nodes[BERGEN].handle_request(OSLO, &Request::Statements { have: vec![] }.encode());
+    let Ok(Response::Statements { statements }) = Response::decode(&answer) else {
+        panic!("statements")
+    };
+    assert!(statements.iter().all(|s| !matches!(SignedStatement::decode(&s.0).unwrap().body, Statement::Access { artefact, .. } if artefact == id)));
+    // Nothing of it is in Oslo's store: no document, no blob, no statement naming it.
+    assert!(net.nodes[OSLO]
+        .store()
+        .load_document(&id)
+        .unwrap()
+        .is_none());
+    assert!(!net.nodes[OSLO].store().has_blob(&blob).unwrap());
+    // Granting Oslo read access brings it there.
+    let now = net.now;
+    net.nodes[BERGEN]
+        .grant(&id, orgs[OSLO].number, Role::Reader, now)
+        .unwrap();
+    net.run(100_000);
+    assert!(has(&mut net, OSLO, &id));
+    let row = net.nodes[OSLO]
+        .list()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id == id)
+        .unwrap();
+    assert!(
+        row.complete,
+        "blobs of a restricted artefact reach a listed reader"
+    );
+}
+
+#[test]
+fn endorsements_by_curators_are_seen_everywhere_and_forgeries_and_replays_are_refused() {
+    let (mut net, orgs) = network(6, &[BERGEN, TRONDHEIM]);
+    let id = publish(&mut net, &orgs, BERGEN, None);
+    let now = net.now;
+    net.nodes[KS]
+        .endorse(
+            &id,
+            EndorsementStatus::Approved,
+            "Godkjent som referanse",
+            now,
+        )
+        .unwrap();
+    net.run(100_000);
+    for n in [BERGEN, TRONDHEIM, OSLO] {
+        let states = net.nodes[n].endorsements(&id).unwrap();
+        assert_eq!(states.len(), 1, "node {n}");
+        assert!(states[0].current);
+        assert_eq!(states[0].endorsement.status, EndorsementStatus::Approved);
+    }
+    // A later change: the endorsement is no longer current, one change came after it.
+    net.nodes[BERGEN]
+        .grant(&id, orgs[BERGEN].number, Role::Maintainer, now)
+        .ok();
+    edit(&mut net, BERGEN, &id, "# DPIA\n\nRisiko: lav (revidert)\n").unwrap();
+    net.run(100_000);
+    let states = net.nodes[TRONDHEIM].endorsements(&id).unwrap();
+    assert!(!states[0].current);
+    assert!(states[0].changes_since >= 1);
+    // The endorsed version is still there to check out.
+    let endorsed = net.nodes[TRONDHEIM].endorsed_heads(&id).unwrap();
+    assert_eq!(
+        crate::wire::heads_to_wire(&endorsed),
+        states[0].endorsement.heads
+    );
+
+    // A non-curator cannot endorse.
+    assert!(net.nodes[BERGEN]
+        .endorse(&id, EndorsementStatus::Approved, "selv", now)
+        .is_err());
+    // A forged endorsement (signed by a random key) is not counted anywhere.
+    let forged = SignedStatement::sign(
+        Statement::Endorse {
+            artefact: id,
+            heads: vec![],
+            status: EndorsementStatus::Withdrawn,
+            note: "falsk".into(),
+            seq: 99,
+        },
+        &NodeKey::from_secret([66; 32]),
+        now,
+    );
+    net.nodes[TRONDHEIM].handle_statement(BERGEN, &forged.encode());
+    assert_eq!(net.nodes[TRONDHEIM].endorsements(&id).unwrap().len(), 1);
+    // A replay of an older endorsement (lower seq) is refused.
+    let first = net.nodes[KS]
+        .trust()
+        .unwrap()
+        .statements()
+        .find(|s| matches!(s.body, Statement::Endorse { .. }))
+        .unwrap()
+        .clone();
+    net.nodes[KS]
+        .endorse(&id, EndorsementStatus::Recommended, "", now + 1)
+        .unwrap();
+    net.run(100_000);
+    let _ = net.nodes[OSLO].drain_outputs();
+    net.nodes[OSLO].handle_statement(KS, &first.encode());
+    let states = net.nodes[OSLO].endorsements(&id).unwrap();
+    assert_eq!(states[0].endorsement.status, EndorsementStatus::Recommended);
+}
