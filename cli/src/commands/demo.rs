@@ -76,6 +76,7 @@ const ORGS: [Org; 3] = [
 ];
 const BERGEN: usize = 0;
 const TRONDHEIM: usize = 1;
+const KS: usize = 2;
 
 struct NodeProc {
     org: &'static Org,
@@ -199,6 +200,45 @@ impl Demo {
         self.wait_connected().await?;
         println!("   every node has 2 peers ({})", took(t.elapsed()));
 
+        self.step(
+            "network",
+            "KS creates a network and admits both municipalities (`allmenning network create`, `network join`, `curate admit`)",
+        );
+        let t = Instant::now();
+        let network = self.nodes[KS]
+            .client()
+            .await?
+            .network_create("Allmenning demo")
+            .await?;
+        println!(
+            "   KS is root curator of \"{}\" (fingerprint {})",
+            network.name, network.fingerprint
+        );
+        for i in [BERGEN, TRONDHEIM] {
+            self.nodes[i]
+                .client()
+                .await?
+                .network_join(network.file.clone())
+                .await?;
+        }
+        for i in [BERGEN, TRONDHEIM] {
+            let number = self.nodes[i].org.number;
+            let fingerprint = self.wait_announced(number).await?;
+            self.nodes[KS]
+                .client()
+                .await?
+                .curate_admit(number, Some(fingerprint.clone()))
+                .await?;
+            println!(
+                "   KS admits {} (org key {fingerprint})",
+                self.nodes[i].org.name
+            );
+        }
+        for i in [BERGEN, TRONDHEIM] {
+            self.wait_admitted(i).await?;
+        }
+        println!("   both know they are admitted ({})", took(t.elapsed()));
+
         self.step("publish", "Bergen publishes an integration for \"redusert foreldrebetaling\" (`allmenning publish`)");
         let files = vec![
             FilePayload {
@@ -251,6 +291,40 @@ impl Demo {
                 took(published_at.elapsed())
             );
         }
+
+        self.step(
+            "grant",
+            "Bergen, the owner, makes Trondheim a maintainer (`allmenning access grant`)",
+        );
+        let t = Instant::now();
+        self.nodes[BERGEN]
+            .client()
+            .await?
+            .access_grant(&id, self.nodes[TRONDHEIM].org.number, "maintainer")
+            .await?;
+        let deadline = self.deadline();
+        loop {
+            let access = self.nodes[TRONDHEIM]
+                .client()
+                .await?
+                .access_list(&id)
+                .await?;
+            if access
+                .maintainers
+                .iter()
+                .any(|m| m == self.nodes[TRONDHEIM].org.number)
+            {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(self.timed_out("Trondheim to learn it may maintain the artefact"));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        println!(
+            "   Trondheim kommune may now change it; every node knows ({})",
+            took(t.elapsed())
+        );
 
         self.step(
             "checkout",
@@ -356,12 +430,40 @@ impl Demo {
         self.step("verify", "Checking that every copy is byte-identical");
         self.verify_identical(&id, &checkouts).await?;
 
+        self.step(
+            "endorse",
+            "KS, as editor, endorses exactly this version (`allmenning curate endorse`)",
+        );
+        self.nodes[KS]
+            .client()
+            .await?
+            .curate_endorse(
+                &id,
+                "approved",
+                "Anbefalt referanseløsning for inntektsoppslag",
+            )
+            .await?;
+        let t = Instant::now();
+        let endorsement = self.wait_endorsed(TRONDHEIM, &id).await?;
+        println!(
+            "   Trondheim sees: {} by {} ({}), {} ({})",
+            endorsement.status,
+            endorsement.curator_name,
+            endorsement.curator,
+            if endorsement.current {
+                "the current version".to_string()
+            } else {
+                format!("{} changes since", endorsement.changes_since)
+            },
+            took(t.elapsed())
+        );
+
         self.step("stop", "Stopping the nodes (`allmenning node stop`)");
         self.shutdown().await?;
         println!("   all three stopped cleanly");
 
         println!(
-            "\nDone in {}: published once, edited in two places at once, merged everywhere.",
+            "\nDone in {}: published once, edited in two places at once, merged everywhere, endorsed by KS.",
             took(started.elapsed())
         );
         Ok(())
@@ -496,6 +598,52 @@ impl Demo {
     }
 
     /// Waits until every node reports the same heads and knows every change in `changes`.
+    /// Waits until KS has seen `org` announce itself; returns its org key fingerprint.
+    async fn wait_announced(&self, org: &str) -> anyhow::Result<String> {
+        let deadline = self.deadline();
+        loop {
+            let orgs = self.nodes[KS].client().await?.org_show(None).await?;
+            if let Some(o) = orgs.iter().find(|o| o.number == org) {
+                return Ok(o.fingerprint.clone());
+            }
+            if Instant::now() > deadline {
+                return Err(self.timed_out(&format!("KS to hear from organisation {org}")));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn wait_admitted(&self, i: usize) -> anyhow::Result<()> {
+        let deadline = self.deadline();
+        loop {
+            if self.nodes[i].client().await?.status().await?.admitted {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(self.timed_out(&format!("{} to be admitted", self.nodes[i].org.name)));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn wait_endorsed(
+        &self,
+        i: usize,
+        id: &str,
+    ) -> anyhow::Result<allmenning_node::control::EndorsementInfo> {
+        let deadline = self.deadline();
+        loop {
+            let detail = self.nodes[i].client().await?.show(id).await?;
+            if let Some(e) = detail.endorsements.into_iter().next() {
+                return Ok(e);
+            }
+            if Instant::now() > deadline {
+                return Err(self.timed_out("the endorsement to reach Trondheim"));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     async fn wait_converged(&self, id: &str, changes: &[String]) -> anyhow::Result<Vec<String>> {
         let deadline = self.deadline();
         loop {

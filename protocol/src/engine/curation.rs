@@ -103,6 +103,15 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 )?;
             }
         }
+        // Peers we were already connected to hold statements we ignored until now.
+        let have = self.statement_prefixes();
+        let peers: Vec<P> = self.connected.iter().cloned().collect();
+        for peer in peers {
+            self.outbox.push_back(Output::Request {
+                peer,
+                request: Request::Statements { have: have.clone() },
+            });
+        }
         Ok(())
     }
 
