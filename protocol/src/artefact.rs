@@ -244,6 +244,20 @@ pub enum ArtefactError {
     UnknownHeads(Vec<ChangeHash>),
 }
 
+/// The owner organisation number written in `doc`'s metadata at `heads`: read at the genesis,
+/// it is the real owner (later edits to the metadata cannot move an artefact to another
+/// organisation).
+pub fn owner_at(doc: &Automerge, heads: &[ChangeHash]) -> Option<String> {
+    let meta = match doc.get_at(ROOT, META, heads) {
+        Ok(Some((Value::Object(ObjType::Map), meta))) => meta,
+        _ => return None,
+    };
+    match doc.get_at(&meta, "owner", heads) {
+        Ok(Some((Value::Scalar(s), _))) => s.as_str().map(str::to_string),
+        _ => None,
+    }
+}
+
 /// Checks that a path from a user or a peer is a plain relative path that cannot escape a
 /// checkout directory.
 pub fn validate_path(path: &str) -> Result<(), ArtefactError> {
@@ -333,16 +347,6 @@ impl Artefact {
 
     pub fn heads(&self) -> Vec<ChangeHash> {
         self.doc.get_heads()
-    }
-
-    /// The owner organisation number as written at `heads` (the genesis, for the real owner:
-    /// later changes cannot move an artefact to another organisation).
-    pub fn owner_at(&self, heads: &[ChangeHash]) -> Option<String> {
-        let meta = self.map_obj(&ROOT, META, Some(heads))?;
-        match self.scalar(&meta, "owner", Some(heads)) {
-            Some(ScalarValue::Str(s)) => Some(s.to_string()),
-            _ => None,
-        }
     }
 
     /// Reads the metadata at the current heads.

@@ -1576,11 +1576,7 @@ fn owner_from_doc(id: &ArtefactId, doc: &Automerge) -> Option<OrgNumber> {
         .get_changes(&[])
         .into_iter()
         .find(|c| id.is_genesis(&c.hash()) && c.deps().is_empty())?;
-    let artefact = Artefact {
-        id: *id,
-        doc: doc.clone(),
-    };
-    artefact.owner_at(&[genesis.hash()])?.parse().ok()
+    crate::artefact::owner_at(doc, &[genesis.hash()])?.parse().ok()
 }
 
 fn prefix8(hash: &ChangeHash) -> [u8; 8] {
