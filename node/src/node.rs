@@ -35,6 +35,8 @@ mod trust_api;
 
 /// How often known but unconnected peers are dialled again.
 const REDIAL_EVERY: Duration = Duration::from_secs(15);
+/// How often the engine gets a chance to retry work that waits on peers (missing contents).
+const TICK_EVERY: Duration = Duration::from_secs(3);
 
 /// Start-up options from the command line; empty lists mean "use the config file".
 #[derive(Clone, Debug, Default)]
@@ -84,6 +86,10 @@ pub async fn run(
     tokio::spawn(control::serve(listener, calls_tx));
     let test_hooks = std::env::var("ALLMENNING_TEST_HOOKS").is_ok_and(|v| v == "1");
     let mut engine = engine;
+    engine.set_organisation(
+        home.org_key()?,
+        (config.org.number, config.org.name.clone(), config.org.kind),
+    );
     if test_hooks && std::env::var("ALLMENNING_TEST_UNCHECKED_COMMITS").is_ok_and(|v| v == "1") {
         tracing::warn!("test hook: committing without the local write check");
         engine.skip_local_write_check_for_testing(true);
@@ -165,6 +171,8 @@ impl Node {
     ) {
         let mut redial = tokio::time::interval(REDIAL_EVERY);
         redial.tick().await;
+        let mut tick = tokio::time::interval(TICK_EVERY);
+        tick.tick().await;
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -178,6 +186,7 @@ impl Node {
                     None => return,
                 },
                 _ = redial.tick() => self.redial_known(),
+                _ = tick.tick() => self.engine.handle_tick(),
                 _ = &mut shutdown => return,
             }
             self.carry_out_outputs();

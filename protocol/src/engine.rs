@@ -162,6 +162,9 @@ pub struct Engine<S: Store, P: PeerKey> {
     profile: Option<(OrgNumber, String, OrgKind)>,
     /// Owner organisation of each artefact, read once from its genesis.
     owners: HashMap<ArtefactId, Option<OrgNumber>>,
+    /// Changes this node refused (bad proof, not permitted, or depending on such a change). A
+    /// peer that still has them is not asked for them again until who-may-do-what changes.
+    refused: HashSet<ChangeHash>,
     /// Test hook: commit without the local write check (see `skip_local_write_check_for_testing`).
     skip_local_write_check: bool,
     docs: HashMap<ArtefactId, Loaded>,
@@ -195,6 +198,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             profile: None,
             owners: HashMap::new(),
             skip_local_write_check: false,
+            refused: HashSet::new(),
             docs: HashMap::new(),
             outbox: VecDeque::new(),
             connected: HashSet::new(),
@@ -563,6 +567,19 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         }
     }
 
+    /// Called now and then (every few seconds): peers that lacked some file contents may have
+    /// them by now, so ask again.
+    pub fn handle_tick(&mut self) {
+        if self.lacks.is_empty() {
+            return;
+        }
+        self.lacks.clear();
+        let peers: Vec<P> = self.connected.iter().cloned().collect();
+        for peer in peers {
+            self.request_blobs_from(&peer);
+        }
+    }
+
     /// A gossip message arrived, forwarded by `peer`.
     pub fn handle_announce(&mut self, peer: P, bytes: &[u8]) {
         match Announce::decode(bytes) {
@@ -670,9 +687,9 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         }
         let known = match self.load(&id) {
             Ok(()) => match self.docs.get(&id) {
-                Some(l) => heads
-                    .iter()
-                    .all(|h| l.artefact.doc.get_change_by_hash(h).is_some()),
+                Some(l) => heads.iter().all(|h| {
+                    l.artefact.doc.get_change_by_hash(h).is_some() || self.refused.contains(h)
+                }),
                 None => false,
             },
             Err(EngineError::NotFound(_)) => false,
@@ -681,6 +698,10 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         self.add_source(id, &peer);
         self.lacks.retain(|(p, _)| p != &peer);
         if known {
+            // Same version, but the peer may have gained contents we still lack.
+            if self.wanted.values().any(|w| w.artefacts.contains(&id)) {
+                self.request_blobs_from(&peer);
+            }
             return;
         }
         if self.pulling.contains_key(&id) {
@@ -964,10 +985,10 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 // Anything still unknown (a batch limit, or missing dependencies): pull again.
                 let theirs = heads_from_wire(&heads);
                 let missing = match self.docs.get(&id) {
-                    Some(l) => theirs
-                        .iter()
-                        .any(|h| l.artefact.doc.get_change_by_hash(h).is_none()),
-                    None => true,
+                    Some(l) => theirs.iter().any(|h| {
+                        l.artefact.doc.get_change_by_hash(h).is_none() && !self.refused.contains(h)
+                    }),
+                    None => !theirs.iter().all(|h| self.refused.contains(h)),
                 };
                 if missing && !self.recheck.contains_key(&id) {
                     self.recheck.insert(id, (peer.clone(), theirs));
@@ -1181,7 +1202,10 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             };
             match self.verify(&change, &wc.proof) {
                 Ok(author) => parsed.push((change, wc.proof, author)),
-                Err(e) => rejected.push(e.to_string()),
+                Err(e) => {
+                    self.refused.insert(change.hash());
+                    rejected.push(e.to_string());
+                }
             }
         }
         for reason in rejected {
@@ -1206,6 +1230,10 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 Automerge::new()
             }
         };
+        let deps_of: HashMap<ChangeHash, Vec<ChangeHash>> = parsed
+            .iter()
+            .map(|(c, _, _)| (c.hash(), c.deps().to_vec()))
+            .collect();
         let ordered = causal_order(&base_doc, parsed);
         // The owner comes from the genesis: ours, or the one in this batch.
         let owner = match self.owners.get(&id) {
@@ -1228,7 +1256,11 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         let mut accepted: Vec<(Change, Proof)> = Vec::new();
         let mut refused: HashSet<ChangeHash> = HashSet::new();
         for (change, proof, author) in &ordered {
-            if change.deps().iter().any(|d| refused.contains(d)) {
+            if change
+                .deps()
+                .iter()
+                .any(|d| refused.contains(d) || self.refused.contains(d))
+            {
                 refused.insert(change.hash());
                 continue;
             }
@@ -1254,6 +1286,22 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                     self.reject(peer, Some(id), e.to_string());
                 }
             }
+        }
+        // Changes that could not even be ordered because they build on a refused change are
+        // refused too, so a peer that keeps them is not asked for them again and again.
+        self.refused.extend(refused.iter().copied());
+        loop {
+            let more: Vec<ChangeHash> = deps_of
+                .iter()
+                .filter(|(hash, deps)| {
+                    !self.refused.contains(*hash) && deps.iter().any(|d| self.refused.contains(d))
+                })
+                .map(|(hash, _)| *hash)
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            self.refused.extend(more);
         }
         if accepted.is_empty() {
             return Ok(());
@@ -1396,6 +1444,16 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         };
         let was_complete = self.complete.insert(*id, complete);
         self.store.put_summary(&summary).map_err(store_err)?;
+        if complete && was_complete == Some(false) {
+            // Peers that asked us for these contents before we had them retry on this.
+            let heads = summary.heads.clone();
+            if self.is_restricted(id) {
+                self.announce_restricted(id, heads);
+            } else {
+                self.outbox
+                    .push_back(Output::Announce(Announce { id: *id, heads }));
+            }
+        }
         if complete && was_complete != Some(true) {
             self.outbox
                 .push_back(Output::Event(Event::Complete { id: *id }));
@@ -1576,7 +1634,9 @@ fn owner_from_doc(id: &ArtefactId, doc: &Automerge) -> Option<OrgNumber> {
         .get_changes(&[])
         .into_iter()
         .find(|c| id.is_genesis(&c.hash()) && c.deps().is_empty())?;
-    crate::artefact::owner_at(doc, &[genesis.hash()])?.parse().ok()
+    crate::artefact::owner_at(doc, &[genesis.hash()])?
+        .parse()
+        .ok()
 }
 
 fn prefix8(hash: &ChangeHash) -> [u8; 8] {

@@ -379,6 +379,14 @@ pub struct Node {
     peer_id: String,
     listen_addrs: Vec<String>,
     starts: usize,
+    org_key_fingerprint: Option<String>,
+}
+
+/// Options of `allmenning init` beyond the organisation.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InitOptions {
+    /// `--no-org-key`: a further node of an organisation whose key another node holds.
+    pub no_org_key: bool,
 }
 
 impl Node {
@@ -397,6 +405,12 @@ impl Node {
 
     /// Inits a fresh home for `org` without starting the node.
     pub fn init(name: &str, org: Org) -> Node {
+        Node::init_with(name, org, InitOptions::default())
+    }
+
+    /// Inits a fresh home for `org` with `options` (e.g. `--no-org-key` for a further node of
+    /// an organisation), without starting the node.
+    pub fn init_with(name: &str, org: Org, options: InitOptions) -> Node {
         let tmp = tempfile::Builder::new()
             .prefix(&format!("alm-{name}-"))
             .tempdir()
@@ -416,8 +430,9 @@ impl Node {
             peer_id: String::new(),
             listen_addrs: Vec::new(),
             starts: 0,
+            org_key_fingerprint: None,
         };
-        let out = node.cli(&[
+        let mut args = vec![
             "init",
             "--org-name",
             org.name,
@@ -426,7 +441,11 @@ impl Node {
             "--kind",
             org.kind,
             "--json",
-        ]);
+        ];
+        if options.no_org_key {
+            args.push("--no-org-key");
+        }
+        let out = node.cli(&args);
         assert!(
             out.status.success(),
             "init of node {name} failed\n{}",
@@ -438,6 +457,12 @@ impl Node {
             .as_str()
             .unwrap_or_else(|| panic!("init --json has no public_key: {v}"))
             .to_string();
+        node.org_key_fingerprint = v["org_key_fingerprint"].as_str().map(String::from);
+        assert_eq!(
+            node.org_key_fingerprint.is_none(),
+            options.no_org_key,
+            "init --json reports an org key fingerprint exactly when an org key was made: {v}"
+        );
         node
     }
 
@@ -463,6 +488,10 @@ impl Node {
     }
     pub fn peer_id(&self) -> &str {
         &self.peer_id
+    }
+    /// The fingerprint of the org key `init` made, or `None` for a `--no-org-key` node.
+    pub fn org_key_fingerprint(&self) -> Option<&str> {
+        self.org_key_fingerprint.as_deref()
     }
     pub fn listen_addrs(&self) -> &[String] {
         &self.listen_addrs
@@ -915,4 +944,321 @@ pub fn wait_same_heads(nodes: &[&Node], id: &str, timeout: Duration) -> Vec<Stri
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trust: networks, admission, certificates, access and curation
+// ---------------------------------------------------------------------------------------------
+
+/// The exit code of a finished command (`None` when a signal ended it).
+pub fn exit_code(out: &Output) -> Option<i32> {
+    out.status.code()
+}
+
+/// A finished command's stdout and stderr, as one lossy string (for matching messages).
+pub fn output_text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Lowercase hex of `bytes`.
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Bytes of a hex string; panics on anything else.
+pub fn from_hex(text: &str) -> Vec<u8> {
+    let text = text.trim();
+    assert!(text.len().is_multiple_of(2), "odd-length hex: {text:?}");
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(&text[i..i + 2], 16).unwrap_or_else(|_| panic!("not hex: {text:?}"))
+        })
+        .collect()
+}
+
+/// 32 random bytes from the operating system (for a throw-away signing key).
+pub fn random_secret() -> [u8; 32] {
+    let mut out = [0u8; 32];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut out))
+        .expect("read /dev/urandom");
+    out
+}
+
+/// Every regular file under `root` (hidden ones and the database included) whose bytes contain
+/// `needle`. Symbolic links are not followed. Files that vanish while walking are skipped.
+pub fn files_containing(root: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    fn walk(dir: &Path, needle: &[u8], out: &mut Vec<PathBuf>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let Ok(ft) = e.file_type() else { continue };
+            let path = e.path();
+            if ft.is_dir() {
+                walk(&path, needle, out);
+            } else if ft.is_file() {
+                if let Ok(bytes) = fs::read(&path) {
+                    if contains_bytes(&bytes, needle) {
+                        out.push(path);
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, needle, &mut out);
+    out
+}
+
+/// Whether `haystack` contains `needle` as a contiguous byte string.
+pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+impl Node {
+    /// This node's key per `node status --json` ("node_key"), checked against what `init` said.
+    pub fn node_key(&self) -> String {
+        let key = self.status()["node_key"]
+            .as_str()
+            .expect("node status --json has node_key")
+            .to_string();
+        assert_eq!(
+            key, self.public_key,
+            "node status names the key init made ({})",
+            self.name
+        );
+        key
+    }
+
+    /// `network create --name NAME --out FILE` on this (KS) node; returns FILE.
+    pub fn create_network(&self, name: &str) -> PathBuf {
+        let file = self.scratch().join(format!("{name}.network.json"));
+        let v = self.json(&[
+            "network",
+            "create",
+            "--name",
+            name,
+            "--out",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(v["name"], name, "network create --json: {v}");
+        assert!(file.is_file(), "network create wrote {}", file.display());
+        file
+    }
+
+    /// `network join FILE` (the node must be running; it dials the network's bootstrap).
+    pub fn join_network(&self, file: &Path) -> Value {
+        self.json(&["network", "join", file.to_str().unwrap()])
+    }
+
+    /// `org show --json`: this node's own organisation.
+    pub fn own_org(&self) -> Value {
+        self.json(&["org", "show"])
+    }
+
+    /// `org show ORGNR --json`, or `None` while this node does not know the organisation.
+    pub fn org_detail(&self, org: &str) -> Option<Value> {
+        self.try_json(&["org", "show", org])
+    }
+
+    /// `org show --all --json`.
+    pub fn orgs(&self) -> Vec<Value> {
+        array_of(&self.json(&["org", "show", "--all"]), "orgs")
+    }
+
+    /// Whether `org show --all --json` here lists `org` as admitted.
+    pub fn sees_admitted(&self, org: &str) -> bool {
+        self.orgs()
+            .iter()
+            .any(|o| o["number"] == org && o["admitted"] == true)
+    }
+
+    /// Whether `org show ORG --json` here lists `node_key` among the org's nodes with
+    /// `revoked == revoked`.
+    pub fn sees_node(&self, org: &str, node_key: &str, revoked: bool) -> bool {
+        self.org_detail(org).is_some_and(|o| {
+            o["nodes"].as_array().is_some_and(|nodes| {
+                nodes
+                    .iter()
+                    .any(|n| n["key"] == node_key && n["revoked"] == revoked)
+            })
+        })
+    }
+
+    /// The `endorsements` of `show ID --json`.
+    pub fn endorsements(&self, id: &str) -> Vec<Value> {
+        let v = self.show(id);
+        v["endorsements"]
+            .as_array()
+            .unwrap_or_else(|| {
+                panic!(
+                    "show --json on {} has no endorsements array: {v}",
+                    self.name
+                )
+            })
+            .clone()
+    }
+
+    /// `access list ID --json`.
+    pub fn access_list(&self, id: &str) -> Value {
+        self.json(&["access", "list", id])
+    }
+
+    /// Whether `access list ID --json` here names `org` as a maintainer.
+    pub fn sees_maintainer(&self, id: &str, org: &str) -> bool {
+        self.try_json(&["access", "list", id]).is_some_and(|v| {
+            v["maintainers"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|o| o == org))
+        })
+    }
+
+    /// Test hook `debug statements`: every statement the node holds, hex-encoded.
+    pub fn debug_statements(&self) -> Vec<String> {
+        let out = self.ok(&["debug", "statements"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+
+    /// Test hook `debug inject-statement HEX` (the caller checks the outcome).
+    pub fn inject_statement(&self, hex: &str) -> Output {
+        self.cli(&["debug", "inject-statement", hex])
+    }
+
+    /// Log lines where this node refused data from a peer (WARN "refused data from peer")
+    /// that mention `needle`.
+    pub fn refusals_naming(&self, needle: &str) -> Vec<String> {
+        self.log_text()
+            .lines()
+            .filter(|l| l.contains("WARN") && l.contains("refused data from peer"))
+            .filter(|l| l.contains(needle))
+            .map(String::from)
+            .collect()
+    }
+
+    /// Waits (bounded) until this node has logged a refusal mentioning `needle`.
+    pub fn wait_refusal(&self, needle: &str, timeout: Duration) {
+        let start = Instant::now();
+        while self.refusals_naming(needle).is_empty() {
+            if start.elapsed() > timeout {
+                panic!(
+                    "timed out after {:.0} s waiting for node {} to log a WARN \"refused data from peer\" naming {needle}\n{}",
+                    timeout.as_secs_f64(),
+                    self.name,
+                    self.log_tail(60)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `commit -m MSG --json` in checkout `dir`, asserting success; returns the new change.
+    pub fn commit(&self, dir: &Path, message: &str) -> String {
+        let out = self.ok_in(dir, &["commit", "-m", message, "--json"]);
+        let v = parse_json(&out.stdout)
+            .unwrap_or_else(|| panic!("commit --json printed no JSON\n{}", describe(&out)));
+        v["change"]
+            .as_str()
+            .unwrap_or_else(|| panic!("commit --json names no new change: {v}"))
+            .to_string()
+    }
+
+    /// Whether `log ID --json` here has a change with hash `change`.
+    pub fn has_change(&self, id: &str, change: &str) -> bool {
+        self.try_json(&["log", id]).is_some_and(|v| {
+            array_of(&v, "entries")
+                .iter()
+                .any(|e| e["hash"].as_str() == Some(change))
+        })
+    }
+}
+
+/// Admits `member`'s organisation from `curator`'s node: waits (bounded) until the curator has
+/// seen the organisation announce itself, then runs `curate admit ORGNR --fingerprint FP` with
+/// the fingerprint `member`'s own `org show --json` gives. Returns the `--json` statement.
+pub fn admit(curator: &Node, member: &Node) -> Value {
+    let number = member.org().number;
+    let fingerprint = member.own_org()["fingerprint"]
+        .as_str()
+        .unwrap_or_else(|| panic!("org show --json on {} has no fingerprint", member.name()))
+        .to_string();
+    wait_until(
+        secs(20),
+        &format!(
+            "{} has seen {} ({number}) announce itself",
+            curator.name(),
+            member.name()
+        ),
+        || curator.org_detail(number).is_some(),
+    );
+    curator.json(&["curate", "admit", number, "--fingerprint", &fingerprint])
+}
+
+/// Waits (bounded) until every node in `nodes` lists every organisation in `orgs` as admitted.
+pub fn wait_orgs_admitted(nodes: &[&Node], orgs: &[&str], timeout: Duration) {
+    let start = Instant::now();
+    loop {
+        let missing: Vec<String> = nodes
+            .iter()
+            .flat_map(|n| {
+                orgs.iter()
+                    .filter(|o| !n.sees_admitted(o))
+                    .map(|o| format!("{} does not see {o} admitted", n.name()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        if start.elapsed() > timeout {
+            let logs: Vec<String> = nodes.iter().map(|n| n.log_tail(30)).collect();
+            panic!(
+                "timed out after {:.0} s waiting for admissions:\n  {}\n{}",
+                timeout.as_secs_f64(),
+                missing.join("\n  "),
+                logs.join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Creates a network on `ks` (a running KS node), has every node in `members` (running, each
+/// holding its org key) join it, admits their organisations with the right fingerprints, and
+/// waits until every node sees every admission and every member reports itself admitted.
+/// Returns the network file.
+pub fn form_network(ks: &Node, members: &[&Node]) -> PathBuf {
+    let file = ks.create_network("kommunenett");
+    for m in members {
+        m.join_network(&file);
+    }
+    for m in members {
+        m.wait_connected(ks);
+    }
+    for m in members {
+        admit(ks, m);
+    }
+
+    let mut orgs: Vec<&str> = vec![ks.org().number];
+    orgs.extend(members.iter().map(|m| m.org().number));
+    let mut all: Vec<&Node> = vec![ks];
+    all.extend_from_slice(members);
+    wait_orgs_admitted(&all, &orgs, secs(30));
+    for m in members {
+        wait_until(
+            secs(20),
+            &format!("{} reports itself admitted", m.name()),
+            || m.status()["admitted"] == true,
+        );
+    }
+    file
 }

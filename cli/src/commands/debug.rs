@@ -38,8 +38,15 @@ pub async fn run(ctx: &Ctx, command: DebugCommand) -> anyhow::Result<()> {
     match client.call(&request, |_| {}).await? {
         ControlReply::Done => Ok(()),
         ControlReply::RawStatements { statements } => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
             for statement in statements {
-                println!("{statement}");
+                if let Err(e) = writeln!(out, "{statement}") {
+                    if e.kind() == std::io::ErrorKind::BrokenPipe {
+                        return Ok(());
+                    }
+                    return Err(e.into());
+                }
             }
             Ok(())
         }

@@ -115,6 +115,17 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         Ok(())
     }
 
+    /// Tells the engine which organisation this node speaks for and whether it holds that
+    /// organisation's key, before (or without) joining a network.
+    pub fn set_organisation(
+        &mut self,
+        org_key: Option<NodeKey>,
+        profile: (OrgNumber, String, OrgKind),
+    ) {
+        self.org_key = org_key;
+        self.profile = Some(profile);
+    }
+
     pub fn trust(&self) -> Option<&Trust> {
         self.trust.as_ref()
     }
@@ -207,6 +218,8 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     /// After who-may-do-what changed, ask every peer again what it has: changes refused before
     /// may be acceptable now, and restricted artefacts may have become readable.
     fn recheck_peers(&mut self) {
+        // What was refused may be permitted now.
+        self.refused.clear();
         let peers: Vec<P> = self.connected.iter().cloned().collect();
         for peer in peers {
             self.outbox.push_back(Output::Request {
@@ -276,10 +289,31 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 Err(e) => problems.push(format!("malformed statement: {e}")),
             }
         }
+        // Endorsements from keys with no curator rights are not kept (nor passed on): anyone
+        // could otherwise fill every node's store. One that arrived before the delegation that
+        // entitles it is offered again on the next connection.
+        let (mut endorsements, others): (Vec<_>, Vec<_>) = decoded
+            .into_iter()
+            .partition(|s| matches!(s.body, Statement::Endorse { .. }));
         let mut new = Vec::new();
-        let results = trust.insert_many(decoded.clone());
-        for (statement, result) in decoded.into_iter().zip(results) {
+        let results = trust.insert_many(others.clone());
+        for (statement, result) in others.into_iter().zip(results) {
             match result {
+                Ok(true) => new.push(statement),
+                Ok(false) => {}
+                Err(e) => problems.push(format!("statement refused: {e}")),
+            }
+        }
+        endorsements.sort_by_key(|s| match s.body {
+            Statement::Endorse { seq, .. } => seq,
+            _ => 0,
+        });
+        for statement in endorsements {
+            if let Err(e) = trust.check_curator(&statement.signer, Scope::Endorse, statement.time) {
+                problems.push(format!("endorsement refused: {e}"));
+                continue;
+            }
+            match trust.insert(statement.clone()) {
                 Ok(true) => new.push(statement),
                 Ok(false) => {}
                 Err(e) => problems.push(format!("statement refused: {e}")),
@@ -316,6 +350,9 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     pub fn offer_statement(&mut self, bytes: &[u8]) -> Result<bool, EngineError> {
         let statement = SignedStatement::decode(bytes)?;
         let trust = self.trust.as_mut().ok_or(EngineError::NoNetwork)?;
+        if matches!(statement.body, Statement::Endorse { .. }) {
+            trust.check_curator(&statement.signer, Scope::Endorse, statement.time)?;
+        }
         let new = trust.insert(statement.clone())?;
         if new {
             let id = statement.id();
@@ -410,6 +447,18 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         let owner = self.owner_of(id);
         let me = self.key.public();
         let org = self.profile.as_ref().map(|p| p.0);
+        let uncertified = self
+            .trust
+            .as_ref()
+            .is_some_and(|t| t.org_of_node(&me).is_none());
+        if uncertified {
+            return crate::authz::authorize(self.trust.as_ref(), id, owner, Some(&me), |_| false)
+                .map_err(|e| {
+                    EngineError::NotPermitted(format!(
+                        "{e}. This node is not (or no longer) certified for an admitted organisation, so your edits stay in your checkout and are not shared; the holder of your organisation's key can certify a node (`allmenning org add-node`)"
+                    ))
+                });
+        }
         crate::authz::authorize(self.trust.as_ref(), id, owner, Some(&me), |_| false).map_err(|e| {
             EngineError::NotPermitted(format!(
                 "{e}. Your organisation ({}) is not a maintainer of this artefact, so your edits stay in your checkout and are not shared; ask the owner ({}) for maintainer rights (`allmenning access grant`)",
