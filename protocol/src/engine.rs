@@ -1211,35 +1211,31 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         for reason in rejected {
             self.reject(peer, Some(id), reason);
         }
-        let base = if exists {
-            self.docs.get(&id).map(|l| l.artefact.doc.clone())
-        } else {
-            None
-        };
-        let base_doc = match base {
-            Some(doc) => doc,
-            None => {
-                if !parsed
-                    .iter()
-                    .any(|(c, _, _)| id.is_genesis(&c.hash()) && c.deps().is_empty())
-                {
-                    return Err(EngineError::Refused(format!(
-                        "changes for unknown artefact {id} lack its genesis"
-                    )));
-                }
-                Automerge::new()
-            }
-        };
+        if !exists
+            && !parsed
+                .iter()
+                .any(|(c, _, _)| id.is_genesis(&c.hash()) && c.deps().is_empty())
+        {
+            return Err(EngineError::Refused(format!(
+                "changes for unknown artefact {id} lack its genesis"
+            )));
+        }
         let deps_of: HashMap<ChangeHash, Vec<ChangeHash>> = parsed
             .iter()
             .map(|(c, _, _)| (c.hash(), c.deps().to_vec()))
             .collect();
-        let ordered = causal_order(&base_doc, parsed);
+        let empty = Automerge::new();
+        let base_doc = self.docs.get(&id).map_or(&empty, |l| &l.artefact.doc);
+        let ordered = causal_order(base_doc, parsed);
         // The owner comes from the genesis: ours, or the one in this batch.
         let owner = match self.owners.get(&id) {
             Some(owner) => *owner,
+            None if exists => self
+                .docs
+                .get(&id)
+                .and_then(|l| owner_from_doc(&id, &l.artefact.doc)),
             None => {
-                let mut probe = base_doc.clone();
+                let mut probe = Automerge::new();
                 let genesis: Vec<Change> = ordered
                     .iter()
                     .filter(|(c, _, _)| id.is_genesis(&c.hash()) && c.deps().is_empty())
@@ -1250,11 +1246,13 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             }
         };
         // Authorize in causal order; a refused change takes its descendants with it. A change
-        // refused against what we hold is checked once more against everything in this batch,
-        // which may show it is in the causal past of a revocation (and so still valid).
+        // refused against what we hold is checked once more against everything in this batch
+        // (built only then, as it copies the document), which may show it is in the causal past
+        // of a revocation and so still valid.
         let mut candidate: Option<Automerge> = None;
         let mut accepted: Vec<(Change, Proof)> = Vec::new();
         let mut refused: HashSet<ChangeHash> = HashSet::new();
+        let mut reasons = Vec::new();
         for (change, proof, author) in &ordered {
             if change
                 .deps()
@@ -1283,9 +1281,12 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 Ok(()) => accepted.push((change.clone(), proof.clone())),
                 Err(e) => {
                     refused.insert(change.hash());
-                    self.reject(peer, Some(id), e.to_string());
+                    reasons.push(e.to_string());
                 }
             }
+        }
+        for reason in reasons {
+            self.reject(peer, Some(id), reason);
         }
         // Changes that could not even be ordered because they build on a refused change are
         // refused too, so a peer that keeps them is not asked for them again and again.
@@ -1391,7 +1392,8 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .docs
             .get_mut(id)
             .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
-        for file in loaded.artefact.files(None) {
+        let files = loaded.artefact.files(None);
+        for file in &files {
             if let FileContent::Blob { hash, .. } = file.content {
                 loaded.blob_refs.insert(hash);
             }
@@ -1402,7 +1404,6 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
         let artefact = &loaded.artefact;
         let meta = artefact.metadata();
-        let files = artefact.files(None);
         let mut size = 0;
         let mut have = 0;
         let mut want = 0;
