@@ -636,23 +636,21 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         let trust = self.trust_or_err()?;
         let is_root = trust.network().is_root(&signer);
         let mine = |s: &SignedStatement| s.signer == signer || is_root;
+        // The first unrevoked statement of ours (or any, for a root) that `is_target` picks.
+        let live = |is_target: &dyn Fn(&Statement) -> bool| {
+            trust
+                .statements()
+                .filter(|s| is_target(&s.body) && mine(s) && !trust.is_revoked(&s.id()))
+                .map(|s| s.id())
+                .next()
+        };
         let found: Option<StatementId> = match &target {
-            RevokeTarget::Admission(org) => trust
-                .statements()
-                .filter(|s| {
-                    matches!(&s.body, Statement::Admit { org: o, .. } if o == org) && mine(s)
-                })
-                .filter(|s| !trust.is_revoked(&s.id()))
-                .map(|s| s.id())
-                .next(),
-            RevokeTarget::Delegation(org) => trust
-                .statements()
-                .filter(|s| {
-                    matches!(&s.body, Statement::Delegate { org: o, .. } if o == org) && mine(s)
-                })
-                .filter(|s| !trust.is_revoked(&s.id()))
-                .map(|s| s.id())
-                .next(),
+            RevokeTarget::Admission(org) => {
+                live(&|b| matches!(b, Statement::Admit { org: o, .. } if o == org))
+            }
+            RevokeTarget::Delegation(org) => {
+                live(&|b| matches!(b, Statement::Delegate { org: o, .. } if o == org))
+            }
             RevokeTarget::Endorsement(artefact) => trust
                 .statements()
                 .filter(|s| s.signer == signer)
