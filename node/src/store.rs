@@ -369,6 +369,22 @@ impl Store for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Opens a database just closed in this process. sled's background flusher can hold the
+    /// file lock for a moment after the last handle is dropped (another process never sees
+    /// this: the lock goes when the process exits), so wait for it briefly.
+    fn reopen(path: &Path) -> SledStore {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match SledStore::open(path) {
+                Ok(store) => return store,
+                Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("reopen failed: {e}"),
+            }
+        }
+    }
     use allmenning_protocol::wire::Head;
 
     fn id(n: u8) -> ArtefactId {
@@ -488,7 +504,7 @@ mod tests {
             store.put_blob(&hash, &blob).unwrap();
             store.flush().unwrap();
         }
-        let mut store = SledStore::open(&path).unwrap();
+        let mut store = reopen(&path);
         assert_eq!(store.artefact_ids().unwrap(), vec![id(1), id(2)]);
         let doc = store.load_document(&id(1)).unwrap().unwrap();
         assert_eq!(doc.changes, vec![change(1).bytes, change(2).bytes]);
@@ -578,7 +594,7 @@ mod tests {
             store.forget_peer("12D3KooWC").unwrap();
             store.forget_peer("unknown").unwrap();
         }
-        let store = SledStore::open(&path).unwrap();
+        let store = reopen(&path);
         assert_eq!(
             store.known_peers().unwrap(),
             vec![
