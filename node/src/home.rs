@@ -102,7 +102,15 @@ impl Config {
     }
 }
 
-/// Where the node listens and whom it dials first.
+/// Default for [`NetworkConfig::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 256;
+/// Default for [`NetworkConfig::max_connections_per_peer`].
+pub const DEFAULT_MAX_CONNECTIONS_PER_PEER: u32 = 2;
+/// Default for [`NetworkConfig::max_pending_incoming`] and [`NetworkConfig::max_pending_outgoing`].
+pub const DEFAULT_MAX_PENDING: u32 = 64;
+
+/// Where the node listens, whom it dials first, how it finds peers and how many connections it
+/// holds. Every field may be left out of `config.toml`; a missing one takes its default.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct NetworkConfig {
     /// Multiaddrs to listen on. Missing means the defaults; an explicit `[]` means listen nowhere.
@@ -111,10 +119,45 @@ pub struct NetworkConfig {
     /// Multiaddrs (ending in `/p2p/<peer id>`) to dial at start-up.
     #[serde(default)]
     pub bootstrap: Vec<String>,
+    /// Find and dial other Allmenning nodes on the local network by mDNS (default true).
+    /// `allmenning node start --no-mdns` turns it off for one run. mDNS only runs when the node
+    /// listens on some address other than loopback: a loopback-only node has nothing to announce.
+    #[serde(default = "default_true")]
+    pub mdns: bool,
+    /// Established connections in total, incoming and outgoing (default 256). Further
+    /// connections are refused: incoming ones are closed, dials fail.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// Established connections to one peer (default 2: when two nodes dial each other at the
+    /// same moment both connections are legitimate).
+    #[serde(default = "default_max_connections_per_peer")]
+    pub max_connections_per_peer: u32,
+    /// Incoming connections still in their handshake (default 64).
+    #[serde(default = "default_max_pending")]
+    pub max_pending_incoming: u32,
+    /// Outgoing dials still in progress (default 64).
+    #[serde(default = "default_max_pending")]
+    pub max_pending_outgoing: u32,
 }
 
 fn default_listen() -> Vec<String> {
     DEFAULT_LISTEN.iter().map(|s| s.to_string()).collect()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_max_connections() -> u32 {
+    DEFAULT_MAX_CONNECTIONS
+}
+
+fn default_max_connections_per_peer() -> u32 {
+    DEFAULT_MAX_CONNECTIONS_PER_PEER
+}
+
+fn default_max_pending() -> u32 {
+    DEFAULT_MAX_PENDING
 }
 
 impl Default for NetworkConfig {
@@ -122,6 +165,11 @@ impl Default for NetworkConfig {
         NetworkConfig {
             listen: default_listen(),
             bootstrap: Vec::new(),
+            mdns: true,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_peer: DEFAULT_MAX_CONNECTIONS_PER_PEER,
+            max_pending_incoming: DEFAULT_MAX_PENDING,
+            max_pending_outgoing: DEFAULT_MAX_PENDING,
         }
     }
 }
@@ -133,6 +181,10 @@ const CONFIG_HEADER: &str = "\
 #            and its kind (kommune, fylkeskommune, iks, ks, stat, leverandor or annen).
 # [network]  listen:    multiaddrs to listen on (TCP and QUIC on port 4646 by default).
 #            bootstrap: multiaddrs of peers to dial at start-up, each ending in /p2p/<peer id>.
+#            mdns:      find nodes on the local network by mDNS (true by default; only when
+#                       listening on more than loopback).
+#            max_connections (256), max_connections_per_peer (2), max_pending_incoming (64),
+#            max_pending_outgoing (64): connections beyond these are refused.
 #
 # Restart the node after editing this file.
 
@@ -489,6 +541,11 @@ mod tests {
             network: NetworkConfig {
                 listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
                 bootstrap: vec!["/ip4/10.0.0.1/tcp/4646/p2p/12D3KooWExample".into()],
+                mdns: false,
+                max_connections: 10,
+                max_connections_per_peer: 1,
+                max_pending_incoming: 3,
+                max_pending_outgoing: 4,
             },
         };
         home.save_config(&config).unwrap();
@@ -510,6 +567,24 @@ mod tests {
         .unwrap();
         let config = home.load_config().unwrap();
         assert_eq!(config.network, NetworkConfig::default());
+        assert!(config.network.mdns, "mDNS is on by default");
+        assert_eq!(config.network.max_connections, 256);
+        assert_eq!(config.network.max_connections_per_peer, 2);
+        assert_eq!(config.network.max_pending_incoming, 64);
+        assert_eq!(config.network.max_pending_outgoing, 64);
+
+        // A [network] section that names only some fields keeps the defaults of the others.
+        fs::write(
+            home.config_path(),
+            "[org]\nname = \"Bergen kommune\"\nnumber = \"964338531\"\nkind = \"kommune\"\n\
+             [network]\nmdns = false\nmax_connections = 1\n",
+        )
+        .unwrap();
+        let network = home.load_config().unwrap().network;
+        assert!(!network.mdns);
+        assert_eq!(network.max_connections, 1);
+        assert_eq!(network.max_connections_per_peer, 2);
+        assert_eq!(network.listen, DEFAULT_LISTEN.to_vec());
 
         fs::write(
             home.config_path(),

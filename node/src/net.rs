@@ -7,7 +7,13 @@
 //! exhausting our memory. It deliberately holds no state of its own: one event loop owns the
 //! `Swarm` returned by [`build_swarm`], feeds what arrives into the engine and carries out what
 //! the engine asks for, so there is exactly one place where network and state meet.
+//!
+//! Discovery: peers are found through configured bootstrap addresses, remembered peers (redialled
+//! with per-peer exponential backoff, see [`backoff`]), a Kademlia DHT ([`KAD_PROTOCOL`]) that
+//! finds a peer's addresses from its peer id, and mDNS on the local network. Connection limits
+//! ([`Limits`]) bound how many connections, established and pending, a node holds.
 
+pub(crate) mod backoff;
 mod codec;
 
 use std::convert::Infallible;
@@ -15,10 +21,12 @@ use std::time::Duration;
 
 use allmenning_protocol::wire;
 use libp2p::identity::Keypair;
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{
-    gossipsub, identify, noise, ping, request_response, tcp, yamux, Multiaddr, StreamProtocol,
-    Swarm, SwarmBuilder, TransportError,
+    connection_limits, gossipsub, identify, kad, mdns, noise, ping, request_response, tcp, yamux,
+    Multiaddr, StreamProtocol, Swarm, SwarmBuilder, TransportError,
 };
 
 #[allow(unused_imports)] // part of the module's API: the event loop inspects refused frames
@@ -31,6 +39,15 @@ pub(crate) const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/allmennin
 pub(crate) const ANNOUNCE_TOPIC: &str = "allmenning/announce/1";
 /// The gossip topic for trust statements (`trust::SignedStatement`), public ones only.
 pub(crate) const STATEMENTS_TOPIC: &str = "allmenning/statements/1";
+
+/// The Kademlia DHT protocol. A private name keeps Allmenning's DHT apart from the public IPFS
+/// one, so that our routing tables only ever hold Allmenning nodes.
+pub(crate) const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/allmenning/kad/1.0.0");
+/// How long one DHT lookup may take before it reports what it found so far.
+const KAD_QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the DHT refreshes its routing table (a Kademlia bootstrap). Kademlia also
+/// bootstraps on its own shortly after a new peer enters a small routing table.
+pub(crate) const KAD_BOOTSTRAP_EVERY: Duration = Duration::from_secs(5 * 60);
 
 /// Identify protocol version: peers outside Allmenning show up as a different string, so the
 /// event loop can ignore nodes that merely speak libp2p.
@@ -53,14 +70,48 @@ const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Every sub-protocol a node speaks, combined so that one `Swarm` and one event loop drive them.
 ///
-/// The derive generates `BehaviourEvent` with one variant per field (`Identify`, `Ping`,
-/// `Gossipsub`, `Sync`), which the event loop receives as `SwarmEvent::Behaviour(..)`.
+/// The derive generates `BehaviourEvent` with one variant per field (`Limits`, `Identify`,
+/// `Ping`, `Gossipsub`, `Sync`, `Kad`, `Mdns`), which the event loop receives as
+/// `SwarmEvent::Behaviour(..)`. `limits` comes first so that a connection over the limits is
+/// refused before any other behaviour sets up state for it.
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
+    pub limits: connection_limits::Behaviour,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     pub gossipsub: gossipsub::Behaviour,
     pub sync: request_response::Behaviour<SyncCodec>,
+    pub kad: kad::Behaviour<kad::store::MemoryStore>,
+    /// Off when the configuration or `--no-mdns` says so, or when the node only listens on
+    /// loopback (see [`reachable_beyond_loopback`]).
+    pub mdns: Toggle<mdns::tokio::Behaviour>,
+}
+
+/// Connection limits (libp2p `connection_limits`). A connection over a limit is refused: an
+/// incoming one is closed as it is established (or before, for the pending limits), an outgoing
+/// dial fails with `DialError::Denied`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// Established connections in total, incoming and outgoing together.
+    pub max_established: u32,
+    /// Established connections to one peer. Two lets both sides of a simultaneous dial keep
+    /// their connection instead of one of them being refused.
+    pub max_established_per_peer: u32,
+    /// Incoming connections still in their handshake.
+    pub max_pending_incoming: u32,
+    /// Outgoing dials still in progress.
+    pub max_pending_outgoing: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_established: 256,
+            max_established_per_peer: 2,
+            max_pending_incoming: 64,
+            max_pending_outgoing: 64,
+        }
+    }
 }
 
 pub(crate) struct NetConfig {
@@ -68,6 +119,25 @@ pub(crate) struct NetConfig {
     pub listen: Vec<Multiaddr>,
     /// The node's identity; its peer id is what other nodes know us by.
     pub keypair: Keypair,
+    /// Connection limits.
+    pub limits: Limits,
+    /// Whether to run mDNS discovery on the local network.
+    pub mdns: bool,
+    /// Whether to answer DHT queries (Kademlia server mode). A client still queries the DHT;
+    /// it only does not serve it, and other nodes do not put it in their routing tables.
+    pub kad_server: bool,
+}
+
+/// True when some address in `listen` can be reached from another machine: anything but a
+/// loopback IP (the unspecified `0.0.0.0`/`::` count, they include the network interfaces).
+/// A node that listens on loopback only has nothing to announce by mDNS or to serve in the DHT.
+pub(crate) fn reachable_beyond_loopback(listen: &[Multiaddr]) -> bool {
+    listen.iter().any(|addr| match addr.iter().next() {
+        Some(Protocol::Ip4(ip)) => !ip.is_loopback(),
+        Some(Protocol::Ip6(ip)) => !ip.is_loopback(),
+        Some(_) => true,
+        None => false,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +152,8 @@ pub(crate) enum NetError {
     Gossip(String),
     #[error("could not subscribe to the announce topic {ANNOUNCE_TOPIC}: {0}")]
     Subscribe(String),
+    #[error("could not start mDNS: {0}")]
+    Mdns(#[source] std::io::Error),
     #[error("could not listen on {addr}: {source}")]
     Listen {
         addr: Multiaddr,
@@ -130,7 +202,31 @@ fn gossipsub_config() -> Result<gossipsub::Config, NetError> {
         .map_err(|e| NetError::GossipConfig(e.to_string()))
 }
 
-fn new_behaviour(keypair: &Keypair) -> Result<Behaviour, NetError> {
+fn kad_config() -> kad::Config {
+    let mut config = kad::Config::new(KAD_PROTOCOL);
+    config
+        .set_query_timeout(KAD_QUERY_TIMEOUT)
+        .set_periodic_bootstrap_interval(Some(KAD_BOOTSTRAP_EVERY));
+    config
+}
+
+fn connection_limits(limits: Limits) -> connection_limits::Behaviour {
+    connection_limits::Behaviour::new(
+        connection_limits::ConnectionLimits::default()
+            .with_max_established(Some(limits.max_established))
+            .with_max_established_per_peer(Some(limits.max_established_per_peer))
+            .with_max_pending_incoming(Some(limits.max_pending_incoming))
+            .with_max_pending_outgoing(Some(limits.max_pending_outgoing)),
+    )
+}
+
+fn new_behaviour(
+    keypair: &Keypair,
+    limits: Limits,
+    mdns: bool,
+    kad_server: bool,
+) -> Result<Behaviour, NetError> {
+    let peer_id = keypair.public().to_peer_id();
     let identify = identify::Behaviour::new(
         identify::Config::new(IDENTIFY_PROTOCOL.to_owned(), keypair.public())
             .with_agent_version(format!("allmenning/{}", env!("CARGO_PKG_VERSION"))),
@@ -146,11 +242,31 @@ fn new_behaviour(keypair: &Keypair) -> Result<Behaviour, NetError> {
             .with_request_timeout(REQUEST_TIMEOUT)
             .with_max_concurrent_streams(MAX_CONCURRENT_STREAMS),
     );
+    let mut kad =
+        kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_config());
+    // Without a fixed mode Kademlia waits for a confirmed external address before serving,
+    // which nodes on a municipal network without AutoNAT never get.
+    kad.set_mode(Some(if kad_server {
+        kad::Mode::Server
+    } else {
+        kad::Mode::Client
+    }));
+    let mdns = if mdns {
+        Some(
+            mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)
+                .map_err(NetError::Mdns)?,
+        )
+    } else {
+        None
+    };
     Ok(Behaviour {
+        limits: connection_limits(limits),
         identify,
         ping: ping::Behaviour::default(),
         gossipsub,
         sync,
+        kad,
+        mdns: Toggle::from(mdns),
     })
 }
 
@@ -160,8 +276,14 @@ fn new_behaviour(keypair: &Keypair) -> Result<Behaviour, NetError> {
 ///
 /// Must be called from within a tokio runtime (the transports spawn onto it).
 pub(crate) fn build_swarm(config: NetConfig) -> Result<Swarm<Behaviour>, NetError> {
-    let NetConfig { listen, keypair } = config;
-    let mut behaviour = new_behaviour(&keypair)?;
+    let NetConfig {
+        listen,
+        keypair,
+        limits,
+        mdns,
+        kad_server,
+    } = config;
+    let mut behaviour = new_behaviour(&keypair, limits, mdns, kad_server)?;
     behaviour
         .gossipsub
         .subscribe(&announce_topic())
@@ -205,11 +327,216 @@ mod tests {
     const DEADLINE: Duration = Duration::from_secs(30);
 
     fn swarm_on(addr: &str) -> Swarm<Behaviour> {
+        swarm_with(addr, Limits::default())
+    }
+
+    fn swarm_with(addr: &str, limits: Limits) -> Swarm<Behaviour> {
         build_swarm(NetConfig {
             listen: vec![addr.parse().unwrap()],
             keypair: Keypair::generate_ed25519(),
+            limits,
+            mdns: false,
+            // Loopback only, so serving the DHT has to be asked for explicitly.
+            kad_server: true,
         })
         .unwrap()
+    }
+
+    /// Feeds identify's listen addresses of DHT servers into the routing table, as the node's
+    /// event loop does.
+    fn learn_from_identify(swarm: &mut Swarm<Behaviour>, ev: &SwarmEvent<BehaviourEvent>) {
+        if let SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+            peer_id,
+            info,
+            ..
+        })) = ev
+        {
+            if info.protocols.contains(&KAD_PROTOCOL) {
+                for addr in &info.listen_addrs {
+                    swarm.behaviour_mut().kad.add_address(peer_id, addr.clone());
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_peer_is_found_through_the_dht_and_connected() {
+        // A - B - C: C is bootstrapped only to B and has never heard of A's address. It asks
+        // the DHT for A's peer id, learns A's addresses from B and connects to A directly.
+        let mut a = swarm_on("/ip4/127.0.0.1/tcp/0");
+        let mut b = swarm_on("/ip4/127.0.0.1/tcp/0");
+        let mut c = swarm_on("/ip4/127.0.0.1/tcp/0");
+        let b_addr = listen_addr(&mut b).await;
+        let a_addr = listen_addr(&mut a).await;
+        let _ = listen_addr(&mut c).await;
+        let (a_id, b_id) = (*a.local_peer_id(), *b.local_peer_id());
+        a.dial(
+            DialOpts::peer_id(b_id)
+                .addresses(vec![b_addr.clone()])
+                .build(),
+        )
+        .unwrap();
+        c.dial(DialOpts::peer_id(b_id).addresses(vec![b_addr]).build())
+            .unwrap();
+        // C cannot dial A: no address of A is known anywhere in C's swarm.
+        assert!(matches!(
+            c.dial(DialOpts::peer_id(a_id).build()),
+            Err(libp2p::swarm::DialError::NoAddresses)
+        ));
+
+        let mut query = None;
+        let mut found: Vec<Multiaddr> = Vec::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        timeout(DEADLINE, async {
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        // Ask once B, as a DHT server, is in C's routing table and knows A.
+                        let c_knows_b = c.behaviour_mut().kad.kbucket(b_id).is_some_and(|b| b.num_entries() > 0);
+                        let b_knows_a = b.behaviour_mut().kad.kbucket(a_id).is_some_and(|b| b.num_entries() > 0);
+                        if query.is_none() && c_knows_b && b_knows_a {
+                            query = Some(c.behaviour_mut().kad.get_closest_peers(a_id));
+                        }
+                    }
+                    ev = a.select_next_some() => learn_from_identify(&mut a, &ev),
+                    ev = b.select_next_some() => learn_from_identify(&mut b, &ev),
+                    ev = c.select_next_some() => {
+                        learn_from_identify(&mut c, &ev);
+                        match ev {
+                            SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
+                                id, result: kad::QueryResult::GetClosestPeers(result), ..
+                            })) if Some(id) == query => {
+                                let peers = match result {
+                                    Ok(ok) => ok.peers,
+                                    Err(kad::GetClosestPeersError::Timeout { peers, .. }) => peers,
+                                };
+                                found = peers.into_iter().filter(|p| p.peer_id == a_id).flat_map(|p| p.addrs).collect();
+                                assert!(!found.is_empty(), "the DHT knows A's addresses");
+                                if !c.is_connected(&a_id) {
+                                    c.dial(DialOpts::peer_id(a_id).addresses(found.clone()).build()).unwrap();
+                                }
+                            }
+                            SwarmEvent::ConnectionEstablished { peer_id, .. } if peer_id == a_id && !found.is_empty() => return,
+                            _ => {}
+                        }
+                        if !found.is_empty() && c.is_connected(&a_id) {
+                            return;
+                        }
+                    }
+                }
+            }
+        })
+        .await
+        .expect("C connects to A through the DHT before the deadline");
+        let a_full = a_addr.clone().with_p2p(a_id).unwrap();
+        assert!(
+            found.contains(&a_addr) || found.contains(&a_full),
+            "found {found:?}, A listens on {a_addr}"
+        );
+        assert!(c.is_connected(&a_id));
+    }
+
+    #[tokio::test]
+    async fn a_node_at_its_connection_limit_refuses_another_peer() {
+        let mut a = swarm_with(
+            "/ip4/127.0.0.1/tcp/0",
+            Limits {
+                max_established: 1,
+                ..Limits::default()
+            },
+        );
+        let mut b = swarm_on("/ip4/127.0.0.1/tcp/0");
+        let mut c = swarm_on("/ip4/127.0.0.1/tcp/0");
+        let a_addr = listen_addr(&mut a).await;
+        let (a_id, b_id, c_id) = (*a.local_peer_id(), *b.local_peer_id(), *c.local_peer_id());
+        b.dial(
+            DialOpts::peer_id(a_id)
+                .addresses(vec![a_addr.clone()])
+                .build(),
+        )
+        .unwrap();
+        let mut c_dialled = false;
+        let mut refused = false;
+        timeout(DEADLINE, async {
+            loop {
+                tokio::select! {
+                    ev = a.select_next_some() => match ev {
+                        SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                            assert_eq!(peer_id, b_id, "only B gets a connection");
+                            if !c_dialled {
+                                c_dialled = true;
+                                c.dial(DialOpts::peer_id(a_id).addresses(vec![a_addr.clone()]).build()).unwrap();
+                            }
+                        }
+                        SwarmEvent::IncomingConnectionError { error: libp2p::swarm::ListenError::Denied { cause }, .. } => {
+                            assert!(cause.downcast::<connection_limits::Exceeded>().is_ok(), "refused for the limit");
+                            refused = true;
+                        }
+                        _ => {}
+                    },
+                    _ = b.select_next_some() => {},
+                    _ = c.select_next_some() => {},
+                }
+                if refused {
+                    return;
+                }
+            }
+        })
+        .await
+        .expect("A refuses C before the deadline");
+        // Give C's side time to settle, then check A still holds exactly B.
+        let settle = tokio::time::sleep(Duration::from_millis(300));
+        tokio::pin!(settle);
+        loop {
+            tokio::select! {
+                _ = &mut settle => break,
+                _ = a.select_next_some() => {},
+                _ = b.select_next_some() => {},
+                _ = c.select_next_some() => {},
+            }
+        }
+        assert!(a.is_connected(&b_id));
+        assert!(!a.is_connected(&c_id));
+        assert_eq!(a.network_info().num_peers(), 1);
+    }
+
+    #[tokio::test]
+    async fn mdns_can_be_switched_on_and_off() {
+        // Whether multicast actually works depends on the machine; this checks that the
+        // behaviour builds and is present exactly when asked for.
+        let build = |mdns| {
+            build_swarm(NetConfig {
+                listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+                keypair: Keypair::generate_ed25519(),
+                limits: Limits::default(),
+                mdns,
+                kad_server: false,
+            })
+            .unwrap()
+        };
+        assert!(build(true).behaviour().mdns.is_enabled());
+        assert!(!build(false).behaviour().mdns.is_enabled());
+    }
+
+    #[test]
+    fn loopback_only_nodes_are_not_reachable_from_elsewhere() {
+        let addrs =
+            |list: &[&str]| -> Vec<Multiaddr> { list.iter().map(|a| a.parse().unwrap()).collect() };
+        assert!(!reachable_beyond_loopback(&addrs(&[
+            "/ip4/127.0.0.1/tcp/0",
+            "/ip6/::1/udp/0/quic-v1"
+        ])));
+        assert!(!reachable_beyond_loopback(&[]));
+        assert!(reachable_beyond_loopback(&addrs(&[
+            "/ip4/127.0.0.1/tcp/0",
+            "/ip4/0.0.0.0/tcp/4646"
+        ])));
+        assert!(reachable_beyond_loopback(&addrs(&[
+            "/ip4/10.1.2.3/tcp/4646"
+        ])));
+        assert!(reachable_beyond_loopback(&addrs(&[
+            "/dns4/node.ks.no/tcp/4646"
+        ])));
     }
 
     /// Drives the swarm until it reports its first listen address.
@@ -554,6 +881,9 @@ mod tests {
         let err = build_swarm(NetConfig {
             listen: vec![bad.clone()],
             keypair: Keypair::generate_ed25519(),
+            limits: Limits::default(),
+            mdns: false,
+            kad_server: false,
         })
         .err()
         .expect("an address no transport supports cannot be listened on");

@@ -12,9 +12,10 @@ use crate::control::{
     Published,
 };
 use crate::home::{Config, Home, HomeError};
+use crate::net::backoff::Backoff;
 use crate::net::{
-    self, announce_topic, statements_topic, Behaviour, BehaviourEvent, NetConfig, NetError,
-    STATEMENTS_TOPIC,
+    self, announce_topic, statements_topic, Behaviour, BehaviourEvent, Limits, NetConfig, NetError,
+    KAD_PROTOCOL, STATEMENTS_TOPIC,
 };
 use crate::store::{SledStore, StoreError};
 use allmenning_protocol::artefact::{FileContent, FileEdit, Kind, Metadata};
@@ -22,9 +23,10 @@ use allmenning_protocol::engine::{Engine, EngineError, Event, FileData, Output};
 use allmenning_protocol::wire::Request;
 use allmenning_protocol::{ArtefactId, ChangeHash};
 use futures::StreamExt;
+use libp2p::multiaddr::Protocol;
 use libp2p::swarm::dial_opts::DialOpts;
-use libp2p::swarm::{ConnectionId, SwarmEvent};
-use libp2p::{gossipsub, identify, request_response, Multiaddr, PeerId, Swarm};
+use libp2p::swarm::{ConnectionId, DialError, SwarmEvent};
+use libp2p::{gossipsub, identify, kad, mdns, request_response, Multiaddr, PeerId, Swarm};
 use rand::RngCore;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -33,8 +35,10 @@ use tokio::sync::{mpsc, oneshot};
 
 mod trust_api;
 
-/// How often known but unconnected peers are dialled again.
-const REDIAL_EVERY: Duration = Duration::from_secs(15);
+/// How often the node checks for known but unconnected peers whose redial backoff is over
+/// (each peer waits 1 s, 2 s, 4 s, ... up to 5 minutes after a failed dial; see
+/// [`net::backoff`]). This is only the granularity of that schedule.
+const REDIAL_CHECK_EVERY: Duration = Duration::from_secs(1);
 /// How often the engine gets a chance to retry work that waits on peers (missing contents).
 const TICK_EVERY: Duration = Duration::from_secs(3);
 
@@ -43,6 +47,8 @@ const TICK_EVERY: Duration = Duration::from_secs(3);
 pub struct NodeOptions {
     pub listen: Vec<String>,
     pub bootstrap: Vec<String>,
+    /// `--no-mdns`: no mDNS discovery this run, whatever `config.toml` says.
+    pub no_mdns: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +86,33 @@ pub async fn run(
     bootstrap.extend(parse_addrs(&options.bootstrap)?);
     let net_err = |e: NetError| NodeError::Net(e.to_string());
     let keypair = net::keypair_from_secret(key.secret_bytes()).map_err(net_err)?;
-    let swarm = net::build_swarm(NetConfig { listen, keypair }).map_err(net_err)?;
+    // mDNS and serving the DHT only make sense when other machines can reach us.
+    let beyond_loopback = net::reachable_beyond_loopback(&listen);
+    let mdns = config.network.mdns && !options.no_mdns && beyond_loopback;
+    if config.network.mdns && !options.no_mdns && !beyond_loopback {
+        tracing::info!("mDNS off: the node only listens on loopback");
+    }
+    let limits = Limits {
+        max_established: config.network.max_connections,
+        max_established_per_peer: config.network.max_connections_per_peer,
+        max_pending_incoming: config.network.max_pending_incoming,
+        max_pending_outgoing: config.network.max_pending_outgoing,
+    };
+    tracing::info!(
+        mdns,
+        dht_server = beyond_loopback,
+        max_connections = limits.max_established,
+        max_connections_per_peer = limits.max_established_per_peer,
+        "discovery and connection limits"
+    );
+    let swarm = net::build_swarm(NetConfig {
+        listen,
+        keypair,
+        limits,
+        mdns,
+        kad_server: beyond_loopback,
+    })
+    .map_err(net_err)?;
     let engine = Engine::new(key, store);
     let (calls_tx, calls_rx) = mpsc::channel(64);
     tokio::spawn(control::serve(listener, calls_tx));
@@ -103,6 +135,9 @@ pub async fn run(
         outstanding: HashMap::new(),
         connected: HashSet::new(),
         pending_dials: HashMap::new(),
+        connect_waiters: HashMap::new(),
+        lookups: HashMap::new(),
+        backoff: Backoff::default(),
         test_hooks,
     };
     tracing::info!(peer_id = %node.swarm.local_peer_id(), org = %node.config.org.name, "node starting");
@@ -116,8 +151,14 @@ pub async fn run(
             .map_err(|e| NodeError::Network(e.to_string()))?;
         tracing::info!(network = %node.engine.trust().map(|t| t.network().name.clone()).unwrap_or_default(), admitted = node.engine.admitted(), "in network");
     }
+    if beyond_loopback {
+        node.seed_dht();
+    }
     node.redial_known();
     node.event_loop(calls_rx, shutdown).await;
+    // The answer to `node stop` is written by the control task: give it a moment to reach the
+    // client before the runtime (and with it that task) goes away.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     if let Err(e) = allmenning_protocol::Store::flush(node.engine.store_mut()) {
         tracing::error!("final flush failed: {e}");
     }
@@ -160,7 +201,33 @@ struct Node {
     outstanding: HashMap<request_response::OutboundRequestId, (PeerId, Request)>,
     connected: HashSet<PeerId>,
     pending_dials: HashMap<ConnectionId, (String, oneshot::Sender<Result<ControlReply, String>>)>,
+    /// `connect` calls that name only a peer id, answered when a connection to that peer is
+    /// established or a dial of it fails.
+    connect_waiters: HashMap<PeerId, Vec<(String, Reply)>>,
+    /// DHT lookups started for `connect` calls, by the peer looked for.
+    lookups: HashMap<kad::QueryId, PeerId>,
+    /// When each known peer may be redialled.
+    backoff: Backoff<PeerId>,
     test_hooks: bool,
+}
+
+type Reply = oneshot::Sender<Result<ControlReply, String>>;
+
+/// The peer id of a multiaddr that is nothing but `/p2p/<peer id>`.
+fn bare_peer_id(addr: &Multiaddr) -> Option<PeerId> {
+    let mut parts = addr.iter();
+    match (parts.next(), parts.next()) {
+        (Some(Protocol::P2p(peer)), None) => Some(peer),
+        _ => None,
+    }
+}
+
+/// A peer's listen addresses worth remembering and handing on: without `0.0.0.0`.
+fn dialable(addrs: &[Multiaddr]) -> impl Iterator<Item = &Multiaddr> {
+    addrs.iter().filter(|a| {
+        !a.iter()
+            .any(|p| matches!(p, Protocol::Ip4(ip) if ip.is_unspecified()))
+    })
 }
 
 impl Node {
@@ -169,7 +236,8 @@ impl Node {
         mut calls: mpsc::Receiver<ControlCall>,
         shutdown: impl Future<Output = ()>,
     ) {
-        let mut redial = tokio::time::interval(REDIAL_EVERY);
+        let mut redial = tokio::time::interval(REDIAL_CHECK_EVERY);
+        redial.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         redial.tick().await;
         let mut tick = tokio::time::interval(TICK_EVERY);
         tick.tick().await;
@@ -230,13 +298,194 @@ impl Node {
             if self.connected.contains(&peer_id) || peer_id == *self.swarm.local_peer_id() {
                 continue;
             }
+            if !self.backoff.is_due(&peer_id, Instant::now()) {
+                continue;
+            }
             let addrs: Vec<Multiaddr> = addrs.iter().filter_map(|a| a.parse().ok()).collect();
             if addrs.is_empty() {
                 continue;
             }
             let opts = DialOpts::peer_id(peer_id).addresses(addrs).build();
-            if let Err(e) = self.swarm.dial(opts) {
-                tracing::debug!(%peer_id, "redial failed: {e}");
+            match self.swarm.dial(opts) {
+                Ok(()) => tracing::trace!(%peer_id, "redialling"),
+                // A dial of this peer is already under way.
+                Err(DialError::DialPeerConditionFalse(_)) => {}
+                Err(e) => {
+                    let wait = self.backoff.on_failure(peer_id, Instant::now());
+                    tracing::debug!(%peer_id, "redial failed: {e}; next attempt in {wait:?}");
+                }
+            }
+        }
+    }
+
+    /// Puts every remembered peer into the DHT's routing table and refreshes it from them, so a
+    /// restarted node finds the rest of the network without waiting for connections.
+    fn seed_dht(&mut self) {
+        let known = match self.engine.store().known_peers() {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::warn!("cannot read known peers: {e}");
+                return;
+            }
+        };
+        let me = *self.swarm.local_peer_id();
+        for (peer, addrs) in known {
+            let Ok(peer_id) = peer.parse::<PeerId>() else {
+                continue;
+            };
+            if peer_id == me {
+                continue;
+            }
+            for addr in addrs.iter().filter_map(|a| a.parse::<Multiaddr>().ok()) {
+                self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+            }
+        }
+        match self.swarm.behaviour_mut().kad.bootstrap() {
+            Ok(_) => tracing::debug!("DHT bootstrap started"),
+            Err(_) => tracing::debug!("DHT routing table empty; bootstrap waits for peers"),
+        }
+    }
+
+    /// `connect /p2p/<peer id>`: dials the peer at an address some behaviour already knows, or
+    /// else asks the DHT for its addresses first. `reply` is answered when the connection is
+    /// established or the dial fails.
+    fn connect_peer(&mut self, peer: PeerId, addr: String, reply: Reply) {
+        if peer == *self.swarm.local_peer_id() {
+            let _ = reply.send(Err("that is this node's own peer id".into()));
+            return;
+        }
+        if self.connected.contains(&peer) {
+            let _ = reply.send(Ok(ControlReply::Connected { addr }));
+            return;
+        }
+        match self.swarm.dial(DialOpts::peer_id(peer).build()) {
+            Ok(()) | Err(DialError::DialPeerConditionFalse(_)) => {
+                self.connect_waiters
+                    .entry(peer)
+                    .or_default()
+                    .push((addr, reply));
+            }
+            Err(DialError::NoAddresses) => {
+                tracing::info!(%peer, "no address known; asking the DHT");
+                let query = self.swarm.behaviour_mut().kad.get_closest_peers(peer);
+                self.lookups.insert(query, peer);
+                self.connect_waiters
+                    .entry(peer)
+                    .or_default()
+                    .push((addr, reply));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(format!("cannot dial {addr}: {e}")));
+            }
+        }
+    }
+
+    /// Answers every `connect` waiting for `peer`.
+    fn answer_waiters(
+        &mut self,
+        peer: &PeerId,
+        result: impl Fn(&str) -> Result<ControlReply, String>,
+    ) {
+        for (addr, reply) in self.connect_waiters.remove(peer).unwrap_or_default() {
+            let _ = reply.send(result(&addr));
+        }
+    }
+
+    fn on_kad_event(&mut self, event: kad::Event) {
+        match event {
+            kad::Event::OutboundQueryProgressed {
+                id,
+                result: kad::QueryResult::GetClosestPeers(result),
+                step,
+                ..
+            } => {
+                let Some(&target) = self.lookups.get(&id) else {
+                    return;
+                };
+                let peers = match result {
+                    Ok(ok) => ok.peers,
+                    Err(kad::GetClosestPeersError::Timeout { peers, .. }) => peers,
+                };
+                let addrs: Vec<Multiaddr> = peers
+                    .into_iter()
+                    .filter(|p| p.peer_id == target)
+                    .flat_map(|p| p.addrs)
+                    .collect();
+                if addrs.is_empty() && !step.last {
+                    return;
+                }
+                self.lookups.remove(&id);
+                if self.connected.contains(&target) {
+                    // The lookup itself reached the peer; its waiters are already answered.
+                    return;
+                }
+                if addrs.is_empty() {
+                    tracing::info!(peer = %target, "the DHT does not know this peer");
+                    self.answer_waiters(&target, |addr| {
+                        Err(format!("cannot connect to {addr}: no address known and the DHT does not know this peer"))
+                    });
+                    return;
+                }
+                tracing::info!(peer = %target, addrs = addrs.len(), "DHT found addresses; dialling");
+                match self
+                    .swarm
+                    .dial(DialOpts::peer_id(target).addresses(addrs).build())
+                {
+                    Ok(()) | Err(DialError::DialPeerConditionFalse(_)) => {}
+                    Err(e) => {
+                        let msg = e.to_string();
+                        self.answer_waiters(&target, |addr| {
+                            Err(format!("cannot dial {addr}: {msg}"))
+                        });
+                    }
+                }
+            }
+            kad::Event::OutboundQueryProgressed {
+                result: kad::QueryResult::Bootstrap(result),
+                ..
+            } => match result {
+                Ok(ok) => tracing::debug!(remaining = ok.num_remaining, "DHT bootstrap step"),
+                Err(e) => tracing::debug!("DHT bootstrap: {e}"),
+            },
+            kad::Event::RoutingUpdated {
+                peer, is_new_peer, ..
+            } => {
+                if is_new_peer {
+                    tracing::debug!(%peer, "added to the DHT routing table");
+                }
+            }
+            other => tracing::trace!(?other, "DHT event"),
+        }
+    }
+
+    fn on_mdns_event(&mut self, event: mdns::Event) {
+        match event {
+            mdns::Event::Discovered(found) => {
+                let me = *self.swarm.local_peer_id();
+                let mut by_peer: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
+                for (peer, addr) in found {
+                    if peer != me {
+                        by_peer.entry(peer).or_default().push(addr);
+                    }
+                }
+                for (peer, addrs) in by_peer {
+                    if self.connected.contains(&peer) {
+                        continue;
+                    }
+                    tracing::info!(%peer, "found on the local network by mDNS; dialling");
+                    match self
+                        .swarm
+                        .dial(DialOpts::peer_id(peer).addresses(addrs).build())
+                    {
+                        Ok(()) | Err(DialError::DialPeerConditionFalse(_)) => {}
+                        Err(e) => tracing::debug!(%peer, "cannot dial mDNS peer: {e}"),
+                    }
+                }
+            }
+            mdns::Event::Expired(gone) => {
+                for (peer, addr) in gone {
+                    tracing::debug!(%peer, %addr, "mDNS record expired");
+                }
             }
         }
     }
@@ -298,6 +547,12 @@ impl Node {
                 if let Some((addr, reply)) = self.pending_dials.remove(&connection_id) {
                     let _ = reply.send(Ok(ControlReply::Connected { addr }));
                 }
+                self.backoff.on_success(&peer_id);
+                self.answer_waiters(&peer_id, |addr| {
+                    Ok(ControlReply::Connected {
+                        addr: addr.to_string(),
+                    })
+                });
                 if endpoint.is_dialer() {
                     let addr = endpoint.get_remote_address().to_string();
                     if let Err(e) = self
@@ -336,18 +591,40 @@ impl Node {
                 } else {
                     tracing::debug!(?peer_id, "outgoing connection failed: {error}");
                 }
+                if let Some(peer) = peer_id {
+                    // Another dial of the peer may still be under way (mDNS, the DHT, a redial):
+                    // failures of those are not a failure of the whole attempt.
+                    if !matches!(error, DialError::DialPeerConditionFalse(_))
+                        && !self.connected.contains(&peer)
+                    {
+                        let wait = self.backoff.on_failure(peer, Instant::now());
+                        tracing::debug!(%peer, failures = self.backoff.failures(&peer), "next redial in {wait:?}");
+                        if !self.lookups.values().any(|p| *p == peer) {
+                            let msg = error.to_string();
+                            self.answer_waiters(&peer, |addr| {
+                                Err(format!("cannot connect to {addr}: {msg}"))
+                            });
+                        }
+                    }
+                }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
                 info,
                 ..
             })) => {
-                let addrs: Vec<String> = info
-                    .listen_addrs
-                    .iter()
-                    .filter(|a| !a.iter().any(|p| matches!(p, libp2p::multiaddr::Protocol::Ip4(ip) if ip.is_unspecified())))
+                let addrs: Vec<String> = dialable(&info.listen_addrs)
                     .map(|a| a.to_string())
                     .collect();
+                // Only peers that serve the DHT belong in its routing table.
+                if info.protocols.contains(&KAD_PROTOCOL) {
+                    for addr in dialable(&info.listen_addrs) {
+                        self.swarm
+                            .behaviour_mut()
+                            .kad
+                            .add_address(&peer_id, addr.clone());
+                    }
+                }
                 if !addrs.is_empty() {
                     if let Err(e) = self
                         .engine
@@ -379,6 +656,15 @@ impl Node {
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(event)) => self.on_mdns_event(event),
+            SwarmEvent::IncomingConnectionError {
+                send_back_addr,
+                error: error @ libp2p::swarm::ListenError::Denied { .. },
+                ..
+            } => {
+                tracing::info!(from = %send_back_addr, "incoming connection refused: {error}");
+            }
             _ => {}
         }
     }
@@ -436,7 +722,10 @@ impl Node {
         } = call;
         if let ControlRequest::Connect { addr } = &request {
             match addr.parse::<Multiaddr>() {
-                Ok(ma) => self.dial(ma, Some((addr.clone(), reply))),
+                Ok(ma) => match bare_peer_id(&ma) {
+                    Some(peer) => self.connect_peer(peer, addr.clone(), reply),
+                    None => self.dial(ma, Some((addr.clone(), reply))),
+                },
                 Err(e) => {
                     let _ = reply.send(Err(format!("invalid multiaddr {addr:?}: {e}")));
                 }

@@ -36,6 +36,9 @@ pub struct StartArgs {
     /// A peer to dial at start-up, ending in /p2p/<peer id> (repeatable; replaces the configured ones)
     #[arg(long, value_name = "MULTIADDR")]
     pub bootstrap: Vec<String>,
+    /// Do not look for nodes on the local network by mDNS (overrides `mdns` in config.toml)
+    #[arg(long)]
+    pub no_mdns: bool,
 }
 
 /// Show the running node's identity, network, addresses and peers.
@@ -82,6 +85,7 @@ async fn start(ctx: &Ctx, args: StartArgs) -> anyhow::Result<()> {
     let options = NodeOptions {
         listen: args.listen,
         bootstrap: args.bootstrap,
+        no_mdns: args.no_mdns,
     };
     allmenning_node::run(home, options, shutdown_signal()).await?;
     Ok(())
