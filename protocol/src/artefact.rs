@@ -230,8 +230,9 @@ pub struct EditOutcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArtefactError {
+    /// Boxed: automerge's error is large, and this error travels in every `Result`.
     #[error(transparent)]
-    Automerge(#[from] automerge::AutomergeError),
+    Automerge(Box<automerge::AutomergeError>),
     #[error(transparent)]
     Origin(#[from] origin::OriginError),
     #[error("invalid path {path:?}: {reason}")]
@@ -255,6 +256,12 @@ pub fn owner_at(doc: &Automerge, heads: &[ChangeHash]) -> Option<String> {
     match doc.get_at(&meta, "owner", heads) {
         Ok(Some((Value::Scalar(s), _))) => s.as_str().map(str::to_string),
         _ => None,
+    }
+}
+
+impl From<automerge::AutomergeError> for ArtefactError {
+    fn from(e: automerge::AutomergeError) -> Self {
+        ArtefactError::Automerge(Box::new(e))
     }
 }
 

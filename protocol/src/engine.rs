@@ -822,7 +822,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 .iter()
                 .map(|(h, p)| (Head::from(*h), p.clone()))
                 .collect();
-            proofs.sort_by(|a, b| a.0.cmp(&b.0));
+            proofs.sort_by_key(|p| p.0);
             let origin_blobs = self.origin_blobs(proofs.iter().map(|(_, p)| p))?;
             return Ok(Response::Snapshot {
                 id,
