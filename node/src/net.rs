@@ -49,6 +49,11 @@ const KAD_QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 /// bootstraps on its own shortly after a new peer enters a small routing table.
 pub(crate) const KAD_BOOTSTRAP_EVERY: Duration = Duration::from_secs(5 * 60);
 
+/// How often a connection is pinged.
+const PING_INTERVAL: Duration = Duration::from_secs(5);
+/// A ping unanswered this long fails. libp2p reports the second failure in a row (the first is
+/// forgiven), so a silent peer is dropped after about 20 s.
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
 /// Identify protocol version: peers outside Allmenning show up as a different string, so the
 /// event loop can ignore nodes that merely speak libp2p.
 const IDENTIFY_PROTOCOL: &str = "/allmenning/id/1.0.0";
@@ -262,7 +267,14 @@ fn new_behaviour(
     Ok(Behaviour {
         limits: connection_limits(limits),
         identify,
-        ping: ping::Behaviour::default(),
+        // Liveness: a peer that stops answering for PING_TIMEOUT is dropped by the event loop
+        // (libp2p no longer closes the connection by itself), so redial takes over after a
+        // partition instead of waiting minutes for TCP to give up.
+        ping: ping::Behaviour::new(
+            ping::Config::new()
+                .with_interval(PING_INTERVAL)
+                .with_timeout(PING_TIMEOUT),
+        ),
         gossipsub,
         sync,
         kad,

@@ -638,6 +638,16 @@ impl Node {
                     self.swarm.add_peer_address(peer_id, addr.clone());
                 }
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(libp2p::ping::Event {
+                peer,
+                connection,
+                result: Err(error),
+            })) => {
+                // A silent peer (a partition, a dead machine) is dropped so that redial with
+                // backoff can find it again once it is reachable.
+                tracing::info!(%peer, "peer stopped answering pings ({error}); closing the connection");
+                self.swarm.close_connection(connection);
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
                 propagation_source,
                 message,

@@ -1262,3 +1262,106 @@ pub fn form_network(ks: &Node, members: &[&Node]) -> PathBuf {
     }
     file
 }
+
+// ---------------------------------------------------------------------------------------------
+// Nodes inside network namespaces (partition tests)
+// ---------------------------------------------------------------------------------------------
+
+impl Node {
+    /// Like [`Node::spawn`], but runs `node start` inside network namespace `netns`
+    /// (`ip netns exec NETNS allmenning --home HOME node start ...`), listening on `listen`
+    /// instead of loopback, with `extra` arguments appended (e.g. `--no-mdns`). The CLI still
+    /// reaches the node through the control socket in its home, which works across namespaces.
+    /// Waits (bounded) until `node status --json` answers with listen addresses. A later
+    /// [`Node::restart`] starts the node the ordinary way (outside the namespace).
+    pub fn spawn_in_netns(&mut self, netns: &str, listen: &[String], extra: &[&str]) -> Duration {
+        assert!(
+            self.child.is_none(),
+            "node {} is already running",
+            self.name
+        );
+        self.starts += 1;
+        let mut log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        writeln!(
+            log,
+            "===== harness: start #{} of node {} in netns {netns} =====",
+            self.starts, self.name
+        )
+        .unwrap();
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", netns]).arg(bin());
+        cmd.arg("--home").arg(&self.home);
+        cmd.env("ALLMENNING_HOME", &self.home);
+        cmd.env("NO_COLOR", "1");
+        cmd.args(["node", "start"]);
+        for l in listen {
+            cmd.args(["--listen", l]);
+        }
+        for b in &self.bootstrap {
+            cmd.args(["--bootstrap", b]);
+        }
+        cmd.args(extra);
+        if std::env::var_os("RUST_LOG").is_none() {
+            cmd.env("RUST_LOG", "info");
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log));
+        let started = Instant::now();
+        // `ip netns exec` execs the command after entering the namespace, so the child's pid is
+        // the node's own and `kill`/`stop` work as for any other node.
+        self.child =
+            Some(cmd.spawn().unwrap_or_else(|e| {
+                panic!("cannot spawn node {} in netns {netns}: {e}", self.name)
+            }));
+        let deadline = secs(20);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                self.child = None;
+                panic!(
+                    "node {} (netns {netns}) exited during start-up with {status}\n{}",
+                    self.name,
+                    self.log_tail(80)
+                );
+            }
+            let out = self.cli(&["node", "status", "--json"]);
+            if out.status.success() {
+                if let Some(v) = parse_json(&out.stdout) {
+                    let addrs: Vec<String> = v["listen_addrs"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|s| s.as_str().map(String::from))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if !addrs.is_empty() {
+                        self.peer_id = v["peer_id"]
+                            .as_str()
+                            .expect("status has peer_id")
+                            .to_string();
+                        self.listen_addrs = addrs;
+                        return started.elapsed();
+                    }
+                }
+            }
+            if started.elapsed() > deadline {
+                panic!(
+                    "node {} (netns {netns}) did not answer `node status --json` within {:.0} s; last answer:\n{}\n--- node log ---\n{}",
+                    self.name,
+                    deadline.as_secs_f64(),
+                    describe(&out),
+                    self.log_tail(80)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
