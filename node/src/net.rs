@@ -15,6 +15,7 @@
 
 pub(crate) mod backoff;
 mod codec;
+pub(crate) mod penalty;
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -25,8 +26,8 @@ use libp2p::multiaddr::Protocol;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{
-    connection_limits, gossipsub, identify, kad, mdns, noise, ping, request_response, tcp, yamux,
-    Multiaddr, StreamProtocol, Swarm, SwarmBuilder, TransportError,
+    allow_block_list, connection_limits, gossipsub, identify, kad, mdns, noise, ping,
+    request_response, tcp, yamux, Multiaddr, StreamProtocol, Swarm, SwarmBuilder, TransportError,
 };
 
 #[allow(unused_imports)] // part of the module's API: the event loop inspects refused frames
@@ -77,11 +78,14 @@ const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
 ///
 /// The derive generates `BehaviourEvent` with one variant per field (`Limits`, `Identify`,
 /// `Ping`, `Gossipsub`, `Sync`, `Kad`, `Mdns`), which the event loop receives as
-/// `SwarmEvent::Behaviour(..)`. `limits` comes first so that a connection over the limits is
-/// refused before any other behaviour sets up state for it.
+/// `SwarmEvent::Behaviour(..)`. `limits` and `blocked` come first so that a connection over the
+/// limits or from a banned peer is refused before any other behaviour sets up state for it.
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
     pub limits: connection_limits::Behaviour,
+    /// Peers banned for sending bad data (see [`penalty`]): their connections are refused, in
+    /// both directions, and blocking a peer closes its open connections.
+    pub blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     pub gossipsub: gossipsub::Behaviour,
@@ -266,6 +270,7 @@ fn new_behaviour(
     };
     Ok(Behaviour {
         limits: connection_limits(limits),
+        blocked: allow_block_list::Behaviour::default(),
         identify,
         // Liveness: a peer that stops answering for PING_TIMEOUT is dropped by the event loop
         // (libp2p no longer closes the connection by itself), so redial takes over after a
@@ -510,6 +515,112 @@ mod tests {
         assert!(a.is_connected(&b_id));
         assert!(!a.is_connected(&c_id));
         assert_eq!(a.network_info().num_peers(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_blocked_peer_is_disconnected_and_refused_until_unblocked() {
+        // What the event loop does to a banned peer: block it (which closes its connections),
+        // refuse its dials while blocked, and let it in again once unblocked.
+        let mut a = swarm_on("/ip4/127.0.0.1/tcp/0");
+        let mut b = swarm_on("/ip4/127.0.0.1/tcp/0");
+        let a_addr = listen_addr(&mut a).await;
+        let (a_id, b_id) = (*a.local_peer_id(), *b.local_peer_id());
+        let dial_a = |b: &mut Swarm<Behaviour>| {
+            b.dial(
+                DialOpts::peer_id(a_id)
+                    .condition(libp2p::swarm::dial_opts::PeerCondition::Always)
+                    .addresses(vec![a_addr.clone()])
+                    .build(),
+            )
+        };
+        dial_a(&mut b).unwrap();
+        // 1. Connected.
+        timeout(DEADLINE, async {
+            loop {
+                tokio::select! {
+                    ev = a.select_next_some() => if let SwarmEvent::ConnectionEstablished { peer_id, .. } = ev {
+                        assert_eq!(peer_id, b_id);
+                        return;
+                    },
+                    _ = b.select_next_some() => {},
+                }
+            }
+        })
+        .await
+        .expect("B connects to A");
+        // 2. A blocks B: the connection goes away.
+        a.behaviour_mut().blocked.block_peer(b_id);
+        let _ = a.disconnect_peer_id(b_id);
+        timeout(DEADLINE, async {
+            loop {
+                tokio::select! {
+                    _ = a.select_next_some() => {},
+                    _ = b.select_next_some() => {},
+                }
+                if !a.is_connected(&b_id) && !b.is_connected(&a_id) {
+                    return;
+                }
+            }
+        })
+        .await
+        .expect("blocking closes the connection on both sides");
+        // 3. While blocked, A refuses B's dials and cannot dial B itself.
+        assert!(matches!(
+            a.dial(
+                DialOpts::peer_id(b_id)
+                    .addresses(vec![a_addr.clone()])
+                    .build()
+            ),
+            Err(libp2p::swarm::DialError::Denied { .. })
+        ));
+        for _ in 0..3 {
+            dial_a(&mut b).unwrap();
+            timeout(DEADLINE, async {
+                loop {
+                    tokio::select! {
+                        ev = a.select_next_some() => match ev {
+                            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                                panic!("A accepted a connection from blocked {peer_id}")
+                            }
+                            SwarmEvent::IncomingConnectionError { error: libp2p::swarm::ListenError::Denied { cause }, .. } => {
+                                assert!(cause.downcast::<allow_block_list::Blocked>().is_ok(), "refused because blocked");
+                                return;
+                            }
+                            _ => {}
+                        },
+                        _ = b.select_next_some() => {},
+                    }
+                }
+            })
+            .await
+            .expect("A refuses the blocked peer");
+        }
+        assert!(!a.is_connected(&b_id));
+        // 4. Unblocked: B connects again.
+        a.behaviour_mut().blocked.unblock_peer(b_id);
+        let settle = tokio::time::sleep(Duration::from_millis(200));
+        tokio::pin!(settle);
+        loop {
+            tokio::select! {
+                _ = &mut settle => break,
+                _ = a.select_next_some() => {},
+                _ = b.select_next_some() => {},
+            }
+        }
+        dial_a(&mut b).unwrap();
+        timeout(DEADLINE, async {
+            loop {
+                tokio::select! {
+                    ev = a.select_next_some() => if let SwarmEvent::ConnectionEstablished { peer_id, .. } = ev {
+                        assert_eq!(peer_id, b_id);
+                        return;
+                    },
+                    _ = b.select_next_some() => {},
+                }
+            }
+        })
+        .await
+        .expect("B connects again once unblocked");
     }
 
     #[tokio::test]

@@ -13,6 +13,7 @@ use crate::control::{
 };
 use crate::home::{Config, Home, HomeError};
 use crate::net::backoff::Backoff;
+use crate::net::penalty::{Penalties, PenaltyConfig, Verdict};
 use crate::net::{
     self, announce_topic, statements_topic, Behaviour, BehaviourEvent, Limits, NetConfig, NetError,
     KAD_PROTOCOL, STATEMENTS_TOPIC,
@@ -126,6 +127,14 @@ pub async fn run(
         tracing::warn!("test hook: committing without the local write check");
         engine.skip_local_write_check_for_testing(true);
     }
+    let penalty_config = penalty_config(test_hooks);
+    if penalty_config != PenaltyConfig::default() {
+        tracing::warn!(
+            threshold = penalty_config.threshold,
+            ban_secs = penalty_config.ban_for.as_secs(),
+            "test hook: non-default ban settings"
+        );
+    }
     let mut node = Node {
         swarm,
         engine,
@@ -138,6 +147,7 @@ pub async fn run(
         connect_waiters: HashMap::new(),
         lookups: HashMap::new(),
         backoff: Backoff::default(),
+        penalties: Penalties::new(penalty_config),
         test_hooks,
     };
     tracing::info!(peer_id = %node.swarm.local_peer_id(), org = %node.config.org.name, "node starting");
@@ -164,6 +174,30 @@ pub async fn run(
     }
     tracing::info!("node stopped");
     Ok(())
+}
+
+/// The ban settings: the defaults, except that a node with test hooks on takes
+/// `ALLMENNING_TEST_BAN_THRESHOLD` (rejections) and `ALLMENNING_TEST_BAN_SECS` from the
+/// environment, so end-to-end tests can ban after one rejection and watch a ban end.
+fn penalty_config(test_hooks: bool) -> PenaltyConfig {
+    let mut config = PenaltyConfig::default();
+    if !test_hooks {
+        return config;
+    }
+    if let Some(t) = std::env::var("ALLMENNING_TEST_BAN_THRESHOLD")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|t| *t >= 1.0)
+    {
+        config.threshold = t;
+    }
+    if let Some(secs) = std::env::var("ALLMENNING_TEST_BAN_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        config.ban_for = Duration::from_secs(secs);
+    }
+    config
 }
 
 fn parse_addrs(addrs: &[String]) -> Result<Vec<Multiaddr>, NodeError> {
@@ -208,6 +242,8 @@ struct Node {
     lookups: HashMap<kad::QueryId, PeerId>,
     /// When each known peer may be redialled.
     backoff: Backoff<PeerId>,
+    /// Rejection scores and bans of peers that send bad data.
+    penalties: Penalties<PeerId>,
     test_hooks: bool,
 }
 
@@ -253,7 +289,10 @@ impl Node {
                     }
                     None => return,
                 },
-                _ = redial.tick() => self.redial_known(),
+                _ = redial.tick() => {
+                    self.end_bans();
+                    self.redial_known();
+                }
                 _ = tick.tick() => self.engine.handle_tick(),
                 _ = &mut shutdown => return,
             }
@@ -295,7 +334,10 @@ impl Node {
             let Ok(peer_id) = peer.parse::<PeerId>() else {
                 continue;
             };
-            if self.connected.contains(&peer_id) || peer_id == *self.swarm.local_peer_id() {
+            if self.connected.contains(&peer_id)
+                || peer_id == *self.swarm.local_peer_id()
+                || self.penalties.is_banned(&peer_id, Instant::now())
+            {
                 continue;
             }
             if !self.backoff.is_due(&peer_id, Instant::now()) {
@@ -527,8 +569,57 @@ impl Node {
                         Err(e) => tracing::warn!("cannot gossip statement: {e}"),
                     }
                 }
-                Output::Event(event) => log_event(&event),
+                Output::Event(event) => {
+                    log_event(&event);
+                    if let Event::Rejected { peer, reason, .. } = &event {
+                        self.penalise(peer, reason);
+                    }
+                }
             }
+        }
+    }
+
+    /// Counts a rejection of data from `peer` (a `PeerId` as text, as the engine names it) and
+    /// bans the peer once its score reaches the threshold: it is disconnected and its
+    /// connections are refused, both ways, until the ban ends (see [`Node::end_bans`]).
+    fn penalise(&mut self, peer: &str, reason: &str) {
+        let Ok(peer_id) = peer.parse::<PeerId>() else {
+            return;
+        };
+        if peer_id == *self.swarm.local_peer_id() {
+            return;
+        }
+        match self.penalties.record(peer_id, Instant::now()) {
+            Verdict::Counted { score } => {
+                tracing::debug!(%peer_id, score, "rejection counted against peer");
+            }
+            Verdict::AlreadyBanned => {}
+            Verdict::Ban { score, until } => {
+                let ban_secs = until.saturating_duration_since(Instant::now()).as_secs();
+                tracing::warn!(
+                    peer = %peer_id,
+                    score,
+                    ban_secs,
+                    "banning peer: it keeps sending data this node refuses (last: {reason})"
+                );
+                // Blocking closes the peer's open connections and refuses new ones, incoming
+                // and outgoing; disconnecting as well makes the intent explicit.
+                self.swarm.behaviour_mut().blocked.block_peer(peer_id);
+                let _ = self.swarm.disconnect_peer_id(peer_id);
+                self.answer_waiters(&peer_id, |addr| {
+                    Err(format!(
+                        "cannot connect to {addr}: the peer is banned for sending bad data"
+                    ))
+                });
+            }
+        }
+    }
+
+    /// Lifts bans whose time is over.
+    fn end_bans(&mut self) {
+        for peer in self.penalties.expired(Instant::now()) {
+            tracing::info!(%peer, "ban over; the peer may connect again");
+            self.swarm.behaviour_mut().blocked.unblock_peer(peer);
         }
     }
 
