@@ -1,0 +1,106 @@
+//! Fixtures shared by the fuzz targets and the seed generator.
+
+use allmenning_protocol::engine::FileData;
+use allmenning_protocol::store::Store;
+use allmenning_protocol::wire::{heads_to_wire, Request};
+use allmenning_protocol::{ArtefactId, Engine, FileEdit, MemStore, Metadata, NodeKey};
+
+pub const NOW: i64 = 1_700_000_000;
+pub const PUBLISHER_SECRET: [u8; 32] = [0x11; 32];
+pub const RECEIVER_SECRET: [u8; 32] = [0x22; 32];
+/// The peer every fuzzed message claims to come from.
+pub const PEER: usize = 7;
+
+pub fn meta() -> Metadata {
+    Metadata {
+        title: "Foreldrebetaling".into(),
+        kind: "integration".into(),
+        description: "Automatisering av redusert foreldrebetaling".into(),
+        tags: vec!["barnehage".into()],
+        owner: "964338531".into(),
+        owner_name: "Bergen kommune".into(),
+        created: NOW,
+    }
+}
+
+pub fn files() -> Vec<FileData> {
+    vec![
+        FileData {
+            path: "README.md".into(),
+            content: b"# Redusert foreldrebetaling\n\nLinje 1\nLinje 2\n".to_vec(),
+            executable: false,
+        },
+        FileData {
+            path: "bin/logo.png".into(),
+            content: vec![0x89, b'P', b'N', b'G', 0xff, 0x00, 0xfe],
+            executable: false,
+        },
+        FileData {
+            path: "run.sh".into(),
+            content: b"#!/bin/sh\necho hei\n".to_vec(),
+            executable: true,
+        },
+    ]
+}
+
+/// An engine outside any network that published one artefact and edited a text file of it
+/// (so its history holds a signed genesis, an origin change and a signed edit).
+pub fn publisher() -> (Engine<MemStore, usize>, ArtefactId) {
+    let mut engine = Engine::new(NodeKey::from_secret(PUBLISHER_SECRET), MemStore::new());
+    let id = engine
+        .publish(&meta(), &files(), None, NOW, [1; 8])
+        .expect("publish");
+    let (base, _) = engine.files(&id, None).expect("files");
+    engine
+        .commit(
+            &id,
+            &base,
+            &[FileEdit::Write {
+                path: "README.md".into(),
+                content: b"# Redusert foreldrebetaling\n\nLinje 1 (Bergen)\nLinje 2\n".to_vec(),
+                executable: false,
+            }],
+            "edit",
+            NOW + 60,
+            [2; 8],
+        )
+        .expect("commit");
+    engine.drain_outputs();
+    (engine, id)
+}
+
+/// The store of `publisher()`, built once: engines built on a clone of it start with the
+/// artefact already published.
+pub fn published_store() -> &'static (MemStore, ArtefactId) {
+    static STORE: std::sync::OnceLock<(MemStore, ArtefactId)> = std::sync::OnceLock::new();
+    STORE.get_or_init(|| {
+        let (engine, id) = publisher();
+        (engine.store().clone(), id)
+    })
+}
+
+/// A Pull for `id` as an engine with `heads` would send it.
+pub fn pull(id: ArtefactId, heads: &[allmenning_protocol::ChangeHash]) -> Request {
+    Request::Pull {
+        id,
+        heads: heads_to_wire(heads),
+        have: Vec::new(),
+        need: Vec::new(),
+    }
+}
+
+/// Raw changes and proofs of the published artefact, in store order.
+pub fn published_changes() -> Vec<(Vec<u8>, allmenning_protocol::signed::Proof)> {
+    let (store, id) = published_store();
+    let doc = store.load_document(id).ok().flatten().unwrap_or_default();
+    let proofs = store.proofs(id).unwrap_or_default();
+    let mut out = Vec::new();
+    for bytes in doc.changes {
+        if let Ok(change) = automerge::Change::from_bytes(bytes.clone()) {
+            if let Some((_, proof)) = proofs.iter().find(|(h, _)| *h == change.hash()) {
+                out.push((bytes, proof.clone()));
+            }
+        }
+    }
+    out
+}
