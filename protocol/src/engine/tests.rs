@@ -497,17 +497,29 @@ fn a_change_that_makes_automerge_panic_is_refused_not_fatal() {
     let id = publish(&mut net, 0);
     net.nodes[1].handle_connected(0, None);
     let bytes = include_bytes!("automerge_panic_change.bin").to_vec();
-    let pull = Request::Pull { id, heads: vec![], have: vec![], need: vec![] };
+    let pull = Request::Pull {
+        id,
+        heads: vec![],
+        have: vec![],
+        need: vec![],
+    };
     let response = Response::Changes {
         id,
         heads: vec![],
-        changes: vec![WireChange { bytes, proof: Proof::Signed { signature: vec![0; 64] } }],
+        changes: vec![WireChange {
+            bytes,
+            proof: Proof::Signed {
+                signature: vec![0; 64],
+            },
+        }],
         origin_blobs: vec![],
     };
     net.nodes[1].handle_response(0, &pull, &response.encode());
     let outputs = net.nodes[1].drain_outputs();
     assert!(
-        outputs.iter().any(|o| matches!(o, Output::Event(Event::Rejected { .. }))),
+        outputs
+            .iter()
+            .any(|o| matches!(o, Output::Event(Event::Rejected { .. }))),
         "{outputs:?}"
     );
     assert!(net.nodes[1].list().unwrap().is_empty());
