@@ -188,12 +188,15 @@ pub async fn serve(listener: ControlListener, calls: mpsc::Sender<ControlCall>) 
             return;
         }
     };
+    let mut connections = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
             _ = calls.closed() => break,
+            // Reap finished connection tasks as we go.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    tokio::spawn(handle_connection(stream, calls.clone(), MAX_REQUEST_LINE));
+                    connections.spawn(handle_connection(stream, calls.clone(), MAX_REQUEST_LINE));
                 }
                 Err(e) => {
                     tracing::warn!("control socket accept failed: {e}");
@@ -205,7 +208,16 @@ pub async fn serve(listener: ControlListener, calls: mpsc::Sender<ControlCall>) 
     }
     drop(listener);
     drop(guard);
+    // The node has stopped taking requests: let answers already given (to `node stop`, say)
+    // reach their clients, but do not wait on clients that merely keep a connection open.
+    let drained = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(SHUTDOWN_GRACE, drained).await.is_err() {
+        connections.abort_all();
+    }
 }
+
+/// How long a stopping node waits for its control connections to finish.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What reading one line gave.
 enum Line {
@@ -260,7 +272,12 @@ async fn handle_connection(stream: UnixStream, calls: mpsc::Sender<ControlCall>,
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     loop {
-        let line = match read_line_limited(&mut reader, limit).await {
+        // A stopping node takes no new requests: an idle connection ends at once.
+        let read = tokio::select! {
+            read = read_line_limited(&mut reader, limit) => read,
+            _ = calls.closed() => return,
+        };
+        let line = match read {
             Ok(Line::Complete(line)) => line,
             Ok(Line::Eof) => return,
             Ok(Line::TooLong) => {

@@ -116,7 +116,7 @@ pub async fn run(
     .map_err(net_err)?;
     let engine = Engine::new(key, store);
     let (calls_tx, calls_rx) = mpsc::channel(64);
-    tokio::spawn(control::serve(listener, calls_tx));
+    let control_task = tokio::spawn(control::serve(listener, calls_tx));
     let test_hooks = std::env::var("ALLMENNING_TEST_HOOKS").is_ok_and(|v| v == "1");
     let mut engine = engine;
     engine.set_organisation(
@@ -166,9 +166,11 @@ pub async fn run(
     }
     node.redial_known();
     node.event_loop(calls_rx, shutdown).await;
-    // The answer to `node stop` is written by the control task: give it a moment to reach the
-    // client before the runtime (and with it that task) goes away.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The event loop dropped its end of the call channel: the control task stops accepting,
+    // delivers the answers already given (the one to `node stop` among them), and ends.
+    if let Err(e) = control_task.await {
+        tracing::warn!("control socket task failed: {e}");
+    }
     if let Err(e) = allmenning_protocol::Store::flush(node.engine.store_mut()) {
         tracing::error!("final flush failed: {e}");
     }
