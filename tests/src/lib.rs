@@ -546,12 +546,20 @@ impl Node {
 
     /// Spawns `node start` and waits (bounded) until `node status --json` answers.
     pub fn spawn(&mut self) -> Duration {
+        self.launch(None, &["/ip4/127.0.0.1/tcp/0".to_string()], &[])
+    }
+
+    /// Starts `node start` listening on `listen` with `extra` arguments, inside network
+    /// namespace `netns` when given (`ip netns exec NETNS allmenning ...`), and waits (bounded)
+    /// until `node status --json` answers with listen addresses. Returns how long that took.
+    fn launch(&mut self, netns: Option<&str>, listen: &[String], extra: &[&str]) -> Duration {
         assert!(
             self.child.is_none(),
             "node {} is already running",
             self.name
         );
         self.starts += 1;
+        let place = netns.map(|n| format!(" in netns {n}")).unwrap_or_default();
         let mut log = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -559,15 +567,31 @@ impl Node {
             .unwrap();
         writeln!(
             log,
-            "===== harness: start #{} of node {} =====",
+            "===== harness: start #{} of node {}{place} =====",
             self.starts, self.name
         )
         .unwrap();
-        let mut cmd = self.base_command();
-        cmd.args(["node", "start", "--listen", "/ip4/127.0.0.1/tcp/0"]);
+        let mut cmd = match netns {
+            // `ip netns exec` execs the command after entering the namespace, so the child's
+            // pid is the node's own and `kill`/`stop` work as for any other node.
+            Some(netns) => {
+                let mut cmd = Command::new("ip");
+                cmd.args(["netns", "exec", netns]).arg(bin());
+                cmd.arg("--home").arg(&self.home);
+                cmd.env("ALLMENNING_HOME", &self.home);
+                cmd.env("NO_COLOR", "1");
+                cmd
+            }
+            None => self.base_command(),
+        };
+        cmd.args(["node", "start"]);
+        for l in listen {
+            cmd.args(["--listen", l]);
+        }
         for b in &self.bootstrap {
             cmd.args(["--bootstrap", b]);
         }
+        cmd.args(extra);
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
         }
@@ -580,14 +604,14 @@ impl Node {
         let started = Instant::now();
         self.child = Some(
             cmd.spawn()
-                .unwrap_or_else(|e| panic!("cannot spawn node {}: {e}", self.name)),
+                .unwrap_or_else(|e| panic!("cannot spawn node {}{place}: {e}", self.name)),
         );
         let deadline = secs(20);
         loop {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 self.child = None;
                 panic!(
-                    "node {} exited during start-up with {status}\n{}",
+                    "node {}{place} exited during start-up with {status}\n{}",
                     self.name,
                     self.log_tail(80)
                 );
@@ -623,7 +647,7 @@ impl Node {
             }
             if started.elapsed() > deadline {
                 panic!(
-                    "node {} did not answer `node status --json` within {:.0} s; last answer:\n{}\n--- node log ---\n{}",
+                    "node {}{place} did not answer `node status --json` within {:.0} s; last answer:\n{}\n--- node log ---\n{}",
                     self.name,
                     deadline.as_secs_f64(),
                     describe(&out),
@@ -1275,93 +1299,6 @@ impl Node {
     /// Waits (bounded) until `node status --json` answers with listen addresses. A later
     /// [`Node::restart`] starts the node the ordinary way (outside the namespace).
     pub fn spawn_in_netns(&mut self, netns: &str, listen: &[String], extra: &[&str]) -> Duration {
-        assert!(
-            self.child.is_none(),
-            "node {} is already running",
-            self.name
-        );
-        self.starts += 1;
-        let mut log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        writeln!(
-            log,
-            "===== harness: start #{} of node {} in netns {netns} =====",
-            self.starts, self.name
-        )
-        .unwrap();
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", netns]).arg(bin());
-        cmd.arg("--home").arg(&self.home);
-        cmd.env("ALLMENNING_HOME", &self.home);
-        cmd.env("NO_COLOR", "1");
-        cmd.args(["node", "start"]);
-        for l in listen {
-            cmd.args(["--listen", l]);
-        }
-        for b in &self.bootstrap {
-            cmd.args(["--bootstrap", b]);
-        }
-        cmd.args(extra);
-        if std::env::var_os("RUST_LOG").is_none() {
-            cmd.env("RUST_LOG", "info");
-        }
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log));
-        let started = Instant::now();
-        // `ip netns exec` execs the command after entering the namespace, so the child's pid is
-        // the node's own and `kill`/`stop` work as for any other node.
-        self.child =
-            Some(cmd.spawn().unwrap_or_else(|e| {
-                panic!("cannot spawn node {} in netns {netns}: {e}", self.name)
-            }));
-        let deadline = secs(20);
-        loop {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                self.child = None;
-                panic!(
-                    "node {} (netns {netns}) exited during start-up with {status}\n{}",
-                    self.name,
-                    self.log_tail(80)
-                );
-            }
-            let out = self.cli(&["node", "status", "--json"]);
-            if out.status.success() {
-                if let Some(v) = parse_json(&out.stdout) {
-                    let addrs: Vec<String> = v["listen_addrs"]
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|s| s.as_str().map(String::from))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    if !addrs.is_empty() {
-                        self.peer_id = v["peer_id"]
-                            .as_str()
-                            .expect("status has peer_id")
-                            .to_string();
-                        self.listen_addrs = addrs;
-                        return started.elapsed();
-                    }
-                }
-            }
-            if started.elapsed() > deadline {
-                panic!(
-                    "node {} (netns {netns}) did not answer `node status --json` within {:.0} s; last answer:\n{}\n--- node log ---\n{}",
-                    self.name,
-                    deadline.as_secs_f64(),
-                    describe(&out),
-                    self.log_tail(80)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.launch(Some(netns), listen, extra)
     }
 }
