@@ -9,6 +9,7 @@ pub mod control;
 pub mod home;
 mod net;
 mod node;
+pub mod search;
 pub mod store;
 
 pub use node::{run, NodeError, NodeOptions};

@@ -9,6 +9,7 @@
 pub mod artefact;
 pub mod authz;
 pub mod blob;
+pub mod catalog;
 pub mod engine;
 pub mod identity;
 pub mod signed;
