@@ -1,17 +1,18 @@
 #![no_main]
-//! Automerge `Change::from_bytes` on untrusted bytes and `signed::verify_change` on the result.
+//! `signed::decode_change` (the engine's decoder of peer change bytes: a structural pre-check,
+//! then Automerge's `Change::from_bytes`) on untrusted bytes, and `signed::verify_change` on the
+//! result.
 //!
 //! Two readings of each input: (1) the whole input is a raw change, checked against a signed
 //! proof and an origin proof; (2) the input is a postcard `(change bytes, Proof, blob bytes)`
 //! triple (the seeds are real changes of a published artefact with their real proofs), so the
 //! fuzzer can mutate change, proof and origin blob together.
-use allmenning_protocol::signed::{verify_change, Proof};
+use allmenning_protocol::signed::{decode_change, verify_change, Proof};
 use allmenning_protocol::BlobHash;
-use automerge::Change;
 use libfuzzer_sys::fuzz_target;
 
 fn check(bytes: &[u8], proofs: &[Proof], blob: &[u8]) {
-    let Ok(change) = Change::from_bytes(bytes.to_vec()) else {
+    let Ok(change) = decode_change(bytes.to_vec()) else {
         return;
     };
     // What the engine reads of a change before and after verifying it.

@@ -7,11 +7,17 @@
 //! that turns a stored blob into co-editable Automerge text (see `artefact::origin`). Any node can
 //! recompute it from the blob and the path, so its proof is the recipe, and checking it means
 //! recomputing it and comparing hashes.
+//!
+//! Change and snapshot bytes from peers are decoded with [`decode_change`] and [`load_snapshot`],
+//! which first run a structural check (module `precheck`) for malformed chunks that make
+//! Automerge panic instead of failing.
+
+mod precheck;
 
 use crate::artefact::origin;
 use crate::blob::BlobHash;
 use crate::identity::{NodeKey, PublicKey, SignatureError};
-use automerge::{ActorId, Change, ChangeHash};
+use automerge::{ActorId, Automerge, Change, ChangeHash};
 use serde::{Deserialize, Serialize};
 
 /// Domain-separation context for change signatures.
@@ -19,6 +25,48 @@ pub const CHANGE_SIGNATURE_CONTEXT: &[u8] = b"allmenning/change/v1";
 
 /// Length of a signed actor id: a 32-byte public key followed by an 8-byte nonce.
 pub const SIGNED_ACTOR_LEN: usize = 40;
+
+pub use precheck::MalformedInput;
+
+/// Why change bytes from a peer could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeChangeError {
+    /// Refused by the structural check, before Automerge saw the bytes.
+    #[error("malformed change: {0}")]
+    Malformed(#[from] MalformedInput),
+    /// Refused by Automerge.
+    #[error("undecodable change: {0}")]
+    Undecodable(#[from] automerge::LoadChangeError),
+}
+
+/// Decodes change bytes received from a peer (an uncompressed change chunk, as
+/// `Change::raw_bytes` gives it). Use this rather than `Change::from_bytes` on untrusted input:
+/// automerge 0.12 panics on some malformed chunks, which the check in module `precheck` refuses
+/// first. Callers should still guard Automerge calls on peer input with `catch_unwind`.
+pub fn decode_change(bytes: Vec<u8>) -> Result<Change, DecodeChangeError> {
+    precheck::check(&bytes)?;
+    Ok(Change::from_bytes(bytes)?)
+}
+
+/// Loads a snapshot received from a peer (what `Automerge::save` writes). Use this rather than
+/// `Automerge::load` on untrusted input: it refuses first the chunk layouts on which automerge
+/// 0.12 is known to panic (see module `precheck`). Callers should still guard Automerge calls on
+/// peer input with `catch_unwind`.
+pub fn load_snapshot(bytes: &[u8]) -> Result<Automerge, LoadSnapshotError> {
+    precheck::check_snapshot(bytes)?;
+    Ok(Automerge::load(bytes)?)
+}
+
+/// Why a snapshot from a peer could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadSnapshotError {
+    /// Refused by the structural check, before Automerge saw the bytes.
+    #[error("malformed snapshot: {0}")]
+    Malformed(#[from] MalformedInput),
+    /// Refused by Automerge.
+    #[error("{0}")]
+    Automerge(#[from] automerge::AutomergeError),
+}
 
 /// Why a change may be applied.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -20,7 +20,8 @@ fn main() {
     let root = Path::new(&root);
     let (store, id) = published_store();
     let id = *id;
-    let mut publisher = Engine::<MemStore, usize>::new(NodeKey::from_secret(PUBLISHER_SECRET), store.clone());
+    let mut publisher =
+        Engine::<MemStore, usize>::new(NodeKey::from_secret(PUBLISHER_SECRET), store.clone());
     let heads = publisher.artefact(&id).expect("artefact").heads();
     let org: OrgNumber = "964338531".parse().expect("org number");
     let org_key = NodeKey::from_secret([0x33; 32]);
@@ -179,13 +180,21 @@ fn main() {
 
     for (i, r) in responses.iter().enumerate() {
         write(root, "engine_ingest", &format!("response-{i}"), r);
+        if let Ok(Response::Snapshot { document, .. }) = Response::decode(r) {
+            write(root, "snapshot_load", &format!("snapshot-{i}"), &document);
+        }
     }
     for (i, r) in requests.iter().enumerate() {
         write(root, "engine_ingest", &format!("request-{i}"), &r.encode());
     }
     write(root, "engine_ingest", "announce-0", &announce);
     for (i, s) in statements.iter().enumerate() {
-        write(root, "engine_ingest", &format!("statement-{i}"), &s.encode());
+        write(
+            root,
+            "engine_ingest",
+            &format!("statement-{i}"),
+            &s.encode(),
+        );
     }
     println!("seeds written to {}", root.display());
 }

@@ -1,0 +1,25 @@
+#![no_main]
+//! `signed::load_snapshot` (the engine's loader of the document in a peer's `Response::Snapshot`:
+//! a structural pre-check, then `Automerge::load`) on untrusted bytes, and what the engine reads
+//! of the loaded document before verifying its changes (see `Engine::ingest_snapshot`).
+//! engine_ingest reaches the same code through the whole engine, but only at a few hundred
+//! executions a second; this target runs the decoder alone, about a hundred times faster.
+use allmenning_protocol::signed::load_snapshot;
+use automerge::{ReadDoc, ROOT};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(doc) = load_snapshot(data) else {
+        return;
+    };
+    for change in doc.get_changes(&[]) {
+        let _ = change.hash();
+        let _ = change.deps();
+        let _ = change.actor_id();
+        let _ = change.raw_bytes();
+    }
+    let _ = doc.get_heads();
+    let _ = doc.get(ROOT, "meta");
+    let _ = doc.keys(ROOT).count();
+    let _ = doc.save();
+});
