@@ -32,6 +32,7 @@ fn looks_not_found(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     [
         "no artefact",
+        "no initiative",
         "not found",
         "unknown artefact",
         "no such artefact",
@@ -211,6 +212,98 @@ impl Client {
         match self.call(&request, on_progress).await? {
             ControlReply::Published(published) => Ok(published),
             other => Err(unexpected("published", other)),
+        }
+    }
+
+    pub async fn catalog(
+        &mut self,
+        kind: Option<String>,
+        org: Option<String>,
+        status: Option<String>,
+        tag: Option<String>,
+    ) -> anyhow::Result<Vec<allmenning_protocol::catalog::CatalogEntry>> {
+        let request = ControlRequest::Catalog {
+            kind,
+            org,
+            status,
+            tag,
+        };
+        match self.call(&request, |_| {}).await? {
+            ControlReply::Catalog { entries } => Ok(entries),
+            other => Err(unexpected("catalog", other)),
+        }
+    }
+
+    pub async fn search(
+        &mut self,
+        query: &str,
+        limit: usize,
+    ) -> anyhow::Result<Vec<allmenning_node::control::SearchHit>> {
+        let request = ControlRequest::Search {
+            query: query.to_string(),
+            limit,
+        };
+        match self.call(&request, |_| {}).await? {
+            ControlReply::Search { hits } => Ok(hits),
+            other => Err(unexpected("search", other)),
+        }
+    }
+
+    pub async fn initiatives(
+        &mut self,
+    ) -> anyhow::Result<Vec<allmenning_node::control::InitiativeInfo>> {
+        match self.call(&ControlRequest::InitiativeList, |_| {}).await? {
+            ControlReply::Initiatives { initiatives } => Ok(initiatives),
+            other => Err(unexpected("initiative list", other)),
+        }
+    }
+
+    async fn initiative_call(
+        &mut self,
+        request: ControlRequest,
+        what: &str,
+    ) -> anyhow::Result<allmenning_node::control::InitiativeInfo> {
+        match self.call(&request, |_| {}).await? {
+            ControlReply::Initiative(info) => Ok(info),
+            other => Err(unexpected(what, other)),
+        }
+    }
+
+    pub async fn initiative_new(
+        &mut self,
+        title: &str,
+        description: &str,
+        artefacts: Vec<String>,
+    ) -> anyhow::Result<allmenning_node::control::InitiativeInfo> {
+        let request = ControlRequest::InitiativeNew {
+            title: title.to_string(),
+            description: description.to_string(),
+            artefacts,
+        };
+        self.initiative_call(request, "initiative new").await
+    }
+
+    pub async fn initiative_show(
+        &mut self,
+        id: &str,
+    ) -> anyhow::Result<allmenning_node::control::InitiativeInfo> {
+        let request = ControlRequest::InitiativeShow { id: id.to_string() };
+        self.initiative_call(request, "initiative show").await
+    }
+
+    pub async fn initiative_join(
+        &mut self,
+        id: &str,
+    ) -> anyhow::Result<allmenning_node::control::InitiativeInfo> {
+        let request = ControlRequest::InitiativeJoin { id: id.to_string() };
+        self.initiative_call(request, "initiative join").await
+    }
+
+    /// Who does what: every organisation's artefacts by role.
+    pub async fn activity(&mut self) -> anyhow::Result<Vec<allmenning_node::control::OrgActivity>> {
+        match self.call(&ControlRequest::Activity, |_| {}).await? {
+            ControlReply::Activity { orgs } => Ok(orgs),
+            other => Err(unexpected("orgs", other)),
         }
     }
 

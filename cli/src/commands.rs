@@ -2,6 +2,7 @@
 //! text; each has an example in its `after_help`.
 
 pub mod access;
+pub mod catalog;
 pub mod checkout;
 pub mod commit;
 pub mod connect;
@@ -10,15 +11,19 @@ pub mod debug;
 pub mod demo;
 pub mod diff;
 pub mod export;
+pub mod import;
 pub mod init;
+pub mod initiative;
 pub mod list;
 pub mod log;
 pub mod network;
 pub mod node;
 pub mod org;
+pub mod orgs;
 pub mod peers;
 pub mod publish;
 pub mod pull;
+pub mod search;
 pub mod show;
 pub mod status;
 
@@ -58,7 +63,13 @@ pub enum Command {
     Peers(peers::PeersArgs),
     Connect(connect::ConnectArgs),
     Publish(publish::PublishArgs),
+    Import(import::ImportArgs),
     List(list::ListArgs),
+    Catalog(catalog::CatalogArgs),
+    Search(search::SearchArgs),
+    Orgs(orgs::OrgsArgs),
+    #[command(subcommand)]
+    Initiative(initiative::InitiativeCommand),
     Show(show::ShowArgs),
     Log(log::LogArgs),
     Checkout(checkout::CheckoutArgs),
@@ -113,7 +124,12 @@ pub async fn run(global: GlobalArgs, command: Command) -> anyhow::Result<()> {
         Command::Peers(args) => peers::run(&ctx, args).await,
         Command::Connect(args) => connect::run(&ctx, args).await,
         Command::Publish(args) => publish::run(&ctx, args).await,
+        Command::Import(args) => import::run(&ctx, args).await,
         Command::List(args) => list::run(&ctx, args).await,
+        Command::Catalog(args) => catalog::run(&ctx, args).await,
+        Command::Search(args) => search::run(&ctx, args).await,
+        Command::Orgs(args) => orgs::run(&ctx, args).await,
+        Command::Initiative(cmd) => initiative::run(&ctx, cmd).await,
         Command::Show(args) => show::run(&ctx, args).await,
         Command::Log(args) => log::run(&ctx, args).await,
         Command::Checkout(args) => checkout::run(&ctx, args).await,

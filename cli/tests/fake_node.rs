@@ -362,6 +362,8 @@ impl State {
     fn handle(&mut self, request: ControlRequest) -> Result<ControlReply, String> {
         self.requests.push(request.clone());
         match request {
+            // The stand-in holds no catalogue: every organisation does nothing yet.
+            ControlRequest::Activity => Ok(ControlReply::Activity { orgs: Vec::new() }),
             ControlRequest::Status => Ok(ControlReply::Status(NodeStatus {
                 peer_id: "12D3KooWFake".into(),
                 listen_addrs: vec![],
@@ -379,6 +381,11 @@ impl State {
                 network: self.network.as_ref().map(|n| n.name.clone()),
                 admitted: self.network.is_some(),
                 has_org_key: self.has_org_key,
+                reachability: "unknown".into(),
+                public_addrs: Vec::new(),
+                relay: Default::default(),
+                busy_answers: 0,
+                requests_waiting: 0,
             })),
             ControlRequest::Publish {
                 title,
@@ -557,6 +564,8 @@ impl State {
                 a.log.insert(
                     0,
                     LogEntry {
+                        author_org: None,
+                        author_name: None,
                         hash: head.clone(),
                         author: "00".into(),
                         time: 0,

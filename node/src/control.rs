@@ -432,6 +432,14 @@ mod tests {
             network: None,
             admitted: false,
             has_org_key: true,
+            reachability: "private".into(),
+            public_addrs: Vec::new(),
+            relay: RelayStatus {
+                reservations: vec!["12D3KooWRelay".into()],
+                ..RelayStatus::default()
+            },
+            busy_answers: 0,
+            requests_waiting: 0,
         }
     }
 

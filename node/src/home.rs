@@ -29,6 +29,7 @@ pub const ORG_KEY_FILE: &str = "org.key";
 pub const NETWORK_FILE: &str = "network.json";
 pub const CONFIG_FILE: &str = "config.toml";
 pub const DB_DIR: &str = "db";
+pub const SEARCH_DIR: &str = "search";
 
 /// Default listen addresses: TCP and QUIC on port 4646 on every interface.
 pub const DEFAULT_LISTEN: [&str; 2] = ["/ip4/0.0.0.0/tcp/4646", "/ip4/0.0.0.0/udp/4646/quic-v1"];
@@ -90,6 +91,8 @@ pub struct Config {
     pub org: OrgProfile,
     #[serde(default)]
     pub network: NetworkConfig,
+    #[serde(default)]
+    pub relay: RelaySettings,
 }
 
 impl Config {
@@ -98,6 +101,7 @@ impl Config {
         Config {
             org,
             network: NetworkConfig::default(),
+            relay: RelaySettings::default(),
         }
     }
 }
@@ -105,7 +109,7 @@ impl Config {
 /// Default for [`NetworkConfig::max_connections`].
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 256;
 /// Default for [`NetworkConfig::max_connections_per_peer`].
-pub const DEFAULT_MAX_CONNECTIONS_PER_PEER: u32 = 2;
+pub const DEFAULT_MAX_CONNECTIONS_PER_PEER: u32 = 8;
 /// Default for [`NetworkConfig::max_pending_incoming`] and [`NetworkConfig::max_pending_outgoing`].
 pub const DEFAULT_MAX_PENDING: u32 = 64;
 
@@ -128,8 +132,9 @@ pub struct NetworkConfig {
     /// connections are refused: incoming ones are closed, dials fail.
     #[serde(default = "default_max_connections")]
     pub max_connections: u32,
-    /// Established connections to one peer (default 2: when two nodes dial each other at the
-    /// same moment both connections are legitimate).
+    /// Established connections to one peer (default 8: a simultaneous dial, a relayed
+    /// connection while hole punching opens a direct one, and AutoNAT's dial-backs each take
+    /// one; a peer still cannot take the whole connection budget).
     #[serde(default = "default_max_connections_per_peer")]
     pub max_connections_per_peer: u32,
     /// Incoming connections still in their handshake (default 64).
@@ -138,6 +143,92 @@ pub struct NetworkConfig {
     /// Outgoing dials still in progress (default 64).
     #[serde(default = "default_max_pending")]
     pub max_pending_outgoing: u32,
+    /// Addresses at which other nodes can reach this one, when the node cannot tell by itself
+    /// (it listens on 0.0.0.0 behind a port forward, say). A relay hands these out to the nodes
+    /// that reserve a slot on it. AutoNAT confirms further addresses on its own.
+    #[serde(default)]
+    pub external_addresses: Vec<String>,
+    /// Work one peer may ask of this node: requests and gossip messages per second (default
+    /// 200, with bursts of up to `max_request_burst_per_peer`, default 1000) and response
+    /// volume (default 32 MiB/s, bursts of 256 MiB). A peer over budget is answered "busy" and
+    /// asks again later; other peers are not affected.
+    #[serde(default = "default_requests_per_sec")]
+    pub max_requests_per_sec_per_peer: u32,
+    #[serde(default = "default_request_burst")]
+    pub max_request_burst_per_peer: u32,
+    #[serde(default = "default_response_mib_per_sec")]
+    pub max_response_mib_per_sec_per_peer: u32,
+}
+
+fn default_requests_per_sec() -> u32 {
+    200
+}
+fn default_request_burst() -> u32 {
+    1000
+}
+fn default_response_mib_per_sec() -> u32 {
+    32
+}
+
+/// Circuit relays (`[relay]` in `config.toml`): serving as one, and being reached through one.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RelaySettings {
+    /// Relay for nodes behind NAT (default false). Meant for nodes with a public address, such
+    /// as KS's and IKS's; such a node should also set `network.external_addresses`.
+    #[serde(default)]
+    pub serve: bool,
+    /// Relays (multiaddrs ending in `/p2p/<peer id>`) to hold a reservation on from start-up,
+    /// whatever AutoNAT finds.
+    #[serde(default)]
+    pub via: Vec<String>,
+    /// When AutoNAT finds this node unreachable, reserve a slot on connected relays (default
+    /// true), so that other nodes can reach it through them.
+    #[serde(default = "default_true")]
+    pub auto: bool,
+    /// Limits when serving: reservations held at once (default 128), relayed connections at once
+    /// (64) and per peer (8), and each relayed connection's lifetime (30 minutes) and volume
+    /// (256 MiB each way).
+    #[serde(default = "default_relay_reservations")]
+    pub max_reservations: usize,
+    #[serde(default = "default_relay_circuits")]
+    pub max_circuits: usize,
+    #[serde(default = "default_relay_circuits_per_peer")]
+    pub max_circuits_per_peer: usize,
+    #[serde(default = "default_relay_circuit_minutes")]
+    pub max_circuit_minutes: u64,
+    #[serde(default = "default_relay_circuit_mib")]
+    pub max_circuit_mib: u64,
+}
+
+fn default_relay_reservations() -> usize {
+    128
+}
+fn default_relay_circuits() -> usize {
+    64
+}
+fn default_relay_circuits_per_peer() -> usize {
+    8
+}
+fn default_relay_circuit_minutes() -> u64 {
+    30
+}
+fn default_relay_circuit_mib() -> u64 {
+    256
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        RelaySettings {
+            serve: false,
+            via: Vec::new(),
+            auto: true,
+            max_reservations: default_relay_reservations(),
+            max_circuits: default_relay_circuits(),
+            max_circuits_per_peer: default_relay_circuits_per_peer(),
+            max_circuit_minutes: default_relay_circuit_minutes(),
+            max_circuit_mib: default_relay_circuit_mib(),
+        }
+    }
 }
 
 fn default_listen() -> Vec<String> {
@@ -170,6 +261,10 @@ impl Default for NetworkConfig {
             max_connections_per_peer: DEFAULT_MAX_CONNECTIONS_PER_PEER,
             max_pending_incoming: DEFAULT_MAX_PENDING,
             max_pending_outgoing: DEFAULT_MAX_PENDING,
+            external_addresses: Vec::new(),
+            max_requests_per_sec_per_peer: default_requests_per_sec(),
+            max_request_burst_per_peer: default_request_burst(),
+            max_response_mib_per_sec_per_peer: default_response_mib_per_sec(),
         }
     }
 }
@@ -183,8 +278,18 @@ const CONFIG_HEADER: &str = "\
 #            bootstrap: multiaddrs of peers to dial at start-up, each ending in /p2p/<peer id>.
 #            mdns:      find nodes on the local network by mDNS (true by default; only when
 #                       listening on more than loopback).
-#            max_connections (256), max_connections_per_peer (2), max_pending_incoming (64),
+#            max_connections (256), max_connections_per_peer (8), max_pending_incoming (64),
 #            max_pending_outgoing (64): connections beyond these are refused.
+#            external_addresses: where others reach this node, if it cannot tell by itself.
+#            max_requests_per_sec_per_peer (200), max_request_burst_per_peer (1000),
+#            max_response_mib_per_sec_per_peer (32): work one peer may ask; a peer over it
+#                       is answered busy and asks again later.
+# [relay]    serve:     relay for nodes behind NAT (false by default; for public nodes).
+#            via:       relays to be reachable through from start-up (/.../p2p/<peer id>).
+#            auto:      when AutoNAT finds this node unreachable, be reachable through the
+#                       relays it is connected to (true by default).
+#            max_reservations (128), max_circuits (64), max_circuits_per_peer (8),
+#            max_circuit_minutes (30), max_circuit_mib (256): limits when serving.
 #
 # Restart the node after editing this file.
 
@@ -234,6 +339,11 @@ impl Home {
 
     pub fn db_path(&self) -> PathBuf {
         self.dir.join(DB_DIR)
+    }
+
+    /// The full-text index of the catalogue: derived data, rebuilt from the artefacts if lost.
+    pub fn search_path(&self) -> PathBuf {
+        self.dir.join(SEARCH_DIR)
     }
 
     /// True when both the key and the configuration are in place.
@@ -546,6 +656,17 @@ mod tests {
                 max_connections_per_peer: 1,
                 max_pending_incoming: 3,
                 max_pending_outgoing: 4,
+                external_addresses: vec!["/ip4/203.0.113.7/tcp/4646".into()],
+                max_requests_per_sec_per_peer: 5,
+                max_request_burst_per_peer: 10,
+                max_response_mib_per_sec_per_peer: 1,
+            },
+            relay: RelaySettings {
+                serve: true,
+                via: vec!["/ip4/10.0.0.2/tcp/4646/p2p/12D3KooWRelay".into()],
+                auto: false,
+                max_circuit_mib: 16,
+                ..RelaySettings::default()
             },
         };
         home.save_config(&config).unwrap();
@@ -569,8 +690,14 @@ mod tests {
         assert_eq!(config.network, NetworkConfig::default());
         assert!(config.network.mdns, "mDNS is on by default");
         assert_eq!(config.network.max_connections, 256);
-        assert_eq!(config.network.max_connections_per_peer, 2);
+        assert_eq!(config.network.max_connections_per_peer, 8);
         assert_eq!(config.network.max_pending_incoming, 64);
+        assert_eq!(config.relay, RelaySettings::default());
+        assert!(!config.relay.serve, "a node relays only when told to");
+        assert!(
+            config.relay.auto,
+            "a node behind NAT uses relays by default"
+        );
         assert_eq!(config.network.max_pending_outgoing, 64);
 
         // A [network] section that names only some fields keeps the defaults of the others.
@@ -583,7 +710,7 @@ mod tests {
         let network = home.load_config().unwrap().network;
         assert!(!network.mdns);
         assert_eq!(network.max_connections, 1);
-        assert_eq!(network.max_connections_per_peer, 2);
+        assert_eq!(network.max_connections_per_peer, 8);
         assert_eq!(network.listen, DEFAULT_LISTEN.to_vec());
 
         fs::write(

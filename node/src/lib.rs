@@ -9,6 +9,7 @@ pub mod control;
 pub mod home;
 mod net;
 mod node;
+mod portal;
 pub mod search;
 pub mod store;
 

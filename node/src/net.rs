@@ -12,12 +12,19 @@
 //! with per-peer exponential backoff, see [`backoff`]), a Kademlia DHT ([`KAD_PROTOCOL`]) that
 //! finds a peer's addresses from its peer id, and mDNS on the local network. Connection limits
 //! ([`Limits`]) bound how many connections, established and pending, a node holds.
+//!
+//! NAT traversal: most municipal servers sit behind NAT or a firewall that lets no connection in.
+//! AutoNAT asks connected peers to dial us back and so tells a node whether it is reachable.
+//! Nodes with public addresses (KS, IKS) can serve as circuit relays (relay v2, [`RelayConfig`]);
+//! a node that finds itself unreachable reserves a slot on a relay, so that others reach it
+//! through the relay, and DCUtR then tries to replace each relayed connection with a direct one
+//! by hole punching.
 
 pub(crate) mod backoff;
 mod codec;
 pub(crate) mod penalty;
+pub(crate) mod work;
 
-use std::convert::Infallible;
 use std::time::Duration;
 
 use allmenning_protocol::wire;
@@ -26,8 +33,9 @@ use libp2p::multiaddr::Protocol;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{
-    allow_block_list, connection_limits, gossipsub, identify, kad, mdns, noise, ping,
-    request_response, tcp, yamux, Multiaddr, StreamProtocol, Swarm, SwarmBuilder, TransportError,
+    allow_block_list, autonat, connection_limits, dcutr, gossipsub, identify, kad, mdns, noise,
+    ping, relay, request_response, tcp, yamux, Multiaddr, StreamProtocol, Swarm, SwarmBuilder,
+    TransportError,
 };
 
 #[allow(unused_imports)] // part of the module's API: the event loop inspects refused frames
@@ -63,7 +71,9 @@ const IDENTIFY_PROTOCOL: &str = "/allmenning/id/1.0.0";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Concurrent sync streams per connection (inbound and outbound together). Bounds what one
 /// connection can make us buffer: at most this many requests of `MAX_REQUEST_BYTES` each.
-const MAX_CONCURRENT_STREAMS: usize = 16;
+/// Our own requests take at most `node::requests::MAX_IN_FLIGHT_PER_PEER` of them, so a peer's
+/// requests to us are not crowded out by ours.
+pub(crate) const MAX_CONCURRENT_STREAMS: usize = 32;
 /// Room for gossipsub's own envelope (source, sequence number, topic, signature, framing) on top
 /// of the announce itself. `max_transmit_size` limits the whole RPC frame on receipt, so without
 /// this slack an announce just under `MAX_ANNOUNCE_BYTES` would be published locally but silently
@@ -77,7 +87,8 @@ const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
 /// Every sub-protocol a node speaks, combined so that one `Swarm` and one event loop drive them.
 ///
 /// The derive generates `BehaviourEvent` with one variant per field (`Limits`, `Identify`,
-/// `Ping`, `Gossipsub`, `Sync`, `Kad`, `Mdns`), which the event loop receives as
+/// `Ping`, `Gossipsub`, `Sync`, `Kad`, `Mdns`, `Autonat`, `RelayClient`, `Relay`, `Dcutr`),
+/// which the event loop receives as
 /// `SwarmEvent::Behaviour(..)`. `limits` and `blocked` come first so that a connection over the
 /// limits or from a banned peer is refused before any other behaviour sets up state for it.
 #[derive(NetworkBehaviour)]
@@ -94,6 +105,83 @@ pub(crate) struct Behaviour {
     /// Off when the configuration or `--no-mdns` says so, or when the node only listens on
     /// loopback (see [`reachable_beyond_loopback`]).
     pub mdns: Toggle<mdns::tokio::Behaviour>,
+    /// Asks peers to dial us back, and dials back for them: whether this node is reachable.
+    pub autonat: autonat::Behaviour,
+    /// Listening through relays (reservations) and dialling `/p2p-circuit` addresses.
+    pub relay_client: relay::client::Behaviour,
+    /// Serving as a relay for others; on only when [`RelayConfig::serve`] says so.
+    pub relay: Toggle<relay::Behaviour>,
+    /// Upgrades relayed connections to direct ones by hole punching.
+    pub dcutr: dcutr::Behaviour,
+}
+
+/// Serving as a circuit relay (libp2p relay v2). A relay only forwards encrypted streams: it
+/// cannot read or alter what passes, and each circuit is bounded in time and bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RelayConfig {
+    /// Whether this node relays for others.
+    pub serve: bool,
+    /// Nodes that may hold a reservation (be reachable through us) at the same time.
+    pub max_reservations: usize,
+    /// Relayed connections at the same time, and per peer.
+    pub max_circuits: usize,
+    pub max_circuits_per_peer: usize,
+    /// How long one relayed connection may last and how many bytes it may carry (each way)
+    /// before the relay closes it. The peers then redial, hopefully directly by then.
+    pub max_circuit_duration: Duration,
+    pub max_circuit_bytes: u64,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            serve: false,
+            max_reservations: 128,
+            max_circuits: 64,
+            max_circuits_per_peer: 8,
+            // libp2p's defaults (2 min, 128 KiB) suit a relay of last resort for small
+            // messages; artefact sync needs room for a snapshot.
+            max_circuit_duration: Duration::from_secs(30 * 60),
+            max_circuit_bytes: 256 << 20,
+        }
+    }
+}
+
+impl RelayConfig {
+    fn to_libp2p(self) -> relay::Config {
+        relay::Config {
+            max_reservations: self.max_reservations,
+            max_circuits: self.max_circuits,
+            max_circuits_per_peer: self.max_circuits_per_peer,
+            max_circuit_duration: self.max_circuit_duration,
+            max_circuit_bytes: self.max_circuit_bytes,
+            ..relay::Config::default()
+        }
+    }
+}
+
+/// How AutoNAT probes. The defaults suit servers that run for months; tests shorten the waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AutonatTiming {
+    /// Wait before the first probe.
+    pub boot_delay: Duration,
+    /// Wait before probing again while the answer is unknown or not yet confident.
+    pub retry_interval: Duration,
+    /// Wait before re-probing once confident.
+    pub refresh_interval: Duration,
+    /// Wait before asking the same peer again.
+    pub throttle_server_period: Duration,
+}
+
+impl Default for AutonatTiming {
+    fn default() -> Self {
+        AutonatTiming {
+            boot_delay: Duration::from_secs(10),
+            retry_interval: Duration::from_secs(60),
+            refresh_interval: Duration::from_secs(15 * 60),
+            throttle_server_period: Duration::from_secs(60),
+        }
+    }
 }
 
 /// Connection limits (libp2p `connection_limits`). A connection over a limit is refused: an
@@ -103,8 +191,10 @@ pub(crate) struct Behaviour {
 pub(crate) struct Limits {
     /// Established connections in total, incoming and outgoing together.
     pub max_established: u32,
-    /// Established connections to one peer. Two lets both sides of a simultaneous dial keep
-    /// their connection instead of one of them being refused.
+    /// Established connections to one peer. Eight leaves room for what legitimately runs side
+    /// by side: both ends of a simultaneous dial, a relayed connection while hole punching adds
+    /// a direct one, AutoNAT's dial-backs and a relay client's own dial, while still stopping a
+    /// single peer from taking a node's connection budget.
     pub max_established_per_peer: u32,
     /// Incoming connections still in their handshake.
     pub max_pending_incoming: u32,
@@ -116,7 +206,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_established: 256,
-            max_established_per_peer: 2,
+            max_established_per_peer: 8,
             max_pending_incoming: 64,
             max_pending_outgoing: 64,
         }
@@ -135,6 +225,10 @@ pub(crate) struct NetConfig {
     /// Whether to answer DHT queries (Kademlia server mode). A client still queries the DHT;
     /// it only does not serve it, and other nodes do not put it in their routing tables.
     pub kad_server: bool,
+    /// Whether and how to relay for others.
+    pub relay: RelayConfig,
+    /// AutoNAT's probe timing.
+    pub autonat: AutonatTiming,
 }
 
 /// True when some address in `listen` can be reached from another machine: anything but a
@@ -229,16 +323,32 @@ fn connection_limits(limits: Limits) -> connection_limits::Behaviour {
     )
 }
 
+fn autonat_config(timing: AutonatTiming) -> autonat::Config {
+    autonat::Config {
+        boot_delay: timing.boot_delay,
+        retry_interval: timing.retry_interval,
+        refresh_interval: timing.refresh_interval,
+        throttle_server_period: timing.throttle_server_period,
+        // Municipal and sector networks use private address space for real: a peer that dials
+        // us back at 10.x proves reachability for the peers on that network.
+        only_global_ips: false,
+        ..autonat::Config::default()
+    }
+}
+
 fn new_behaviour(
     keypair: &Keypair,
-    limits: Limits,
-    mdns: bool,
-    kad_server: bool,
+    relay_client: relay::client::Behaviour,
+    config: &NetConfig,
 ) -> Result<Behaviour, NetError> {
+    let (limits, mdns, kad_server) = (config.limits, config.mdns, config.kad_server);
     let peer_id = keypair.public().to_peer_id();
     let identify = identify::Behaviour::new(
         identify::Config::new(IDENTIFY_PROTOCOL.to_owned(), keypair.public())
-            .with_agent_version(format!("allmenning/{}", env!("CARGO_PKG_VERSION"))),
+            .with_agent_version(format!("allmenning/{}", env!("CARGO_PKG_VERSION")))
+            // Tell peers at once about new addresses, such as a relay reservation, so that they
+            // can hand them on (DHT, remembered peers).
+            .with_push_listen_addr_updates(true),
     );
     let gossipsub = gossipsub::Behaviour::new(
         gossipsub::MessageAuthenticity::Signed(keypair.clone()),
@@ -268,6 +378,13 @@ fn new_behaviour(
     } else {
         None
     };
+    let relay = config.relay.serve.then(|| {
+        let mut relay = relay::Behaviour::new(peer_id, config.relay.to_libp2p());
+        // The operator said this node is reachable: relay at once instead of waiting for a
+        // confirmed external address (it still needs one to hand out in reservations).
+        relay.set_status(Some(relay::Status::Enable));
+        relay
+    });
     Ok(Behaviour {
         limits: connection_limits(limits),
         blocked: allow_block_list::Behaviour::default(),
@@ -284,6 +401,10 @@ fn new_behaviour(
         sync,
         kad,
         mdns: Toggle::from(mdns),
+        autonat: autonat::Behaviour::new(peer_id, autonat_config(config.autonat)),
+        relay_client,
+        relay: Toggle::from(relay),
+        dcutr: dcutr::Behaviour::new(peer_id),
     })
 }
 
@@ -293,24 +414,8 @@ fn new_behaviour(
 ///
 /// Must be called from within a tokio runtime (the transports spawn onto it).
 pub(crate) fn build_swarm(config: NetConfig) -> Result<Swarm<Behaviour>, NetError> {
-    let NetConfig {
-        listen,
-        keypair,
-        limits,
-        mdns,
-        kad_server,
-    } = config;
-    let mut behaviour = new_behaviour(&keypair, limits, mdns, kad_server)?;
-    behaviour
-        .gossipsub
-        .subscribe(&announce_topic())
-        .map_err(|e| NetError::Subscribe(e.to_string()))?;
-    behaviour
-        .gossipsub
-        .subscribe(&statements_topic())
-        .map_err(|e| NetError::Subscribe(e.to_string()))?;
-
-    let mut swarm = SwarmBuilder::with_existing_identity(keypair)
+    let mut built: Option<Result<Behaviour, NetError>> = None;
+    let mut swarm = SwarmBuilder::with_existing_identity(config.keypair.clone())
         .with_tokio()
         .with_tcp(
             tcp::Config::default().nodelay(true),
@@ -319,12 +424,38 @@ pub(crate) fn build_swarm(config: NetConfig) -> Result<Swarm<Behaviour>, NetErro
         )
         .map_err(NetError::Noise)?
         .with_quic()
-        .with_behaviour(|_| behaviour)
-        .map_err(|never: Infallible| -> NetError { match never {} })?
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .map_err(NetError::Noise)?
+        .with_behaviour(|keypair, relay_client| {
+            let behaviour = new_behaviour(keypair, relay_client, &config);
+            // The builder wants a behaviour even when ours failed to build; hand it one that
+            // is never used and report the error below.
+            match behaviour {
+                Ok(b) => Ok(b),
+                Err(e) => {
+                    built = Some(Err(e));
+                    Err("behaviour".into())
+                }
+            }
+        })
+        .map_err(|_| match built.take() {
+            Some(Err(e)) => e,
+            _ => NetError::Gossip("the swarm builder refused the behaviour".into()),
+        })?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
         .build();
+    swarm
+        .behaviour_mut()
+        .gossipsub
+        .subscribe(&announce_topic())
+        .map_err(|e| NetError::Subscribe(e.to_string()))?;
+    swarm
+        .behaviour_mut()
+        .gossipsub
+        .subscribe(&statements_topic())
+        .map_err(|e| NetError::Subscribe(e.to_string()))?;
 
-    for addr in listen {
+    for addr in config.listen {
         swarm
             .listen_on(addr.clone())
             .map_err(|source| NetError::Listen { addr, source })?;
@@ -355,6 +486,8 @@ mod tests {
             mdns: false,
             // Loopback only, so serving the DHT has to be asked for explicitly.
             kad_server: true,
+            relay: RelayConfig::default(),
+            autonat: AutonatTiming::default(),
         })
         .unwrap()
     }
@@ -634,6 +767,8 @@ mod tests {
                 limits: Limits::default(),
                 mdns,
                 kad_server: false,
+                relay: RelayConfig::default(),
+                autonat: AutonatTiming::default(),
             })
             .unwrap()
         };
@@ -1007,6 +1142,8 @@ mod tests {
             limits: Limits::default(),
             mdns: false,
             kad_server: false,
+            relay: RelayConfig::default(),
+            autonat: AutonatTiming::default(),
         })
         .err()
         .expect("an address no transport supports cannot be listened on");

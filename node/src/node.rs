@@ -14,9 +14,10 @@ use crate::control::{
 use crate::home::{Config, Home, HomeError};
 use crate::net::backoff::Backoff;
 use crate::net::penalty::{Penalties, PenaltyConfig, Verdict};
+use crate::net::work::{PeerWork, WorkLimits};
 use crate::net::{
-    self, announce_topic, statements_topic, Behaviour, BehaviourEvent, Limits, NetConfig, NetError,
-    KAD_PROTOCOL, STATEMENTS_TOPIC,
+    self, announce_topic, statements_topic, AutonatTiming, Behaviour, BehaviourEvent, Limits,
+    NetConfig, NetError, RelayConfig, KAD_PROTOCOL, STATEMENTS_TOPIC,
 };
 use crate::store::{SledStore, StoreError};
 use allmenning_protocol::artefact::{FileContent, FileEdit, Kind, Metadata};
@@ -34,12 +35,22 @@ use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 
+mod catalog_api;
+#[cfg(test)]
+mod flood_tests;
+mod nat;
+mod requests;
 mod trust_api;
+
+use requests::{PeerRequests, Submitted, MAX_IN_FLIGHT_PER_PEER, MAX_QUEUED_PER_PEER};
 
 /// How often the node checks for known but unconnected peers whose redial backoff is over
 /// (each peer waits 1 s, 2 s, 4 s, ... up to 5 minutes after a failed dial; see
 /// [`net::backoff`]). This is only the granularity of that schedule.
 const REDIAL_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How often (in redial checks) the node looks for nodes it shares restricted artefacts with
+/// but is not connected to; also right after a publish or an access change.
+const SEEK_PARTNERS_EVERY_TICKS: u64 = 5;
 /// How often the engine gets a chance to retry work that waits on peers (missing contents).
 const TICK_EVERY: Duration = Duration::from_secs(3);
 
@@ -50,6 +61,12 @@ pub struct NodeOptions {
     pub bootstrap: Vec<String>,
     /// `--no-mdns`: no mDNS discovery this run, whatever `config.toml` says.
     pub no_mdns: bool,
+    /// `--relay`: relay for nodes behind NAT this run, whatever `config.toml` says.
+    pub relay: bool,
+    /// `--external-address`: added to `external_addresses` from `config.toml`.
+    pub external_addresses: Vec<String>,
+    /// `--portal ADDR`: serve the read-only web portal there (e.g. 127.0.0.1:8080).
+    pub portal: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,23 +118,88 @@ pub async fn run(
     };
     tracing::info!(
         mdns,
-        dht_server = beyond_loopback,
+        dht_server = true,
         max_connections = limits.max_established,
         max_connections_per_peer = limits.max_established_per_peer,
         "discovery and connection limits"
     );
-    let swarm = net::build_swarm(NetConfig {
+    let test_hooks = std::env::var("ALLMENNING_TEST_HOOKS").is_ok_and(|v| v == "1");
+    let relay = RelayConfig {
+        serve: config.relay.serve || options.relay,
+        max_reservations: config.relay.max_reservations,
+        max_circuits: config.relay.max_circuits,
+        max_circuits_per_peer: config.relay.max_circuits_per_peer,
+        max_circuit_duration: Duration::from_secs(
+            config.relay.max_circuit_minutes.saturating_mul(60),
+        ),
+        max_circuit_bytes: config.relay.max_circuit_mib.saturating_mul(1 << 20),
+    };
+    let autonat = if test_hooks {
+        // End-to-end tests cannot wait a minute for AutoNAT's verdict.
+        AutonatTiming {
+            boot_delay: Duration::from_secs(1),
+            retry_interval: Duration::from_secs(2),
+            refresh_interval: Duration::from_secs(30),
+            throttle_server_period: Duration::from_secs(1),
+        }
+    } else {
+        AutonatTiming::default()
+    };
+    let mut external = parse_addrs(&config.network.external_addresses)?;
+    external.extend(parse_addrs(&options.external_addresses)?);
+    let via = parse_addrs(&config.relay.via)?
+        .into_iter()
+        .map(|addr| {
+            nat::parse_via(&addr).ok_or_else(|| NodeError::BadAddr {
+                addr: addr.to_string(),
+                reason: "a relay in [relay] via must end in /p2p/<peer id>".into(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    tracing::info!(
+        relay_server = relay.serve,
+        relays = via.len(),
+        auto_relay = config.relay.auto,
+        "NAT traversal"
+    );
+    let mut swarm = net::build_swarm(NetConfig {
         listen,
         keypair,
         limits,
         mdns,
-        kad_server: beyond_loopback,
+        // Every node serves the DHT: a node listening on loopback only hands out loopback
+        // addresses, which is right for the only peers it can have, those on the same host.
+        kad_server: true,
+        relay,
+        autonat,
     })
     .map_err(net_err)?;
+    for addr in external {
+        swarm.add_external_address(addr);
+    }
     let engine = Engine::new(key, store);
     let (calls_tx, calls_rx) = mpsc::channel(64);
+    let portal_task = match &options.portal {
+        Some(addr) => {
+            let addr: std::net::SocketAddr = addr.parse().map_err(|e| NodeError::BadAddr {
+                addr: addr.clone(),
+                reason: format!("--portal wants IP:PORT, e.g. 127.0.0.1:8080 ({e})"),
+            })?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| NodeError::Net(format!("cannot serve the portal on {addr}: {e}")))?;
+            if !addr.ip().is_loopback() {
+                tracing::warn!(%addr, "the portal is reachable from other machines (read-only, public artefacts only)");
+            }
+            tracing::info!("portal on http://{addr}/");
+            Some(tokio::spawn(crate::portal::serve(
+                listener,
+                calls_tx.clone(),
+            )))
+        }
+        None => None,
+    };
     let control_task = tokio::spawn(control::serve(listener, calls_tx));
-    let test_hooks = std::env::var("ALLMENNING_TEST_HOOKS").is_ok_and(|v| v == "1");
     let mut engine = engine;
     engine.set_organisation(
         home.org_key()?,
@@ -135,6 +217,8 @@ pub async fn run(
             "test hook: non-default ban settings"
         );
     }
+    let config_network = config.network.clone();
+    let search_dir = home.search_path();
     let mut node = Node {
         swarm,
         engine,
@@ -148,6 +232,10 @@ pub async fn run(
         lookups: HashMap::new(),
         backoff: Backoff::default(),
         penalties: Penalties::new(penalty_config),
+        nat: nat::NatState::new(via),
+        work: PeerWork::new(work_limits(&config_network)),
+        requests: PeerRequests::new(MAX_IN_FLIGHT_PER_PEER, MAX_QUEUED_PER_PEER),
+        catalog: catalog_api::CatalogState::open(&search_dir),
         test_hooks,
     };
     tracing::info!(peer_id = %node.swarm.local_peer_id(), org = %node.config.org.name, "node starting");
@@ -161,13 +249,15 @@ pub async fn run(
             .map_err(|e| NodeError::Network(e.to_string()))?;
         tracing::info!(network = %node.engine.trust().map(|t| t.network().name.clone()).unwrap_or_default(), admitted = node.engine.admitted(), "in network");
     }
-    if beyond_loopback {
-        node.seed_dht();
-    }
+    node.seed_dht();
     node.redial_known();
+    node.keep_reservations();
     node.event_loop(calls_rx, shutdown).await;
     // The event loop dropped its end of the call channel: the control task stops accepting,
     // delivers the answers already given (the one to `node stop` among them), and ends.
+    if let Some(portal) = portal_task {
+        portal.abort();
+    }
     if let Err(e) = control_task.await {
         tracing::warn!("control socket task failed: {e}");
     }
@@ -200,6 +290,18 @@ fn penalty_config(test_hooks: bool) -> PenaltyConfig {
         config.ban_for = Duration::from_secs(secs);
     }
     config
+}
+
+fn work_limits(network: &crate::home::NetworkConfig) -> WorkLimits {
+    let defaults = WorkLimits::default();
+    let bytes_per_sec = f64::from(network.max_response_mib_per_sec_per_peer.max(1)) * 1048576.0;
+    WorkLimits {
+        requests_per_sec: f64::from(network.max_requests_per_sec_per_peer.max(1)),
+        request_burst: f64::from(network.max_request_burst_per_peer.max(1)),
+        bytes_per_sec,
+        // Room for the largest response at any configured rate.
+        byte_burst: defaults.byte_burst.max(8.0 * bytes_per_sec),
+    }
 }
 
 fn parse_addrs(addrs: &[String]) -> Result<Vec<Multiaddr>, NodeError> {
@@ -246,6 +348,14 @@ struct Node {
     backoff: Backoff<PeerId>,
     /// Rejection scores and bans of peers that send bad data.
     penalties: Penalties<PeerId>,
+    /// Relays, reservations and relayed connections.
+    nat: nat::NatState,
+    /// How much serving each peer may ask for.
+    work: PeerWork<PeerId>,
+    /// Our requests per peer: a few in flight, the rest waiting.
+    requests: PeerRequests<PeerId, Request>,
+    /// The catalogue and its full-text index.
+    catalog: catalog_api::CatalogState,
     test_hooks: bool,
 }
 
@@ -279,6 +389,7 @@ impl Node {
         redial.tick().await;
         let mut tick = tokio::time::interval(TICK_EVERY);
         tick.tick().await;
+        let mut redial_ticks: u64 = 0;
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -292,10 +403,21 @@ impl Node {
                     None => return,
                 },
                 _ = redial.tick() => {
+                    redial_ticks += 1;
+                    if redial_ticks % SEEK_PARTNERS_EVERY_TICKS == 0 {
+                        self.seek_partners();
+                    }
+                    self.work.forget_idle(Instant::now());
                     self.end_bans();
                     self.redial_known();
+                    self.keep_reservations();
                 }
-                _ = tick.tick() => self.engine.handle_tick(),
+                _ = tick.tick() => {
+                    self.engine.handle_tick();
+                    if let Err(e) = self.refresh_catalog() {
+                        tracing::warn!("cannot update the catalogue: {e}");
+                    }
+                }
                 _ = &mut shutdown => return,
             }
             self.carry_out_outputs();
@@ -465,6 +587,9 @@ impl Node {
                 }
                 if addrs.is_empty() {
                     tracing::info!(peer = %target, "the DHT does not know this peer");
+                    if self.dial_via_relays(target) {
+                        return;
+                    }
                     self.answer_waiters(&target, |addr| {
                         Err(format!("cannot connect to {addr}: no address known and the DHT does not know this peer"))
                     });
@@ -534,17 +659,33 @@ impl Node {
         }
     }
 
+    fn send_request(&mut self, peer: PeerId, request: Request) {
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_request(&peer, request.encode());
+        self.outstanding.insert(id, (peer, request));
+    }
+
+    /// A request to `peer` was answered or failed: the next one waiting goes out.
+    fn request_finished(&mut self, peer: PeerId) {
+        if let Some(next) = self.requests.finished(&peer) {
+            self.send_request(peer, next);
+        }
+    }
+
     fn carry_out_outputs(&mut self) {
         while let Some(output) = self.engine.poll_output() {
             match output {
-                Output::Request { peer, request } => {
-                    let id = self
-                        .swarm
-                        .behaviour_mut()
-                        .sync
-                        .send_request(&peer, request.encode());
-                    self.outstanding.insert(id, (peer, request));
-                }
+                Output::Request { peer, request } => match self.requests.submit(&peer, request) {
+                    Submitted::Send(request) => self.send_request(peer, request),
+                    Submitted::Queued => {}
+                    Submitted::Overflow(request) => {
+                        tracing::warn!(%peer, "too many requests waiting for the peer; dropping one");
+                        self.engine.handle_request_failed(peer, &request);
+                    }
+                },
                 Output::Announce(announce) => {
                     match self
                         .swarm
@@ -573,6 +714,9 @@ impl Node {
                 }
                 Output::Event(event) => {
                     log_event(&event);
+                    if let Event::Updated { id, .. } | Event::Complete { id } = &event {
+                        self.catalog.mark_dirty(*id);
+                    }
                     if let Event::Rejected { peer, reason, .. } = &event {
                         self.penalise(peer, reason);
                     }
@@ -640,6 +784,7 @@ impl Node {
                 if let Some((addr, reply)) = self.pending_dials.remove(&connection_id) {
                     let _ = reply.send(Ok(ControlReply::Connected { addr }));
                 }
+                self.nat_on_connection_established(peer_id, connection_id, &endpoint);
                 self.backoff.on_success(&peer_id);
                 self.answer_waiters(&peer_id, |addr| {
                     Ok(ControlReply::Connected {
@@ -664,12 +809,17 @@ impl Node {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
+                connection_id,
                 num_established,
                 ..
             } => {
+                self.nat_on_connection_closed(peer_id, connection_id, num_established);
                 if num_established == 0 {
                     tracing::info!(%peer_id, "disconnected");
                     self.connected.remove(&peer_id);
+                    for request in self.requests.disconnected(&peer_id) {
+                        self.engine.handle_request_failed(peer_id, &request);
+                    }
                     self.engine.handle_disconnected(&peer_id);
                 }
             }
@@ -692,7 +842,14 @@ impl Node {
                     {
                         let wait = self.backoff.on_failure(peer, Instant::now());
                         tracing::debug!(%peer, failures = self.backoff.failures(&peer), "next redial in {wait:?}");
-                        if !self.lookups.values().any(|p| *p == peer) {
+                        let waited_for = self.connect_waiters.contains_key(&peer)
+                            || self.nat.partners.contains(&peer);
+                        if waited_for
+                            && !self.lookups.values().any(|p| *p == peer)
+                            && self.dial_via_relays(peer)
+                        {
+                            // The answer waits for the attempt through relays.
+                        } else if !self.lookups.values().any(|p| *p == peer) {
                             let msg = error.to_string();
                             self.answer_waiters(&peer, |addr| {
                                 Err(format!("cannot connect to {addr}: {msg}"))
@@ -730,6 +887,7 @@ impl Node {
                 for addr in &info.listen_addrs {
                     self.swarm.add_peer_address(peer_id, addr.clone());
                 }
+                self.nat_on_identify(peer_id, &info);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Ping(libp2p::ping::Event {
                 peer,
@@ -746,6 +904,10 @@ impl Node {
                 message,
                 ..
             })) => {
+                if !self.work.admit(&propagation_source, Instant::now()) {
+                    tracing::debug!(peer = %propagation_source, "peer over its work budget; gossip message not processed");
+                    return;
+                }
                 // Prefer pulling from the author of the announce if we are connected to it.
                 let from = match message.source {
                     Some(source) if self.connected.contains(&source) => source,
@@ -761,6 +923,30 @@ impl Node {
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(event)) => self.on_mdns_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Autonat(event)) => self.on_autonat_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::RelayClient(event)) => {
+                self.on_relay_client_event(event)
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Relay(event)) => {
+                self.on_relay_server_event(event)
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Dcutr(event)) => self.on_dcutr_event(event),
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason,
+                ..
+            } => {
+                if let Err(e) = &reason {
+                    tracing::debug!("listener closed: {e}");
+                }
+                self.nat_on_listener_closed(listener_id);
+            }
+            SwarmEvent::ListenerError { listener_id, error } => {
+                tracing::debug!(?listener_id, "listener error: {error}");
+            }
+            SwarmEvent::ExternalAddrConfirmed { address } => {
+                tracing::info!(%address, "address confirmed as reachable from outside");
+            }
             SwarmEvent::IncomingConnectionError {
                 send_back_addr,
                 error: error @ libp2p::swarm::ListenError::Denied { .. },
@@ -778,7 +964,19 @@ impl Node {
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
-                    let response = self.engine.handle_request(peer, &request);
+                    let now = Instant::now();
+                    let response = if self.work.admit(&peer, now) {
+                        let response = self.engine.handle_request(peer, &request);
+                        self.work.charge(&peer, response.len(), now);
+                        response
+                    } else {
+                        let wait = self.work.retry_after(&peer, now);
+                        tracing::debug!(%peer, ?wait, "peer over its work budget; answered busy");
+                        allmenning_protocol::wire::Response::Busy {
+                            retry_after_ms: u32::try_from(wait.as_millis()).unwrap_or(u32::MAX),
+                        }
+                        .encode()
+                    };
                     if self
                         .swarm
                         .behaviour_mut()
@@ -795,6 +993,7 @@ impl Node {
                 } => {
                     if let Some((peer, request)) = self.outstanding.remove(&request_id) {
                         self.engine.handle_response(peer, &request, &response);
+                        self.request_finished(peer);
                     }
                 }
             },
@@ -807,6 +1006,7 @@ impl Node {
                 tracing::debug!(%peer, "request failed: {error}");
                 if let Some((peer, request)) = self.outstanding.remove(&request_id) {
                     self.engine.handle_request_failed(peer, &request);
+                    self.request_finished(peer);
                 }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
@@ -836,6 +1036,12 @@ impl Node {
             return false;
         }
         let stop = matches!(request, ControlRequest::Stop);
+        let may_add_partners = matches!(
+            request,
+            ControlRequest::Publish { .. }
+                | ControlRequest::AccessGrant { .. }
+                | ControlRequest::AccessRevoke { .. }
+        );
         let started = Instant::now();
         let what = request_name(&request);
         let result = self.answer(request).map_err(|e| e.to_string());
@@ -845,6 +1051,9 @@ impl Node {
             "control request handled"
         );
         let _ = reply.send(result);
+        if may_add_partners {
+            self.seek_partners();
+        }
         stop
     }
 
@@ -854,6 +1063,38 @@ impl Node {
             ControlRequest::Peers => ControlReply::Peers {
                 peers: self.peers()?,
             },
+            ControlRequest::Catalog {
+                kind,
+                org,
+                status,
+                tag,
+            } => ControlReply::Catalog {
+                entries: self.answer_catalog(kind, org, status, tag)?,
+            },
+            ControlRequest::Search { query, limit } => ControlReply::Search {
+                hits: self.answer_search(&query, limit)?,
+            },
+            ControlRequest::Activity => ControlReply::Activity {
+                orgs: self.answer_orgs()?,
+            },
+            ControlRequest::InitiativeNew {
+                title,
+                description,
+                artefacts,
+            } => ControlReply::Initiative(self.answer_initiative_new(
+                &title,
+                &description,
+                &artefacts,
+            )?),
+            ControlRequest::InitiativeList => ControlReply::Initiatives {
+                initiatives: self.answer_initiatives()?,
+            },
+            ControlRequest::InitiativeShow { id } => {
+                ControlReply::Initiative(self.answer_initiative_show(&id)?)
+            }
+            ControlRequest::InitiativeJoin { id } => {
+                ControlReply::Initiative(self.answer_initiative_join(&id)?)
+            }
             ControlRequest::Connect { .. } => {
                 return Err(AnswerError::Invalid(
                     "connect is answered when its dial completes".into(),
@@ -949,12 +1190,20 @@ impl Node {
                     .engine
                     .history(&id)?
                     .into_iter()
-                    .map(|h| LogEntry {
-                        hash: h.hash.to_string(),
-                        author: h.author.to_hex(),
-                        time: h.time,
-                        message: h.message,
-                        deps: h.deps.iter().map(|d| d.to_string()).collect(),
+                    .map(|h| {
+                        let org = self.engine.trust().and_then(|t| t.org_of_node(&h.author));
+                        let name = org.and_then(|o| {
+                            self.engine.trust().and_then(|t| t.org(o)).map(|v| v.name)
+                        });
+                        LogEntry {
+                            hash: h.hash.to_string(),
+                            author: h.author.to_hex(),
+                            time: h.time,
+                            message: h.message,
+                            deps: h.deps.iter().map(|d| d.to_string()).collect(),
+                            author_org: org.map(|o| o.to_string()),
+                            author_name: name,
+                        }
                     })
                     .collect();
                 ControlReply::Log { entries }
@@ -1074,6 +1323,7 @@ impl Node {
 
     fn status(&mut self) -> Result<NodeStatus, AnswerError> {
         let me = *self.swarm.local_peer_id();
+        let (reachability, public_addrs) = self.reachability();
         let listen_addrs = self
             .swarm
             .listeners()
@@ -1096,19 +1346,25 @@ impl Node {
             network: self.engine.trust().map(|t| t.network().name.clone()),
             admitted: self.engine.trust().is_some() && self.engine.admitted(),
             has_org_key: self.engine.has_org_key(),
+            reachability: reachability.to_string(),
+            public_addrs,
+            relay: self.relay_status(),
+            busy_answers: self.work.turned_away(),
+            requests_waiting: self.requests.waiting(),
         })
     }
 
     fn peers(&mut self) -> Result<Vec<PeerInfo>, AnswerError> {
         let mut out: Vec<PeerInfo> = Vec::new();
         for (peer, addrs) in self.engine.store().known_peers()? {
-            let connected = peer
-                .parse::<PeerId>()
-                .is_ok_and(|p| self.connected.contains(&p));
+            let parsed = peer.parse::<PeerId>().ok();
+            let connected = parsed.is_some_and(|p| self.connected.contains(&p));
+            let relayed = parsed.is_some_and(|p| self.nat.only_relayed(&p));
             out.push(PeerInfo {
                 peer_id: peer,
                 addrs,
                 connected,
+                relayed,
             });
         }
         for peer in &self.connected {
@@ -1118,6 +1374,7 @@ impl Node {
                     peer_id: id,
                     addrs: Vec::new(),
                     connected: true,
+                    relayed: self.nat.only_relayed(peer),
                 });
             }
         }
@@ -1198,6 +1455,13 @@ fn request_name(request: &ControlRequest) -> &'static str {
         ControlRequest::Connect { .. } => "connect",
         ControlRequest::Stop => "stop",
         ControlRequest::Publish { .. } => "publish",
+        ControlRequest::Catalog { .. } => "catalog",
+        ControlRequest::Search { .. } => "search",
+        ControlRequest::Activity => "activity",
+        ControlRequest::InitiativeNew { .. } => "initiative new",
+        ControlRequest::InitiativeList => "initiative list",
+        ControlRequest::InitiativeShow { .. } => "initiative show",
+        ControlRequest::InitiativeJoin { .. } => "initiative join",
         ControlRequest::List => "list",
         ControlRequest::Show { .. } => "show",
         ControlRequest::Log { .. } => "log",

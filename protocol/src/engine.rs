@@ -186,6 +186,10 @@ pub struct Engine<S: Store, P: PeerKey> {
     lacks: HashSet<(P, BlobHash)>,
     /// Whether each artefact touched since start had all its blobs at its last summary.
     complete: HashMap<ArtefactId, bool>,
+    /// Peers that answered `Busy` since the last tick: asked nothing more until then.
+    busy: HashSet<P>,
+    /// Requests a busy peer turned away, sent again at the next tick.
+    deferred: Vec<(P, Request)>,
 }
 
 impl<S: Store, P: PeerKey> Engine<S, P> {
@@ -210,6 +214,8 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             blob_requests: HashMap::new(),
             lacks: HashSet::new(),
             complete: HashMap::new(),
+            busy: HashSet::new(),
+            deferred: Vec::new(),
         }
     }
 
@@ -554,6 +560,8 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     /// The last connection to `peer` closed: forget in-flight work with it.
     pub fn handle_disconnected(&mut self, peer: &P) {
         self.connected.remove(peer);
+        self.busy.remove(peer);
+        self.deferred.retain(|(p, _)| p != peer);
         self.peer_keys.remove(peer);
         self.pulling.retain(|_, p| p != peer);
         self.blob_requests.remove(peer);
@@ -570,7 +578,20 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     /// Called now and then (every few seconds): peers that lacked some file contents may have
     /// them by now, so ask again.
     pub fn handle_tick(&mut self) {
-        if self.lacks.is_empty() {
+        let was_busy = std::mem::take(&mut self.busy);
+        for (peer, request) in std::mem::take(&mut self.deferred) {
+            if !self.connected.contains(&peer) {
+                continue;
+            }
+            if let Request::Pull { id, .. } = &request {
+                if self.pulling.contains_key(id) {
+                    continue;
+                }
+                self.pulling.insert(*id, peer.clone());
+            }
+            self.outbox.push_back(Output::Request { peer, request });
+        }
+        if self.lacks.is_empty() && was_busy.is_empty() {
             return;
         }
         self.lacks.clear();
@@ -1058,6 +1079,14 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             Response::Refused { reason } => {
                 Err(EngineError::Refused(format!("peer refused: {reason}")))
             }
+            Response::Busy { .. } => {
+                // Blobs stay wanted and are asked for again anyway; anything else is resent.
+                self.busy.insert(peer.clone());
+                if !matches!(request, Request::Blobs { .. }) {
+                    self.deferred.push((peer.clone(), request.clone()));
+                }
+                Ok(())
+            }
         }
     }
 
@@ -1109,7 +1138,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         document: &[u8],
         proofs: Vec<(Head, Proof)>,
     ) -> Result<(), EngineError> {
-        let loaded_doc = Automerge::load(document)
+        let loaded_doc = signed::load_snapshot(document)
             .map_err(|e| EngineError::Refused(format!("snapshot does not load: {e}")))?;
         let proofs: HashMap<ChangeHash, Proof> =
             proofs.into_iter().map(|(h, p)| (h.into(), p)).collect();
@@ -1193,10 +1222,10 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         let mut parsed = Vec::with_capacity(changes.len());
         let mut rejected = Vec::new();
         for wc in changes {
-            let change = match Change::from_bytes(wc.bytes) {
+            let change = match signed::decode_change(wc.bytes) {
                 Ok(c) => c,
                 Err(e) => {
-                    rejected.push(format!("undecodable change: {e}"));
+                    rejected.push(e.to_string());
                     continue;
                 }
             };
@@ -1470,7 +1499,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
 
     /// Asks `peer` for wanted blobs of artefacts it is a source of, keeping a few requests in flight.
     fn request_blobs_from(&mut self, peer: &P) {
-        if !self.connected.contains(peer) {
+        if !self.connected.contains(peer) || self.busy.contains(peer) {
             return;
         }
         let mut in_flight: HashSet<BlobHash> = self

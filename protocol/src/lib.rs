@@ -11,6 +11,7 @@ pub mod authz;
 pub mod blob;
 pub mod catalog;
 pub mod engine;
+pub mod export;
 pub mod identity;
 pub mod signed;
 pub mod store;

@@ -17,12 +17,17 @@
 //! and counts as soon as the rest arrives, and every node holding the same statements gives the
 //! same answers. Nothing here does I/O or reads a clock: times are the signers' own, in seconds.
 
+mod initiative;
 mod network;
 mod registry;
 mod statement;
 #[cfg(test)]
 mod tests;
 
+pub use initiative::{
+    InitiativeId, InitiativeStatus, InitiativeView, MAX_INITIATIVE_DESCRIPTION,
+    MAX_INITIATIVE_TITLE,
+};
 pub use network::{Network, Root, NETWORK_VERSION};
 pub use statement::{EndorsementStatus, Scope, SignedStatement, Statement, StatementId};
 
@@ -160,6 +165,8 @@ pub struct Trust {
     roots: Vec<Root>,
     statements: BTreeMap<StatementId, SignedStatement>,
     registry_ids: BTreeSet<StatementId>,
+    /// `Initiative` and `JoinInitiative` statements.
+    initiative_ids: BTreeSet<StatementId>,
     by_artefact: HashMap<ArtefactId, Vec<StatementId>>,
     /// Best `Endorse` per (signer, artefact), for replay checks.
     endorse_best: HashMap<(PublicKey, ArtefactId), (u64, i64, StatementId)>,
@@ -190,6 +197,7 @@ impl Trust {
             roots,
             statements: BTreeMap::new(),
             registry_ids: BTreeSet::new(),
+            initiative_ids: BTreeSet::new(),
             by_artefact: HashMap::new(),
             endorse_best: HashMap::new(),
             registry: OnceLock::new(),
@@ -263,6 +271,8 @@ impl Trust {
         }
         if let Some(artefact) = statement.body.artefact() {
             self.by_artefact.entry(*artefact).or_default().push(id);
+        } else if statement.body.initiative().is_some() {
+            self.initiative_ids.insert(id);
         } else {
             self.registry_ids.insert(id);
             self.registry = OnceLock::new();
@@ -290,6 +300,20 @@ impl Trust {
             .collect();
         results.sort_by_key(|(i, _)| *i);
         results.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Every initiative, as the statements held establish it, newest first.
+    pub fn initiatives(&self) -> Vec<InitiativeView> {
+        initiative::evaluate(
+            self.registry(),
+            self.initiative_ids
+                .iter()
+                .filter_map(|id| self.statements.get(id)),
+        )
+    }
+
+    pub fn initiative(&self, id: &InitiativeId) -> Option<InitiativeView> {
+        self.initiatives().into_iter().find(|i| i.id == *id)
     }
 
     pub fn get(&self, id: &StatementId) -> Option<&SignedStatement> {
@@ -589,6 +613,7 @@ fn access_view(s: &SignedStatement) -> AccessView {
 
 /// Checks that need nothing but the statement itself.
 fn validate(s: &SignedStatement) -> Result<(), TrustError> {
+    initiative::validate(s)?;
     match &s.body {
         Statement::OrgProfile { org, org_key, .. } if *org_key != s.signer => {
             Err(TrustError::NotEntitled {

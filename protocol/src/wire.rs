@@ -69,7 +69,8 @@ pub struct InventoryEntry {
     pub heads: Vec<Head>,
 }
 
-/// A change as it travels: raw Automerge bytes and the proof that it may be applied.
+/// A change as it travels: raw Automerge bytes (the uncompressed change chunk,
+/// `Change::raw_bytes`; compressed chunks are refused) and the proof that it may be applied.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WireChange {
     #[serde(with = "serde_bytes")]
@@ -153,6 +154,11 @@ pub enum Response {
         statements: Vec<WireBlob>,
     },
     Ack,
+    /// The responder is over its per-peer work budget: ask again after `retry_after_ms`. Not
+    /// a fault of either side, so it neither counts against the asker nor the responder.
+    Busy {
+        retry_after_ms: u32,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -549,6 +549,12 @@ impl Node {
         self.launch(None, &["/ip4/127.0.0.1/tcp/0".to_string()], &[])
     }
 
+    /// Like [`Node::spawn`], with `extra` arguments after `node start` (e.g.
+    /// `["--portal", "127.0.0.1:PORT"]`). A later [`Node::restart`] starts it without them.
+    pub fn spawn_with_args(&mut self, extra: &[&str]) -> Duration {
+        self.launch(None, &["/ip4/127.0.0.1/tcp/0".to_string()], extra)
+    }
+
     /// Starts `node start` listening on `listen` with `extra` arguments, inside network
     /// namespace `netns` when given (`ip netns exec NETNS allmenning ...`), and waits (bounded)
     /// until `node status --json` answers with listen addresses. Returns how long that took.

@@ -119,6 +119,8 @@ struct Demo {
     nodes: Vec<NodeProc>,
     step: usize,
     step_name: &'static str,
+    /// Where KS's node serves the read-only web portal.
+    portal: Option<std::net::SocketAddr>,
 }
 
 fn took(d: Duration) -> String {
@@ -170,8 +172,16 @@ impl Demo {
             "start",
             "Starting the three nodes (`allmenning node start`)",
         );
+        // KS also serves the read-only web portal, on a free local port.
+        self.portal = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .ok();
         for org in &ORGS {
-            self.spawn(org)?;
+            let extra: Vec<String> = match (org.number == ORGS[KS].number, self.portal) {
+                (true, Some(addr)) => vec!["--portal".into(), addr.to_string()],
+                _ => Vec::new(),
+            };
+            self.spawn(org, &extra)?;
         }
         for i in 0..self.nodes.len() {
             self.wait_ready(i).await?;
@@ -458,12 +468,53 @@ impl Demo {
             took(t.elapsed())
         );
 
+        self.step(
+            "search",
+            "Trondheim searches the catalogue for \"foreldrebetalingen\" (`allmenning search`)",
+        );
+        let t = Instant::now();
+        let hits = self.nodes[TRONDHEIM]
+            .client()
+            .await?
+            .search("foreldrebetalingen", 5)
+            .await?;
+        let Some(hit) = hits.first() else {
+            return Err(anyhow::anyhow!(
+                "Trondheim's search found nothing; see {}",
+                self.nodes[TRONDHEIM].log.display()
+            ));
+        };
+        println!(
+            "   best hit: \"{}\" by {}{} ({} hit(s), {})",
+            hit.title,
+            hit.owner_name.as_deref().unwrap_or("?"),
+            if hit.approved { ", approved by KS" } else { "" },
+            hits.len(),
+            took(t.elapsed())
+        );
+
+        if let Some(addr) = self.portal {
+            self.step(
+                "portal",
+                "KS's node serves the catalogue as a read-only web portal (`node start --portal`)",
+            );
+            let t = Instant::now();
+            match fetch_page(addr, "/").await {
+                Ok((status, bytes)) => println!(
+                    "   http://{addr}/ answered {status} with {} KiB of HTML ({}); it stops with the demo",
+                    bytes / 1024,
+                    took(t.elapsed())
+                ),
+                Err(e) => println!("   http://{addr}/ did not answer: {e}"),
+            }
+        }
+
         self.step("stop", "Stopping the nodes (`allmenning node stop`)");
         self.shutdown().await?;
         println!("   all three stopped cleanly");
 
         println!(
-            "\nDone in {}: published once, edited in two places at once, merged everywhere, endorsed by KS.",
+            "\nDone in {}: published once, edited in two places at once, merged everywhere, endorsed by KS, found by search.",
             took(started.elapsed())
         );
         Ok(())
@@ -499,7 +550,7 @@ impl Demo {
         Ok(())
     }
 
-    fn spawn(&mut self, org: &'static Org) -> anyhow::Result<()> {
+    fn spawn(&mut self, org: &'static Org, extra: &[String]) -> anyhow::Result<()> {
         let dir = self.root.join(org.slug);
         let home = dir.join("home");
         let log = dir.join("node.log");
@@ -515,6 +566,7 @@ impl Demo {
                 "--listen",
                 "/ip4/127.0.0.1/udp/0/quic-v1",
             ])
+            .args(extra)
             .env_remove("ALLMENNING_HOME")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log_file.try_clone()?))
@@ -774,6 +826,27 @@ fn edit_line(co: &Checkout, old: &str, new: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A plain HTTP/1.1 GET of `path`: the status code and the size of the response.
+async fn fetch_page(addr: std::net::SocketAddr, path: &str) -> anyhow::Result<(u16, usize)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream =
+        tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
+            .await??;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await?;
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response)).await??;
+    let status = String::from_utf8_lossy(&response)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok((status, response.len()))
+}
+
 fn keep_dir(dir: tempfile::TempDir) -> PathBuf {
     dir.keep()
 }
@@ -792,6 +865,7 @@ pub async fn run(_ctx: &Ctx, args: DemoArgs) -> anyhow::Result<()> {
         nodes: Vec::new(),
         step: 0,
         step_name: "",
+        portal: None,
     };
     let result = demo.run().await;
     // Whatever happened, no node outlives the demo.

@@ -28,7 +28,9 @@ pub enum NodeCommand {
 Examples:
   allmenning node start
   allmenning node start --listen /ip4/0.0.0.0/tcp/4646 --listen /ip4/0.0.0.0/udp/4646/quic-v1
-  allmenning node start --bootstrap /dns4/node.ks.no/tcp/4646/p2p/12D3KooW...")]
+  allmenning node start --bootstrap /ip4/203.0.113.10/tcp/4646/p2p/12D3KooW...
+  allmenning node start --relay --external-address /ip4/203.0.113.10/tcp/4646   # a public KS node
+  allmenning node start --portal 127.0.0.1:8080    # then open http://127.0.0.1:8080/")]
 pub struct StartArgs {
     /// A multiaddr to listen on (repeatable; replaces the configured ones)
     #[arg(long, value_name = "MULTIADDR")]
@@ -39,6 +41,18 @@ pub struct StartArgs {
     /// Do not look for nodes on the local network by mDNS (overrides `mdns` in config.toml)
     #[arg(long)]
     pub no_mdns: bool,
+    /// Relay for nodes behind NAT (overrides `serve` in the [relay] section of config.toml).
+    /// For nodes with a public address, such as KS's or an IKS's
+    #[arg(long)]
+    pub relay: bool,
+    /// An address at which other nodes reach this one (repeatable; added to
+    /// `external_addresses` in config.toml). Relays hand these out in reservations
+    #[arg(long = "external-address", value_name = "MULTIADDR")]
+    pub external_addresses: Vec<String>,
+    /// Serve the read-only web portal (catalogue, search, artefacts, curation) at IP:PORT.
+    /// Bind to 127.0.0.1 unless the portal is meant to be reachable from other machines
+    #[arg(long, value_name = "IP:PORT")]
+    pub portal: Option<String>,
 }
 
 /// Show the running node's identity, network, addresses and peers.
@@ -86,6 +100,9 @@ async fn start(ctx: &Ctx, args: StartArgs) -> anyhow::Result<()> {
         listen: args.listen,
         bootstrap: args.bootstrap,
         no_mdns: args.no_mdns,
+        relay: args.relay,
+        external_addresses: args.external_addresses,
+        portal: args.portal,
     };
     allmenning_node::run(home, options, shutdown_signal()).await?;
     Ok(())
@@ -175,6 +192,40 @@ async fn status(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<()> {
         )?;
     }
     outln!("peers:      {}", status.peers)?;
+    let reachability = match status.reachability.as_str() {
+        "public" => "public (peers can dial this node)",
+        "private" => "private (behind NAT or a firewall: others reach this node through relays)",
+        "" | "unknown" => "unknown (not yet probed by a peer)",
+        other => other,
+    };
+    outln!("reachable:  {reachability}")?;
+    for addr in &status.public_addrs {
+        outln!("            {addr}")?;
+    }
+    let relay = &status.relay;
+    if relay.serving {
+        outln!(
+            "relaying:   for {} node(s), {} connection(s) relayed so far",
+            relay.serving_reservations,
+            relay.circuits_served
+        )?;
+    }
+    if relay.reservations.is_empty() {
+        if status.reachability == "private" {
+            outln!("relays:     none yet (connect to a node started with --relay)")?;
+        }
+    } else {
+        outln!("relays:     {}", relay.reservations.join(", "))?;
+    }
+    if relay.relayed_connections > 0 || relay.relayed_connections_since_start > 0 {
+        outln!(
+            "relayed:    {} connection(s) now, {} since start; hole punching {} ok, {} failed",
+            relay.relayed_connections,
+            relay.relayed_connections_since_start,
+            relay.hole_punch.succeeded,
+            relay.hole_punch.failed
+        )?;
+    }
     outln!("artefacts:  {}", status.artefacts)?;
     outln!("uptime:     {}", format_duration(status.uptime_secs))?;
     outln!("home:       {}", status.home)?;

@@ -152,10 +152,45 @@ async fn show(ctx: &Ctx, args: ShowArgs) -> anyhow::Result<()> {
                 "`allmenning org show --all` lists the organisations this node knows".into()
             }),
         })?;
+    // What it does in the commons: shares, maintains, adopts, captains, endorses.
+    let activity = client
+        .activity()
+        .await?
+        .into_iter()
+        .find(|a| a.org == org.number);
     if args.json {
-        return print_json(&org);
+        let mut value = serde_json::to_value(&org)?;
+        if let (Some(object), Some(activity)) = (value.as_object_mut(), &activity) {
+            for (key, refs) in [
+                ("shares", &activity.shares),
+                ("maintains", &activity.maintains),
+                ("adopts", &activity.adopts),
+                ("captains", &activity.captains),
+                ("endorses", &activity.endorses),
+            ] {
+                object.insert(key.into(), serde_json::to_value(refs)?);
+            }
+        }
+        return print_json(&value);
     }
-    print_org(&org)
+    print_org(&org)?;
+    if let Some(activity) = activity {
+        for (label, refs) in [
+            ("shares", &activity.shares),
+            ("maintains", &activity.maintains),
+            ("adopts", &activity.adopts),
+            ("captains", &activity.captains),
+            ("endorses", &activity.endorses),
+        ] {
+            if !refs.is_empty() {
+                outln!("{label}:")?;
+                for r in refs {
+                    outln!("  {}  {} ({})", short(&r.id), r.title, r.kind)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn admitted_text(org: &OrgDetail) -> String {

@@ -31,7 +31,14 @@ pub async fn run(ctx: &Ctx, args: PeersArgs) -> anyhow::Result<()> {
         .map(|p| {
             vec![
                 p.peer_id.clone(),
-                if p.connected { "connected" } else { "-" }.to_string(),
+                if p.relayed {
+                    "relayed"
+                } else if p.connected {
+                    "connected"
+                } else {
+                    "-"
+                }
+                .to_string(),
                 p.addrs.join(" "),
             ]
         })

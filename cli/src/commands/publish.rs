@@ -6,7 +6,7 @@ use crate::error::CliError;
 use crate::outln;
 use crate::output::{format_size, print_json, stderr_is_terminal};
 use crate::walk::{self, WalkOptions};
-use allmenning_node::control::{Bytes, FilePayload, Progress};
+use allmenning_node::control::{Bytes, FilePayload, Progress, Published};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -67,7 +67,8 @@ pub struct PublishArgs {
     pub json: bool,
 }
 
-fn kind_parser() -> impl TypedValueParser<Value = String> {
+/// The artefact kinds, case-insensitively, as lowercase (shared with `import`).
+pub(crate) fn kind_parser() -> impl TypedValueParser<Value = String> {
     PossibleValuesParser::new(ARTEFACT_KINDS).map(|s| s.to_ascii_lowercase())
 }
 
@@ -110,7 +111,58 @@ pub fn collect_files(
 }
 
 pub async fn run(ctx: &Ctx, args: PublishArgs) -> anyhow::Result<()> {
-    let title = args.title.trim().to_string();
+    let json = args.json;
+    let outcome = publish_path(
+        ctx,
+        PublishRequest {
+            path: args.path,
+            kind: args.kind,
+            title: args.title,
+            description: args.description,
+            tags: args.tags,
+            include_build_dirs: args.include_build_dirs,
+            share_with: args.share_with,
+            quiet: json,
+        },
+    )
+    .await?;
+    if json {
+        return print_json(&outcome.published);
+    }
+    report_published(&outcome)
+}
+
+/// What to publish, however the command learnt it (`publish` from flags, `import` from a
+/// publiccode.yml and flags).
+#[derive(Clone, Debug)]
+pub struct PublishRequest {
+    /// The file or directory whose files become the artefact.
+    pub path: PathBuf,
+    pub kind: String,
+    pub title: String,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub include_build_dirs: bool,
+    /// Organisations that may read it; empty means public.
+    pub share_with: Vec<allmenning_protocol::identity::OrgNumber>,
+    /// Show no progress bar (the caller prints JSON).
+    pub quiet: bool,
+}
+
+/// What publishing did: the node's reply, and what was sent.
+#[derive(Clone, Debug)]
+pub struct PublishOutcome {
+    pub published: Published,
+    pub files: usize,
+    pub bytes: u64,
+    /// Organisation numbers that may read it, sorted; empty when public.
+    pub share_with: Vec<String>,
+}
+
+/// Reads the files under `request.path` and publishes them as a new artefact: the one code
+/// path behind `publish` and `import`.
+pub async fn publish_path(ctx: &Ctx, request: PublishRequest) -> anyhow::Result<PublishOutcome> {
+    let title = request.title.trim().to_string();
     if title.is_empty() {
         return Err(CliError::Usage {
             message: "--title must not be empty".into(),
@@ -121,13 +173,13 @@ pub async fn run(ctx: &Ctx, args: PublishArgs) -> anyhow::Result<()> {
     // Fail on a missing node before reading what may be many files.
     let mut client = ctx.client().await?;
 
-    let show_progress = !args.json && stderr_is_terminal();
+    let show_progress = !request.quiet && stderr_is_terminal();
     let options = WalkOptions {
-        default_excludes: !args.include_build_dirs,
+        default_excludes: !request.include_build_dirs,
     };
     // Size the bar from a first, cheap pass over the metadata.
-    let total: u64 = if show_progress && args.path.is_dir() {
-        walk::walk(&args.path, options)?
+    let total: u64 = if show_progress && request.path.is_dir() {
+        walk::walk(&request.path, options)?
             .iter()
             .map(|f| f.size)
             .sum()
@@ -146,13 +198,13 @@ pub async fn run(ctx: &Ctx, args: PublishArgs) -> anyhow::Result<()> {
     } else {
         ProgressBar::hidden()
     };
-    let files = collect_files(&args.path, options, |size| bar.inc(size))?;
+    let files = collect_files(&request.path, options, |size| bar.inc(size))?;
     if files.is_empty() {
         bar.finish_and_clear();
         return Err(CliError::failed(
             format!(
                 "nothing to publish: {} holds no files (after ignore rules)",
-                args.path.display()
+                request.path.display()
             ),
             "check .gitignore files in it; target/ and node_modules/ need --include-build-dirs",
         )
@@ -160,7 +212,7 @@ pub async fn run(ctx: &Ctx, args: PublishArgs) -> anyhow::Result<()> {
     }
     let count = files.len();
     let bytes: u64 = files.iter().map(|f| f.content.0.len() as u64).sum();
-    let mut share_with: Vec<String> = args.share_with.iter().map(|o| o.to_string()).collect();
+    let mut share_with: Vec<String> = request.share_with.iter().map(|o| o.to_string()).collect();
     share_with.sort();
     share_with.dedup();
     bar.set_message("storing");
@@ -168,9 +220,9 @@ pub async fn run(ctx: &Ctx, args: PublishArgs) -> anyhow::Result<()> {
         .publish(
             NewArtefact {
                 title,
-                kind: args.kind,
-                description: args.description,
-                tags: args.tags,
+                kind: request.kind,
+                description: request.description,
+                tags: request.tags,
                 files,
                 share_with: share_with.clone(),
             },
@@ -184,21 +236,28 @@ pub async fn run(ctx: &Ctx, args: PublishArgs) -> anyhow::Result<()> {
         )
         .await;
     bar.finish_and_clear();
-    let published = published?;
-    if args.json {
-        return print_json(&published);
-    }
-    outln!("{}", published.id)?;
+    Ok(PublishOutcome {
+        published: published?,
+        files: count,
+        bytes,
+        share_with,
+    })
+}
+
+/// Prints the new artefact's id on stdout and, on a terminal, what was published on stderr.
+pub fn report_published(outcome: &PublishOutcome) -> anyhow::Result<()> {
+    outln!("{}", outcome.published.id)?;
     if stderr_is_terminal() {
-        let visibility = if share_with.is_empty() {
+        let visibility = if outcome.share_with.is_empty() {
             String::new()
         } else {
-            format!(", shared only with {}", share_with.join(", "))
+            format!(", shared only with {}", outcome.share_with.join(", "))
         };
         eprintln!(
-            "published {count} files ({}{visibility}); check it out with `allmenning checkout {} DIR`",
-            format_size(bytes),
-            crate::output::short(&published.id)
+            "published {} files ({}{visibility}); check it out with `allmenning checkout {} DIR`",
+            outcome.files,
+            format_size(outcome.bytes),
+            crate::output::short(&outcome.published.id)
         );
     }
     Ok(())

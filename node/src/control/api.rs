@@ -31,6 +31,41 @@ impl<'de> Deserialize<'de> for Bytes {
 pub enum ControlRequest {
     Status,
     Peers,
+    /// The catalogue, filtered; every criterion given must hold.
+    Catalog {
+        #[serde(default)]
+        kind: Option<String>,
+        #[serde(default)]
+        org: Option<String>,
+        #[serde(default)]
+        status: Option<String>,
+        #[serde(default)]
+        tag: Option<String>,
+    },
+    /// Full-text search of the catalogue, best first.
+    Search {
+        query: String,
+        #[serde(default = "default_search_limit")]
+        limit: usize,
+    },
+    /// Who does what: each organisation's artefacts, by role.
+    Activity,
+    /// Announce an initiative this node's organisation leads.
+    InitiativeNew {
+        title: String,
+        #[serde(default)]
+        description: String,
+        /// Ids (or unique prefixes) of artefacts that belong to it.
+        #[serde(default)]
+        artefacts: Vec<String>,
+    },
+    InitiativeList,
+    InitiativeShow {
+        id: String,
+    },
+    InitiativeJoin {
+        id: String,
+    },
     Connect {
         addr: String,
     },
@@ -178,21 +213,46 @@ pub struct Progress {
 #[serde(tag = "reply", rename_all = "snake_case")]
 pub enum ControlReply {
     Status(NodeStatus),
-    Peers { peers: Vec<PeerInfo> },
-    Connected { addr: String },
+    Catalog {
+        entries: Vec<allmenning_protocol::catalog::CatalogEntry>,
+    },
+    Search {
+        hits: Vec<SearchHit>,
+    },
+    Activity {
+        orgs: Vec<OrgActivity>,
+    },
+    Initiative(InitiativeInfo),
+    Initiatives {
+        initiatives: Vec<InitiativeInfo>,
+    },
+    Peers {
+        peers: Vec<PeerInfo>,
+    },
+    Connected {
+        addr: String,
+    },
     Stopping,
     Published(Published),
-    List { artefacts: Vec<ArtefactRow> },
+    List {
+        artefacts: Vec<ArtefactRow>,
+    },
     Show(ArtefactDetail),
-    Log { entries: Vec<LogEntry> },
+    Log {
+        entries: Vec<LogEntry>,
+    },
     Files(FilesAt),
     Committed(Committed),
     Done,
     Network(NetworkInfo),
     Statement(StatementInfo),
-    Orgs { orgs: Vec<OrgDetail> },
+    Orgs {
+        orgs: Vec<OrgDetail>,
+    },
     Access(AccessInfo),
-    RawStatements { statements: Vec<String> },
+    RawStatements {
+        statements: Vec<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -321,6 +381,56 @@ pub struct NodeStatus {
     /// Whether this node holds its organisation's key.
     #[serde(default)]
     pub has_org_key: bool,
+    /// What AutoNAT found: "public" (peers could dial this node back), "private" (they could
+    /// not: others reach it through relays) or "unknown" (not probed yet, or nobody to ask).
+    #[serde(default)]
+    pub reachability: String,
+    /// Addresses confirmed as reachable from outside (AutoNAT, or `external_addresses`).
+    #[serde(default)]
+    pub public_addrs: Vec<String>,
+    /// Relays used and relaying done.
+    #[serde(default)]
+    pub relay: RelayStatus,
+    /// Requests and gossip messages turned away since start because their peer was over its
+    /// work budget (`max_requests_per_sec_per_peer` and friends in config.toml).
+    #[serde(default)]
+    pub busy_answers: u64,
+    /// This node's requests waiting for earlier ones to the same peer to finish.
+    #[serde(default)]
+    pub requests_waiting: usize,
+}
+
+/// The relay part of `node status`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayStatus {
+    /// Whether this node relays for others (`[relay] serve`).
+    #[serde(default)]
+    pub serving: bool,
+    /// Peer ids of the relays holding an accepted reservation for this node.
+    #[serde(default)]
+    pub reservations: Vec<String>,
+    /// Open connections that pass through a relay, and the peers at their other end.
+    #[serde(default)]
+    pub relayed_connections: usize,
+    #[serde(default)]
+    pub relayed_peers: Vec<String>,
+    /// Relayed connections opened since the node started.
+    #[serde(default)]
+    pub relayed_connections_since_start: u64,
+    /// When serving: nodes holding a reservation on this one, and connections relayed so far.
+    #[serde(default)]
+    pub serving_reservations: usize,
+    #[serde(default)]
+    pub circuits_served: u64,
+    /// Outcomes of hole punching (DCUtR) on relayed connections.
+    #[serde(default)]
+    pub hole_punch: HolePunchStats,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HolePunchStats {
+    pub succeeded: u64,
+    pub failed: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -328,6 +438,9 @@ pub struct PeerInfo {
     pub peer_id: String,
     pub addrs: Vec<String>,
     pub connected: bool,
+    /// Connected, but only through a relay.
+    #[serde(default)]
+    pub relayed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -398,6 +511,11 @@ pub struct LogEntry {
     pub time: i64,
     pub message: String,
     pub deps: Vec<String>,
+    /// The organisation the author's node key is certified for, and its name, when known.
+    #[serde(default)]
+    pub author_org: Option<String>,
+    #[serde(default)]
+    pub author_name: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -414,4 +532,76 @@ pub struct Committed {
     pub heads: Vec<String>,
     /// The new change, or `None` when the edits changed nothing.
     pub change: Option<String>,
+}
+
+fn default_search_limit() -> usize {
+    20
+}
+
+/// One search result, best first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub id: String,
+    /// Relevance; only the order is meaningful.
+    pub score: f32,
+    pub title: String,
+    pub kind: String,
+    pub owner: Option<String>,
+    pub owner_name: Option<String>,
+    /// Whether a curator approved some version of it.
+    pub approved: bool,
+    /// Where the query matched in the description or the files, if there.
+    pub snippet: Option<String>,
+}
+
+/// What one organisation does in the commons.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgActivity {
+    pub org: String,
+    pub name: String,
+    pub kind: String,
+    /// Admitted to the network this node is in.
+    pub admitted: bool,
+    /// Artefacts it owns (published).
+    pub shares: Vec<ArtefactRef>,
+    /// Artefacts of others it is a maintainer of.
+    pub maintains: Vec<ArtefactRef>,
+    /// Artefacts it uses (adoption statements).
+    pub adopts: Vec<ArtefactRef>,
+    /// Initiatives it leads.
+    pub captains: Vec<ArtefactRef>,
+    /// Artefacts it endorsed, as a curator.
+    pub endorses: Vec<ArtefactRef>,
+    /// Initiatives it takes part in (led by others).
+    #[serde(default)]
+    pub participates: Vec<ArtefactRef>,
+}
+
+/// An initiative: a service being built, its captain and participants.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitiativeInfo {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    /// planned, active, done or stopped.
+    pub status: String,
+    pub captain: String,
+    pub captain_name: String,
+    pub participants: Vec<OrgName>,
+    pub artefacts: Vec<ArtefactRef>,
+    pub created: i64,
+    pub updated: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgName {
+    pub org: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtefactRef {
+    pub id: String,
+    pub title: String,
+    pub kind: String,
 }

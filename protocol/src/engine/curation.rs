@@ -11,12 +11,12 @@ use crate::artefact::ArtefactId;
 use crate::identity::{NodeKey, OrgKind, OrgNumber, PublicKey};
 use crate::store::Store;
 use crate::trust::{
-    AccessView, EndorsementStatus, EndorsementView, Network, Scope, SignedStatement, Statement,
-    StatementId, Trust,
+    AccessView, EndorsementStatus, EndorsementView, InitiativeId, InitiativeStatus, InitiativeView,
+    Network, Scope, SignedStatement, Statement, StatementId, Trust,
 };
 use crate::wire::{heads_from_wire, heads_to_wire, Head, Request, Response, WireBlob};
 use automerge::{ChangeHash, ReadDoc};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 /// An endorsement as shown to users: the statement plus where the artefact stands now.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -175,10 +175,90 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .map_err(store_err)?;
         self.store.flush().map_err(store_err)?;
         self.spread(&statement, None);
-        if !matches!(statement.body, Statement::Endorse { .. }) {
+        // Who may write or read may have changed; endorsements and initiatives change neither.
+        if !matches!(
+            statement.body,
+            Statement::Endorse { .. }
+                | Statement::Initiative { .. }
+                | Statement::JoinInitiative { .. }
+        ) {
             self.recheck_peers();
         }
         Ok(id)
+    }
+
+    /// Announces an initiative led by this node's organisation. `id` is 16 random bytes.
+    pub fn new_initiative(
+        &mut self,
+        title: &str,
+        description: &str,
+        artefacts: Vec<ArtefactId>,
+        id: [u8; 16],
+        now: i64,
+    ) -> Result<InitiativeId, EngineError> {
+        let org = self.own_org()?;
+        if !self.admitted() {
+            return Err(EngineError::NotPermitted(format!(
+                "organisation {org} is not admitted in the network yet: a curator runs `allmenning curate admit {org}`"
+            )));
+        }
+        let id = InitiativeId(id);
+        self.issue(
+            Statement::Initiative {
+                id,
+                captain: org,
+                title: title.trim().to_string(),
+                description: description.trim().to_string(),
+                status: InitiativeStatus::Active,
+                artefacts,
+                seq: 1,
+            },
+            now,
+        )?;
+        Ok(id)
+    }
+
+    /// Joins an initiative led by another organisation.
+    pub fn join_initiative(
+        &mut self,
+        id: &InitiativeId,
+        now: i64,
+    ) -> Result<StatementId, EngineError> {
+        let org = self.own_org()?;
+        if !self.admitted() {
+            return Err(EngineError::NotPermitted(format!(
+                "organisation {org} is not admitted in the network yet"
+            )));
+        }
+        let view = self
+            .trust_or_err()?
+            .initiative(id)
+            .ok_or_else(|| EngineError::NotFound(format!("initiative {id}")))?;
+        if view.captain == org {
+            return Err(EngineError::NotPermitted(format!(
+                "{org} leads this initiative already"
+            )));
+        }
+        if view.participants.iter().any(|(o, _)| *o == org) {
+            return Err(EngineError::NotPermitted(format!(
+                "{org} takes part in this initiative already"
+            )));
+        }
+        self.issue(
+            Statement::JoinInitiative {
+                initiative: *id,
+                org,
+            },
+            now,
+        )
+    }
+
+    /// Every initiative known here, newest first.
+    pub fn initiatives(&self) -> Vec<InitiativeView> {
+        self.trust
+            .as_ref()
+            .map(|t| t.initiatives())
+            .unwrap_or_default()
     }
 
     /// Gossips a statement, or, for the access list of a restricted artefact, offers it only to
@@ -409,6 +489,54 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 statement: None,
             },
         })
+    }
+
+    /// Node keys of the other organisations this node shares restricted artefacts with: the
+    /// owner, maintainers and readers of every restricted artefact it holds. Restricted content
+    /// travels only over direct connections between such nodes, so the node keeps connections
+    /// to them instead of waiting for someone to connect them by hand. Revoked node keys and
+    /// this node itself are left out.
+    pub fn restricted_partners(&mut self) -> Vec<PublicKey> {
+        let Some(own) = self.profile.as_ref().map(|p| p.0) else {
+            return Vec::new();
+        };
+        // Only artefacts with an access list can be restricted; no need to look at the rest.
+        let with_access: BTreeSet<ArtefactId> = match self.trust.as_ref() {
+            Some(trust) => trust
+                .statements()
+                .filter(|s| s.body.kind_name() == "access")
+                .filter_map(|s| s.body.artefact().copied())
+                .collect(),
+            None => return Vec::new(),
+        };
+        let mut orgs: BTreeSet<OrgNumber> = BTreeSet::new();
+        for id in with_access {
+            if !matches!(self.store.load_document(&id), Ok(Some(_))) || !self.is_restricted(&id) {
+                continue;
+            }
+            let (Some(owner), Some(trust)) = (self.owner_of(&id), self.trust.as_ref()) else {
+                continue;
+            };
+            let access = trust.access(&id, owner);
+            orgs.insert(access.owner);
+            orgs.extend(access.maintainers);
+            orgs.extend(access.readers.unwrap_or_default());
+        }
+        orgs.remove(&own);
+        let me = self.key.public();
+        let Some(trust) = self.trust.as_ref() else {
+            return Vec::new();
+        };
+        let mut keys: Vec<PublicKey> = orgs
+            .into_iter()
+            .filter_map(|org| trust.org(org))
+            .flat_map(|view| view.nodes)
+            .filter(|node| !node.revoked && node.key != me)
+            .map(|node| node.key)
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
     }
 
     pub(super) fn is_restricted(&mut self, id: &ArtefactId) -> bool {

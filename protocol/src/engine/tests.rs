@@ -490,7 +490,9 @@ fn prefixes_resolve_and_ambiguity_is_reported() {
 
 /// Found by fuzzing (fuzz target change_verify): automerge 0.12's `Change::from_bytes` panics on
 /// these bytes (an op counter overflowing u32) instead of returning an error. A peer sending
-/// them must cost it the response, never the node.
+/// them must cost it the response, never the node. `signed::decode_change` refuses them before
+/// Automerge sees them (`catch_unwind` in `handle_response` stays as the second line of
+/// defence).
 #[test]
 fn a_change_that_makes_automerge_panic_is_refused_not_fatal() {
     let mut net = SimNet::new(2, 14);
@@ -517,10 +519,69 @@ fn a_change_that_makes_automerge_panic_is_refused_not_fatal() {
     net.nodes[1].handle_response(0, &pull, &response.encode());
     let outputs = net.nodes[1].drain_outputs();
     assert!(
-        outputs
-            .iter()
-            .any(|o| matches!(o, Output::Event(Event::Rejected { .. }))),
+        outputs.iter().any(|o| matches!(
+            o,
+            Output::Event(Event::Rejected { reason, .. }) if reason.starts_with("malformed change")
+        )),
         "{outputs:?}"
     );
     assert!(net.nodes[1].list().unwrap().is_empty());
+}
+
+#[test]
+fn a_busy_peer_is_asked_again_at_the_next_tick_and_not_blamed() {
+    let mut net = SimNet::new(2, 12);
+    let id = publish(&mut net, 0);
+    net.nodes[1].handle_connected(0, None);
+    let pull = Request::Pull {
+        id,
+        heads: vec![],
+        have: vec![],
+        need: vec![],
+    };
+    net.nodes[1].drain_outputs();
+    let busy = Response::Busy {
+        retry_after_ms: 500,
+    };
+    net.nodes[1].handle_response(0, &pull, &busy.encode());
+    let after_busy = net.nodes[1].drain_outputs();
+    assert!(
+        !after_busy
+            .iter()
+            .any(|o| matches!(o, Output::Event(Event::Rejected { .. }))),
+        "Busy is not a fault of the responder: {after_busy:?}"
+    );
+    assert!(
+        !after_busy
+            .iter()
+            .any(|o| matches!(o, Output::Request { .. })),
+        "nothing more is asked of a busy peer before the next tick: {after_busy:?}"
+    );
+
+    net.nodes[1].handle_tick();
+    let resent: Vec<Request> = net.nodes[1]
+        .drain_outputs()
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Request { peer: 0, request } => Some(request),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(resent, vec![pull.clone()], "the pull is sent again");
+
+    // Answered this time, the artefact arrives as if nothing had happened.
+    let answer = net.nodes[0].handle_request(1, &pull.encode());
+    net.nodes[1].handle_response(0, &pull, &answer);
+    net.run(1_000);
+    assert_eq!(heads_of(&mut net, 1, &id), heads_of(&mut net, 0, &id));
+
+    // A request to a peer that went away is dropped, not resent.
+    net.nodes[1].handle_response(0, &pull, &busy.encode());
+    net.nodes[1].handle_disconnected(&0);
+    net.nodes[1].drain_outputs();
+    net.nodes[1].handle_tick();
+    assert!(!net.nodes[1]
+        .drain_outputs()
+        .iter()
+        .any(|o| matches!(o, Output::Request { .. })));
 }

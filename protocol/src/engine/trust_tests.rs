@@ -4,7 +4,7 @@
 use super::*;
 use crate::artefact::{FileEdit, Metadata};
 use crate::testing::SimNet;
-use crate::trust::{EndorsementStatus, Network, Statement};
+use crate::trust::{EndorsementStatus, InitiativeStatus, Network, Statement};
 use crate::wire::Response;
 
 const KS: usize = 0;
@@ -465,4 +465,99 @@ fn endorsements_by_curators_are_seen_everywhere_and_forgeries_and_replays_are_re
     net.nodes[OSLO].handle_statement(KS, &first.encode());
     let states = net.nodes[OSLO].endorsements(&id).unwrap();
     assert_eq!(states[0].endorsement.status, EndorsementStatus::Recommended);
+}
+
+#[test]
+fn the_nodes_to_keep_connected_are_those_of_the_organisations_sharing_restricted_artefacts() {
+    let (mut net, orgs) = network(7, &[BERGEN, TRONDHEIM, OSLO]);
+    assert!(net.nodes[BERGEN].restricted_partners().is_empty());
+    publish(&mut net, &orgs, BERGEN, None);
+    assert!(
+        net.nodes[BERGEN].restricted_partners().is_empty(),
+        "public artefacts travel through anyone: no direct links needed"
+    );
+    let id = publish(&mut net, &orgs, BERGEN, Some(vec![orgs[TRONDHEIM].number]));
+    let trondheim = net.nodes[TRONDHEIM].public_key();
+    let oslo = net.nodes[OSLO].public_key();
+    assert_eq!(net.nodes[BERGEN].restricted_partners(), vec![trondheim]);
+    let now = net.now;
+    net.nodes[BERGEN]
+        .grant(&id, orgs[OSLO].number, Role::Reader, now)
+        .unwrap();
+    let mut both = vec![trondheim, oslo];
+    both.sort();
+    assert_eq!(net.nodes[BERGEN].restricted_partners(), both);
+    // A reader that holds the artefact keeps the owner and the other readers.
+    net.connect(BERGEN, TRONDHEIM);
+    net.run(100_000);
+    assert!(has(&mut net, TRONDHEIM, &id));
+    let mut others = vec![net.nodes[BERGEN].public_key(), oslo];
+    others.sort();
+    assert_eq!(net.nodes[TRONDHEIM].restricted_partners(), others);
+    // KS, which may not read it, has nothing to keep.
+    assert!(net.nodes[KS].restricted_partners().is_empty());
+}
+
+#[test]
+fn initiatives_have_a_captain_and_participants_everywhere_and_cannot_be_forged() {
+    let (mut net, orgs) = network(8, &[BERGEN, TRONDHEIM]);
+    let now = net.now;
+    let id = net.nodes[BERGEN]
+        .new_initiative(
+            "Digital søknad om redusert foreldrebetaling",
+            "Felles løsning for søknad og vedtak",
+            vec![],
+            [42u8; 16],
+            now,
+        )
+        .unwrap();
+    net.run(100_000);
+    net.nodes[TRONDHEIM].join_initiative(&id, now + 1).unwrap();
+    net.run(100_000);
+    for node in [KS, BERGEN, TRONDHEIM, OSLO] {
+        let list = net.nodes[node].initiatives();
+        assert_eq!(list.len(), 1, "node {node}: {list:?}");
+        let i = &list[0];
+        assert_eq!(i.id, id);
+        assert_eq!(i.captain, orgs[BERGEN].number);
+        assert_eq!(i.captain_name, "Bergen kommune");
+        assert_eq!(
+            i.participants,
+            vec![(orgs[TRONDHEIM].number, "Trondheim kommune".to_string())]
+        );
+        assert_eq!(i.status, InitiativeStatus::Active);
+    }
+    // Joining twice, or one's own initiative, is refused.
+    assert!(net.nodes[TRONDHEIM].join_initiative(&id, now + 2).is_err());
+    assert!(net.nodes[BERGEN].join_initiative(&id, now + 2).is_err());
+    // Oslo is not admitted: it can neither lead nor join.
+    assert!(net.nodes[OSLO]
+        .new_initiative("Oslos eget", "", vec![], [7u8; 16], now)
+        .is_err());
+    assert!(net.nodes[OSLO].join_initiative(&id, now + 3).is_err());
+    // Trondheim signs an "update" naming Bergen as captain: it does not speak for Bergen, so
+    // every node ignores it, and a join in Oslo's name signed by Trondheim counts for nobody.
+    for body in [
+        Statement::Initiative {
+            id,
+            captain: orgs[BERGEN].number,
+            title: "Kapret".into(),
+            description: String::new(),
+            status: InitiativeStatus::Stopped,
+            artefacts: vec![],
+            seq: 9,
+        },
+        Statement::JoinInitiative {
+            initiative: id,
+            org: orgs[OSLO].number,
+        },
+    ] {
+        let forged = SignedStatement::sign(body, &orgs[TRONDHEIM].key, now + 4);
+        net.nodes[KS].handle_statement(TRONDHEIM, &forged.encode());
+    }
+    net.run(100_000);
+    let i = &net.nodes[KS].initiatives()[0];
+    assert_eq!(i.title, "Digital søknad om redusert foreldrebetaling");
+    assert_eq!(i.status, InitiativeStatus::Active);
+    assert_eq!(i.participants.len(), 1);
 }

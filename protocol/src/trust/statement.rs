@@ -5,6 +5,7 @@
 //! BLAKE3 hash of exactly those signed bytes: it names *what* was said, by whom and when, and
 //! does not depend on the signature's encoding, so a `Revoke` always names the statement it meant.
 
+use super::initiative::{InitiativeId, InitiativeStatus};
 use super::{TrustError, MAX_STATEMENT_BYTES, STATEMENT_CONTEXT, STATEMENT_VERSION};
 use crate::artefact::ArtefactId;
 use crate::identity::{NodeKey, OrgKind, OrgNumber, PublicKey};
@@ -198,6 +199,22 @@ pub enum Statement {
         heads: Vec<Head>,
         seq: u64,
     },
+    /// An organisation announces a service it is building and leads (its captain), or, with a
+    /// higher `seq`, updates it. Signed by the captain org's key or a node key it certified.
+    Initiative {
+        id: InitiativeId,
+        captain: OrgNumber,
+        title: String,
+        description: String,
+        status: InitiativeStatus,
+        artefacts: Vec<ArtefactId>,
+        seq: u64,
+    },
+    /// An organisation joins an initiative as a participant.
+    JoinInitiative {
+        initiative: InitiativeId,
+        org: OrgNumber,
+    },
 }
 
 impl Statement {
@@ -212,6 +229,17 @@ impl Statement {
             Statement::Revoke { .. } => "revoke",
             Statement::Endorse { .. } => "endorse",
             Statement::Access { .. } => "access",
+            Statement::Initiative { .. } => "initiative",
+            Statement::JoinInitiative { .. } => "join-initiative",
+        }
+    }
+
+    /// The initiative the statement is about, for `Initiative` and `JoinInitiative`.
+    pub fn initiative(&self) -> Option<&InitiativeId> {
+        match self {
+            Statement::Initiative { id, .. } => Some(id),
+            Statement::JoinInitiative { initiative, .. } => Some(initiative),
+            _ => None,
         }
     }
 
