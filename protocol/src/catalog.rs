@@ -23,7 +23,6 @@ use crate::engine::{EndorsementState, Engine, EngineError, PeerKey};
 use crate::identity::OrgNumber;
 use crate::store::Store;
 use crate::trust::{AccessView, EndorsementStatus, Trust};
-use crate::wire::heads_from_wire;
 use automerge::{ObjType, ReadDoc, ScalarValue, Value, ROOT};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -303,31 +302,8 @@ fn catalog_endorsement(state: EndorsementState) -> CatalogEndorsement {
     }
 }
 
-/// Where an endorsement stands against the document, counted as the engine counts it: signed
-/// changes not in the endorsed version (origins of co-edited text are not edits).
 fn endorsement_state(artefact: &Artefact, view: crate::trust::EndorsementView) -> EndorsementState {
-    let endorsed = heads_from_wire(&view.heads);
-    let mut sorted = endorsed.clone();
-    sorted.sort();
-    sorted.dedup();
-    let known = endorsed
-        .iter()
-        .all(|h| artefact.doc.get_change_by_hash(h).is_some());
-    let changes_since = if known {
-        artefact
-            .doc
-            .get_changes(&endorsed)
-            .iter()
-            .filter(|c| crate::signed::actor_key(c.actor_id()).is_some())
-            .count()
-    } else {
-        0
-    };
-    EndorsementState {
-        current: sorted == artefact.heads(),
-        changes_since,
-        endorsement: view,
-    }
+    crate::engine::curation::endorsement_state(artefact, view)
 }
 
 /// The owner written by the genesis change (later edits to the metadata cannot move it).

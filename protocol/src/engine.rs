@@ -1682,7 +1682,7 @@ fn request_id(request: &Request) -> Option<ArtefactId> {
     }
 }
 
-mod curation;
+pub(crate) mod curation;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -125,7 +125,7 @@ pub fn iso_date(secs: i64) -> String {
 }
 
 /// Howard Hinnant's days → (year, month, day) for the proleptic Gregorian calendar.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

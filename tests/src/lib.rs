@@ -1308,3 +1308,45 @@ impl Node {
         self.launch(Some(netns), listen, extra)
     }
 }
+
+/// Helpers for tests that build hosts out of network namespaces (`ip netns`): they need root.
+pub mod netns {
+    use std::process::Command;
+
+    /// Runs `program args...`; the error says what failed and what it printed.
+    pub fn run(program: &str, args: &[&str]) -> Result<(), String> {
+        let out = Command::new(program)
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run {program}: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{program} {}` failed ({}): {}",
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    }
+
+    /// `ip args...`, panicking with the reason if it fails (for setting up a test's lab).
+    pub fn ip(args: &[&str]) {
+        if let Err(e) = run("ip", args) {
+            panic!("{e}");
+        }
+    }
+
+    /// Whether this process runs as root (effective uid 0), as `ip netns add` needs.
+    pub fn is_root() -> bool {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("Uid:"))
+                    .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
+            })
+            .unwrap_or(false)
+    }
+}

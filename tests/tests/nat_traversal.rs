@@ -47,28 +47,7 @@ struct Lab {
     created: Vec<String>,
 }
 
-fn run(program: &str, args: &[&str]) -> Result<(), String> {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{program} {}` failed ({}): {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-fn ip(args: &[&str]) {
-    if let Err(e) = run("ip", args) {
-        panic!("{e}");
-    }
-}
+use netns::{ip, is_root, run};
 
 fn in_ns(ns: &str, program: &str, args: &[&str]) {
     let mut all = vec!["netns", "exec", ns, program];
@@ -76,17 +55,6 @@ fn in_ns(ns: &str, program: &str, args: &[&str]) {
     if let Err(e) = run("ip", &all) {
         panic!("{e}");
     }
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
 }
 
 fn has_iptables() -> bool {

@@ -9,7 +9,6 @@
 use allmenning_tests::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const STAVANGER: Org = Org {
@@ -44,38 +43,10 @@ struct Lab {
 }
 
 fn ip_raw(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("cannot run ip: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "`ip {}` failed ({}): {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
+    netns::run("ip", args)
 }
 
-fn ip(args: &[&str]) {
-    if let Err(e) = ip_raw(args) {
-        panic!("{e}");
-    }
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
-}
+use netns::{ip, is_root};
 
 fn node_ip(i: usize) -> String {
     format!("10.77.0.{}", 10 + i)

@@ -7,7 +7,7 @@
 //! nodes that may read it, pushed directly (`Offer`) or served on request to them alone.
 
 use super::{store_err, Engine, EngineError, Output, PeerKey};
-use crate::artefact::ArtefactId;
+use crate::artefact::{Artefact, ArtefactId};
 use crate::identity::{NodeKey, OrgKind, OrgNumber, PublicKey};
 use crate::store::Store;
 use crate::trust::{
@@ -637,32 +637,10 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             None => return Ok(Vec::new()),
         };
         let artefact = self.artefact(id)?;
-        let current = artefact.heads();
-        let mut out = Vec::new();
-        for view in views {
-            let endorsed = heads_from_wire(&view.heads);
-            let mut sorted = endorsed.clone();
-            sorted.sort();
-            let known = endorsed
-                .iter()
-                .all(|h| artefact.doc.get_change_by_hash(h).is_some());
-            // Counted as people see history: signed changes, not the origins of co-edited text.
-            let changes_since = if known {
-                artefact
-                    .doc
-                    .get_changes(&endorsed)
-                    .iter()
-                    .filter(|c| crate::signed::actor_key(c.actor_id()).is_some())
-                    .count()
-            } else {
-                0
-            };
-            out.push(EndorsementState {
-                current: sorted == current,
-                changes_since,
-                endorsement: view,
-            });
-        }
+        let out = views
+            .into_iter()
+            .map(|view| endorsement_state(artefact, view))
+            .collect();
         Ok(out)
     }
 
@@ -937,5 +915,33 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 });
             }
         }
+    }
+}
+
+/// Where an endorsement stands against the artefact: whether it names the current version, and
+/// how many changes came since, counted as people see history: signed changes, not the origins
+/// of co-edited text.
+pub(crate) fn endorsement_state(artefact: &Artefact, view: EndorsementView) -> EndorsementState {
+    let endorsed = heads_from_wire(&view.heads);
+    let mut sorted = endorsed.clone();
+    sorted.sort();
+    sorted.dedup();
+    let known = endorsed
+        .iter()
+        .all(|h| artefact.doc.get_change_by_hash(h).is_some());
+    let changes_since = if known {
+        artefact
+            .doc
+            .get_changes(&endorsed)
+            .iter()
+            .filter(|c| crate::signed::actor_key(c.actor_id()).is_some())
+            .count()
+    } else {
+        0
+    };
+    EndorsementState {
+        current: sorted == artefact.heads(),
+        changes_since,
+        endorsement: view,
     }
 }
