@@ -291,6 +291,20 @@ impl Client {
         self.initiative_call(request, "initiative show").await
     }
 
+    pub async fn initiative_update(
+        &mut self,
+        id: &str,
+        status: Option<String>,
+        artefacts: Vec<String>,
+    ) -> anyhow::Result<allmenning_node::control::InitiativeInfo> {
+        let request = ControlRequest::InitiativeUpdate {
+            id: id.to_string(),
+            status,
+            artefacts,
+        };
+        self.initiative_call(request, "initiative update").await
+    }
+
     pub async fn initiative_join(
         &mut self,
         id: &str,

@@ -1095,6 +1095,15 @@ impl Node {
             ControlRequest::InitiativeJoin { id } => {
                 ControlReply::Initiative(self.answer_initiative_join(&id)?)
             }
+            ControlRequest::InitiativeUpdate {
+                id,
+                status,
+                artefacts,
+            } => ControlReply::Initiative(self.answer_initiative_update(
+                &id,
+                status.as_deref(),
+                &artefacts,
+            )?),
             ControlRequest::Connect { .. } => {
                 return Err(AnswerError::Invalid(
                     "connect is answered when its dial completes".into(),
@@ -1462,6 +1471,7 @@ fn request_name(request: &ControlRequest) -> &'static str {
         ControlRequest::InitiativeList => "initiative list",
         ControlRequest::InitiativeShow { .. } => "initiative show",
         ControlRequest::InitiativeJoin { .. } => "initiative join",
+        ControlRequest::InitiativeUpdate { .. } => "initiative update",
         ControlRequest::List => "list",
         ControlRequest::Show { .. } => "show",
         ControlRequest::Log { .. } => "log",

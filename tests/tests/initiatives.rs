@@ -107,6 +107,30 @@ fn initiatives() {
         id.as_str(),
         "{orgs}"
     );
+    // The captain marks it done and links an artefact; a participant cannot change it.
+    let src = bergen.scratch().join("skjema");
+    write_tree(&src, &[("skjema.json", b"{\"felt\": [\"inntekt\"]}")]);
+    let artefact = bergen.publish(&src, "Skjema for redusert foreldrebetaling");
+    let denied = trondheim.cli(&["initiative", "update", &id, "--status", "stopped"]);
+    assert!(!denied.status.success(), "{}", describe(&denied));
+    let updated = bergen.json(&[
+        "initiative",
+        "update",
+        &id,
+        "--status",
+        "done",
+        "--artefact",
+        &artefact,
+    ]);
+    assert_eq!(updated["status"], "done", "{updated}");
+    wait_until(secs(20), "ks sees the update", || {
+        ks.try_json(&["initiative", "show", &id]).is_some_and(|v| {
+            v["status"] == "done"
+                && v["artefacts"][0]["id"] == artefact.as_str()
+                && v["participants"].as_array().is_some_and(|p| p.len() == 1)
+        })
+    });
+
     // Unknown ids are "not found".
     let missing = ks.cli(&["initiative", "show", "ffffffff"]);
     assert_eq!(exit_code(&missing), Some(4), "{}", describe(&missing));

@@ -18,6 +18,28 @@ pub enum InitiativeCommand {
     List(ListArgs),
     Show(ShowArgs),
     Join(JoinArgs),
+    Update(UpdateArgs),
+}
+
+/// Change an initiative your organisation leads: its status, or artefacts that belong to it.
+#[derive(clap::Args, Clone, Debug)]
+#[command(after_help = "\
+Examples:
+  allmenning initiative update 5be1 --status done
+  allmenning initiative update 5be1 --artefact 3f2a9c --artefact 77c1")]
+pub struct UpdateArgs {
+    /// The initiative's id, or a unique prefix of it
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// The new status: planned, active, done or stopped
+    #[arg(long)]
+    pub status: Option<String>,
+    /// An artefact to link to it (repeatable; id or unique prefix)
+    #[arg(long = "artefact", value_name = "ARTEFACT")]
+    pub artefacts: Vec<String>,
+    /// Print the initiative as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Announce an initiative your organisation leads (it becomes the captain).
@@ -93,6 +115,7 @@ pub async fn run(ctx: &Ctx, command: InitiativeCommand) -> anyhow::Result<()> {
         InitiativeCommand::List(args) => list(ctx, args).await,
         InitiativeCommand::Show(args) => show(ctx, args.id, args.json).await,
         InitiativeCommand::Join(args) => join(ctx, args).await,
+        InitiativeCommand::Update(args) => update(ctx, args).await,
     }
 }
 
@@ -275,6 +298,24 @@ async fn show(ctx: &Ctx, id: String, json: bool) -> anyhow::Result<()> {
     let mut client = ctx.client().await?;
     let info = client.initiative_show(&id).await?;
     if json {
+        return print_json(&info);
+    }
+    print_initiative(&info)
+}
+
+async fn update(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
+    if args.status.is_none() && args.artefacts.is_empty() {
+        return Err(CliError::Usage {
+            message: "nothing to change: give --status or --artefact".into(),
+            hint: None,
+        }
+        .into());
+    }
+    let mut client = ctx.client().await?;
+    let info = client
+        .initiative_update(&args.id, args.status, args.artefacts)
+        .await?;
+    if args.json {
         return print_json(&info);
     }
     print_initiative(&info)

@@ -66,6 +66,14 @@ pub enum ControlRequest {
     InitiativeJoin {
         id: String,
     },
+    /// Change an initiative this node's organisation leads.
+    InitiativeUpdate {
+        id: String,
+        #[serde(default)]
+        status: Option<String>,
+        #[serde(default)]
+        artefacts: Vec<String>,
+    },
     Connect {
         addr: String,
     },

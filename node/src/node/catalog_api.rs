@@ -456,6 +456,30 @@ impl Node {
         Ok(self.initiative_info(view))
     }
 
+    pub(super) fn answer_initiative_update(
+        &mut self,
+        text: &str,
+        status: Option<&str>,
+        artefacts: &[String],
+    ) -> Result<InitiativeInfo, AnswerError> {
+        let id: InitiativeId = self.find_initiative(text)?.id;
+        let status = status
+            .map(|s| {
+                s.parse::<allmenning_protocol::trust::InitiativeStatus>()
+                    .map_err(|e| invalid(e.to_string()))
+            })
+            .transpose()?;
+        let mut link = Vec::new();
+        for a in artefacts {
+            link.push(self.engine.resolve(a)?);
+        }
+        self.engine
+            .update_initiative(&id, status, link, super::now_secs())?;
+        self.refresh_catalog()?;
+        let view = self.find_initiative(&id.to_hex())?;
+        Ok(self.initiative_info(view))
+    }
+
     pub(super) fn answer_initiative_show(
         &mut self,
         text: &str,

@@ -218,6 +218,55 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         Ok(id)
     }
 
+    /// Changes an initiative this node's organisation leads: its status, and artefacts to link.
+    pub fn update_initiative(
+        &mut self,
+        id: &InitiativeId,
+        status: Option<InitiativeStatus>,
+        link: Vec<ArtefactId>,
+        now: i64,
+    ) -> Result<StatementId, EngineError> {
+        let org = self.own_org()?;
+        let view = self
+            .trust_or_err()?
+            .initiative(id)
+            .ok_or_else(|| EngineError::NotFound(format!("initiative {id}")))?;
+        if view.captain != org {
+            return Err(EngineError::NotPermitted(format!(
+                "only its captain ({}) can change this initiative",
+                view.captain_name
+            )));
+        }
+        let seq = self
+            .trust_or_err()?
+            .statements()
+            .filter_map(|s| match &s.body {
+                Statement::Initiative { id: i, seq, .. } if i == id => Some(*seq),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let mut artefacts = view.artefacts.clone();
+        for a in link {
+            if !artefacts.contains(&a) {
+                artefacts.push(a);
+            }
+        }
+        self.issue(
+            Statement::Initiative {
+                id: *id,
+                captain: org,
+                title: view.title,
+                description: view.description,
+                status: status.unwrap_or(view.status),
+                artefacts,
+                seq,
+            },
+            now,
+        )
+    }
+
     /// Joins an initiative led by another organisation.
     pub fn join_initiative(
         &mut self,

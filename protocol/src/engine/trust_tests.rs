@@ -560,4 +560,19 @@ fn initiatives_have_a_captain_and_participants_everywhere_and_cannot_be_forged()
     assert_eq!(i.title, "Digital søknad om redusert foreldrebetaling");
     assert_eq!(i.status, InitiativeStatus::Active);
     assert_eq!(i.participants.len(), 1);
+    // The captain updates it; a participant cannot.
+    let artefact = publish(&mut net, &orgs, BERGEN, None);
+    assert!(net.nodes[TRONDHEIM]
+        .update_initiative(&id, Some(InitiativeStatus::Stopped), vec![], now + 5)
+        .is_err());
+    net.nodes[BERGEN]
+        .update_initiative(&id, Some(InitiativeStatus::Done), vec![artefact], now + 6)
+        .unwrap();
+    net.run(100_000);
+    for node in [KS, TRONDHEIM] {
+        let i = &net.nodes[node].initiatives()[0];
+        assert_eq!(i.status, InitiativeStatus::Done);
+        assert_eq!(i.artefacts, vec![artefact]);
+        assert_eq!(i.participants.len(), 1, "joins survive updates");
+    }
 }
