@@ -78,7 +78,8 @@ pub struct ControlCall {
 #[serde(rename_all = "snake_case")]
 enum ServerLine {
     Progress(Progress),
-    Ok(ControlReply),
+    // Boxed: a status reply is much larger than a progress line.
+    Ok(Box<ControlReply>),
     Error(String),
 }
 
@@ -346,7 +347,7 @@ async fn answer<W: tokio::io::AsyncWrite + Unpin>(
         write_line(write, &ServerLine::Progress(progress)).await?;
     }
     let last = match outcome {
-        Ok(Ok(reply)) => ServerLine::Ok(reply),
+        Ok(Ok(reply)) => ServerLine::Ok(Box::new(reply)),
         Ok(Err(message)) => ServerLine::Error(message),
         Err(_) => ServerLine::Error("the node dropped the request without answering".into()),
     };
@@ -402,7 +403,7 @@ impl ControlClient {
             })?;
             match parsed {
                 ServerLine::Progress(progress) => on_progress(&progress),
-                ServerLine::Ok(reply) => return Ok(reply),
+                ServerLine::Ok(reply) => return Ok(*reply),
                 ServerLine::Error(message) => return Err(ControlError::Node(message)),
             }
         }

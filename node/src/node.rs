@@ -404,7 +404,7 @@ impl Node {
                 },
                 _ = redial.tick() => {
                     redial_ticks += 1;
-                    if redial_ticks % SEEK_PARTNERS_EVERY_TICKS == 0 {
+                    if redial_ticks.is_multiple_of(SEEK_PARTNERS_EVERY_TICKS) {
                         self.seek_partners();
                     }
                     self.work.forget_idle(Instant::now());

@@ -176,7 +176,7 @@ pub(super) fn evaluate<'a>(
     }
     let mut out = Vec::new();
     for (id, mut list) in versions {
-        list.sort_by(|a, b| (a.0, a.1, a.2.id()).cmp(&(b.0, b.1, b.2.id())));
+        list.sort_by_key(|a| (a.0, a.1, a.2.id()));
         let Some(first) = list.first() else { continue };
         let Statement::Initiative {
             captain: first_captain,

@@ -178,7 +178,7 @@ fn main() {
     net.run(usize::MAX);
 
     let mut failures = Vec::new();
-    let reference = net.nodes[0].files(&id, None).map(|(h, f)| (h, f));
+    let reference = net.nodes[0].files(&id, None);
     let Ok((ref_heads, ref_files)) = reference else {
         eprintln!("node 0 lost the artefact");
         std::process::exit(1);
