@@ -181,10 +181,17 @@ pub async fn run(
     let (calls_tx, calls_rx) = mpsc::channel(64);
     let portal_task = match &options.portal {
         Some(addr) => {
-            let addr: std::net::SocketAddr = addr.parse().map_err(|e| NodeError::BadAddr {
-                addr: addr.clone(),
-                reason: format!("--portal wants IP:PORT, e.g. 127.0.0.1:8080 ({e})"),
-            })?;
+            // A bare port means localhost: the portal is reachable from elsewhere only when
+            // an address says so.
+            let addr: std::net::SocketAddr = match addr.parse::<u16>() {
+                Ok(port) => std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+                Err(_) => addr.parse().map_err(|e| NodeError::BadAddr {
+                    addr: addr.clone(),
+                    reason: format!(
+                        "--portal wants PORT or IP:PORT, e.g. 8080 or 127.0.0.1:8080 ({e})"
+                    ),
+                })?,
+            };
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(|e| NodeError::Net(format!("cannot serve the portal on {addr}: {e}")))?;

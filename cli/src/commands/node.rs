@@ -30,7 +30,7 @@ Examples:
   allmenning node start --listen /ip4/0.0.0.0/tcp/4646 --listen /ip4/0.0.0.0/udp/4646/quic-v1
   allmenning node start --bootstrap /ip4/203.0.113.10/tcp/4646/p2p/12D3KooW...
   allmenning node start --relay --external-address /ip4/203.0.113.10/tcp/4646   # a public KS node
-  allmenning node start --portal 127.0.0.1:8080    # then open http://127.0.0.1:8080/")]
+  allmenning node start --portal 8080    # then open http://127.0.0.1:8080/")]
 pub struct StartArgs {
     /// A multiaddr to listen on (repeatable; replaces the configured ones)
     #[arg(long, value_name = "MULTIADDR")]
@@ -49,9 +49,9 @@ pub struct StartArgs {
     /// `external_addresses` in config.toml). Relays hand these out in reservations
     #[arg(long = "external-address", value_name = "MULTIADDR")]
     pub external_addresses: Vec<String>,
-    /// Serve the read-only web portal (catalogue, search, artefacts, curation) at IP:PORT.
-    /// Bind to 127.0.0.1 unless the portal is meant to be reachable from other machines
-    #[arg(long, value_name = "IP:PORT")]
+    /// Serve the read-only web portal (catalogue, search, artefacts, curation) on PORT of
+    /// localhost, or at IP:PORT (use another IP only if other machines should reach it)
+    #[arg(long, value_name = "[IP:]PORT")]
     pub portal: Option<String>,
 }
 
