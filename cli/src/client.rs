@@ -33,6 +33,7 @@ fn looks_not_found(message: &str) -> bool {
     [
         "no artefact",
         "no initiative",
+        "no proposal",
         "not found",
         "unknown artefact",
         "no such artefact",
@@ -313,6 +314,38 @@ impl Client {
         self.initiative_call(request, "initiative join").await
     }
 
+    pub async fn proposals(
+        &mut self,
+        id: &str,
+    ) -> anyhow::Result<Vec<allmenning_node::control::ProposalInfo>> {
+        let request = ControlRequest::Proposals { id: id.to_string() };
+        match self.call(&request, |_| {}).await? {
+            ControlReply::Proposals { proposals } => Ok(proposals),
+            other => Err(unexpected("proposals", other)),
+        }
+    }
+
+    /// A proposal with the files it changes; with `decide`, accepts or declines it first.
+    pub async fn proposal_review(
+        &mut self,
+        proposal: &str,
+        decide: Option<bool>,
+    ) -> anyhow::Result<allmenning_node::control::ProposalReview> {
+        let request = match decide {
+            None => ControlRequest::ProposalReview {
+                proposal: proposal.to_string(),
+            },
+            Some(accept) => ControlRequest::ProposalDecide {
+                proposal: proposal.to_string(),
+                accept,
+            },
+        };
+        match self.call(&request, |_| {}).await? {
+            ControlReply::ProposalReview(review) => Ok(review),
+            other => Err(unexpected("review", other)),
+        }
+    }
+
     /// Who does what: every organisation's artefacts by role.
     pub async fn activity(&mut self) -> anyhow::Result<Vec<allmenning_node::control::OrgActivity>> {
         match self.call(&ControlRequest::Activity, |_| {}).await? {
@@ -499,12 +532,14 @@ impl Client {
         base_heads: Vec<String>,
         edits: Vec<EditPayload>,
         message: String,
+        propose: bool,
     ) -> anyhow::Result<Committed> {
         let request = ControlRequest::Commit {
             id: id.to_string(),
             base_heads,
             edits,
             message,
+            propose,
         };
         match self.call(&request, |_| {}).await? {
             ControlReply::Committed(committed) => Ok(committed),

@@ -21,8 +21,11 @@ pub mod node;
 pub mod org;
 pub mod orgs;
 pub mod peers;
+pub mod proposals;
+pub mod propose;
 pub mod publish;
 pub mod pull;
+pub mod review;
 pub mod search;
 pub mod show;
 pub mod status;
@@ -77,6 +80,11 @@ pub enum Command {
     Diff(diff::DiffArgs),
     Commit(commit::CommitArgs),
     Pull(pull::PullArgs),
+    Propose(propose::ProposeArgs),
+    Proposals(proposals::ProposalsArgs),
+    Review(review::ReviewArgs),
+    Accept(review::AcceptArgs),
+    Decline(review::DeclineArgs),
     Export(export::ExportArgs),
     #[command(subcommand)]
     Network(network::NetworkCommand),
@@ -137,6 +145,11 @@ pub async fn run(global: GlobalArgs, command: Command) -> anyhow::Result<()> {
         Command::Diff(args) => diff::run(&ctx, args).await,
         Command::Commit(args) => commit::run(&ctx, args).await,
         Command::Pull(args) => pull::run(&ctx, args).await,
+        Command::Propose(args) => propose::run(&ctx, args).await,
+        Command::Proposals(args) => proposals::run(&ctx, args).await,
+        Command::Review(args) => review::run(&ctx, args).await,
+        Command::Accept(args) => review::accept(&ctx, args).await,
+        Command::Decline(args) => review::decline(&ctx, args).await,
         Command::Export(args) => export::run(&ctx, args).await,
         Command::Network(cmd) => network::run(&ctx, cmd).await,
         Command::Org(cmd) => org::run(&ctx, cmd).await,

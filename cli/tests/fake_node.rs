@@ -524,6 +524,7 @@ impl State {
                 base_heads,
                 edits,
                 message,
+                propose: _,
             } => {
                 let id = self.find(&id)?;
                 let head = self.new_head();
@@ -556,6 +557,8 @@ impl State {
                         id,
                         heads: a.heads.clone(),
                         change: None,
+                        proposal: None,
+                        not_permitted: None,
                     }));
                 }
                 a.heads = vec![head.clone()];
@@ -577,6 +580,8 @@ impl State {
                     id,
                     heads: vec![head.clone()],
                     change: Some(head),
+                    proposal: None,
+                    not_permitted: None,
                 }))
             }
             other => self.handle_trust(other),
@@ -677,7 +682,7 @@ async fn checkout_edit_commit_and_pull() {
     // Edit locally and commit: the base moves to the new change.
     std::fs::write(dir.join("README.md"), "hei verden\n").unwrap();
     std::fs::rename(dir.join("b.txt"), dir.join("c.txt")).unwrap();
-    let report = commit::commit(&mut node.client().await, &mut co, "endring")
+    let report = commit::commit(&mut node.client().await, &mut co, "endring", false)
         .await
         .unwrap();
     let change = report.change.clone().unwrap();
@@ -688,7 +693,7 @@ async fn checkout_edit_commit_and_pull() {
     assert!(Checkout::open(&dir).unwrap().status().unwrap().is_empty());
 
     // Nothing to commit now.
-    let again = commit::commit(&mut node.client().await, &mut co, "igjen")
+    let again = commit::commit(&mut node.client().await, &mut co, "igjen", false)
         .await
         .unwrap();
     assert!(again.change.is_none());
@@ -758,7 +763,7 @@ async fn pull_refuses_to_overwrite_local_edits_and_changes_nothing() {
     assert_eq!(Checkout::open(&dir).unwrap().manifest, manifest_before);
 
     // Commit, then pull, works.
-    commit::commit(&mut node.client().await, &mut co, "mitt")
+    commit::commit(&mut node.client().await, &mut co, "mitt", false)
         .await
         .unwrap();
     pull::pull(&mut node.client().await, &mut co).await.unwrap();

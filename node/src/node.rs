@@ -39,6 +39,7 @@ mod catalog_api;
 #[cfg(test)]
 mod flood_tests;
 mod nat;
+mod proposals_api;
 mod requests;
 mod trust_api;
 
@@ -1249,11 +1250,21 @@ impl Node {
                         .collect(),
                 })
             }
+            ControlRequest::Proposals { id } => ControlReply::Proposals {
+                proposals: self.answer_proposals(&id)?,
+            },
+            ControlRequest::ProposalReview { proposal } => {
+                ControlReply::ProposalReview(self.answer_proposal_review(&proposal)?)
+            }
+            ControlRequest::ProposalDecide { proposal, accept } => {
+                ControlReply::ProposalReview(self.answer_proposal_decide(&proposal, accept)?)
+            }
             ControlRequest::Commit {
                 id,
                 base_heads,
                 edits,
                 message,
+                propose,
             } => {
                 let id = self.engine.resolve(&id)?;
                 let base = parse_heads(&base_heads)?;
@@ -1273,9 +1284,36 @@ impl Node {
                         EditPayload::Rename { from, to } => FileEdit::Rename { from, to },
                     })
                     .collect();
-                let change =
-                    self.engine
-                        .commit(&id, &base, &edits, &message, now_secs(), nonce())?;
+                let committed = if propose {
+                    Err(None)
+                } else {
+                    match self
+                        .engine
+                        .commit(&id, &base, &edits, &message, now_secs(), nonce())
+                    {
+                        Ok(change) => Ok(change),
+                        // Not lost: offered to the maintainers instead.
+                        Err(EngineError::NotPermitted(reason)) if self.speaks_for_an_org() => {
+                            Err(Some(reason))
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                };
+                let (change, proposal, not_permitted) = match committed {
+                    Ok(change) => (change, None, None),
+                    Err(reason) => {
+                        let proposal = self.engine.propose(
+                            &id,
+                            &base,
+                            &edits,
+                            &message,
+                            now_secs(),
+                            nonce(),
+                        )?;
+                        tracing::info!(artefact = %id, %proposal, "proposed changes to the maintainers");
+                        (None, Some(proposal.to_hex()), reason)
+                    }
+                };
                 let heads = self.engine.artefact(&id)?.heads();
                 if let Some(change) = change {
                     tracing::info!(artefact = %id, %change, "committed");
@@ -1284,6 +1322,8 @@ impl Node {
                     id: id.to_hex(),
                     heads: hex_heads(&heads),
                     change: change.map(|c| c.to_string()),
+                    proposal,
+                    not_permitted,
                 })
             }
             ControlRequest::NetworkCreate { .. }
@@ -1335,6 +1375,15 @@ impl Node {
                 ControlReply::Done
             }
         })
+    }
+
+    /// Whether this node's key is certified for an admitted organisation (so that what it
+    /// signs, a proposal say, counts for that organisation).
+    fn speaks_for_an_org(&self) -> bool {
+        let me = self.engine.public_key();
+        self.engine
+            .trust()
+            .is_some_and(|t| t.org_of_node(&me).is_some())
     }
 
     fn status(&mut self) -> Result<NodeStatus, AnswerError> {
@@ -1484,6 +1533,9 @@ fn request_name(request: &ControlRequest) -> &'static str {
         ControlRequest::Log { .. } => "log",
         ControlRequest::Files { .. } => "files",
         ControlRequest::Commit { .. } => "commit",
+        ControlRequest::Proposals { .. } => "proposals",
+        ControlRequest::ProposalReview { .. } => "review",
+        ControlRequest::ProposalDecide { .. } => "decide proposal",
         ControlRequest::DebugCorruptChange { .. } => "debug-corrupt-change",
         ControlRequest::DebugStatements => "debug-statements",
         ControlRequest::DebugInjectStatement { .. } => "debug-inject-statement",

@@ -32,13 +32,17 @@ pub fn authorize(
     id: &ArtefactId,
     owner: Option<OrgNumber>,
     author: Option<&PublicKey>,
+    change: Option<&Head>,
     in_past_of: impl Fn(&[Head]) -> bool,
 ) -> Result<(), AuthzError> {
     let (Some(trust), Some(author)) = (trust, author) else {
         return Ok(());
     };
     let owner = owner.ok_or(AuthzError::NoOwner(*id))?;
-    trust
-        .may_write(id, owner, author, in_past_of)
-        .map_err(|e| AuthzError::NotPermitted(e.to_string()))
+    match trust.may_write(id, owner, author, in_past_of) {
+        Ok(()) => Ok(()),
+        // A change a maintainer accepted as part of a proposal joins whoever wrote it.
+        Err(_) if change.is_some_and(|h| trust.is_accepted_change(id, owner, h)) => Ok(()),
+        Err(e) => Err(AuthzError::NotPermitted(e.to_string())),
+    }
 }

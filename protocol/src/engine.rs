@@ -1002,7 +1002,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             } => {
                 self.expect_pull_for(request, &id)?;
                 self.accept_origin_blobs(&origin_blobs)?;
-                self.ingest_changes(peer, id, changes)?;
+                self.ingest_changes(Some(peer), id, changes)?;
                 // Anything still unknown (a batch limit, or missing dependencies): pull again.
                 let theirs = heads_from_wire(&heads);
                 let missing = match self.docs.get(&id) {
@@ -1125,9 +1125,15 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         author: Option<&PublicKey>,
         doc: Option<&Automerge>,
     ) -> Result<(), EngineError> {
-        authz::authorize(self.trust.as_ref(), id, owner, author, |heads| {
-            doc.is_some_and(|d| in_causal_past(d, &change.hash(), heads))
-        })
+        let hash = Head(change.hash().0);
+        authz::authorize(
+            self.trust.as_ref(),
+            id,
+            owner,
+            author,
+            Some(&hash),
+            |heads| doc.is_some_and(|d| in_causal_past(d, &change.hash(), heads)),
+        )
         .map_err(|e| EngineError::Refused(e.to_string()))
     }
 
@@ -1175,7 +1181,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                     })
                 })
                 .collect();
-            return self.ingest_changes(peer, id, wire);
+            return self.ingest_changes(Some(peer), id, wire);
         }
         let stored: Vec<StoredChange> = changes
             .iter()
@@ -1210,7 +1216,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
 
     fn ingest_changes(
         &mut self,
-        peer: &P,
+        peer: Option<&P>,
         id: ArtefactId,
         changes: Vec<WireChange>,
     ) -> Result<(), EngineError> {
@@ -1238,7 +1244,9 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             }
         }
         for reason in rejected {
-            self.reject(peer, Some(id), reason);
+            if let Some(peer) = peer {
+                self.reject(peer, Some(id), reason);
+            }
         }
         if !exists
             && !parsed
@@ -1315,7 +1323,9 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             }
         }
         for reason in reasons {
-            self.reject(peer, Some(id), reason);
+            if let Some(peer) = peer {
+                self.reject(peer, Some(id), reason);
+            }
         }
         // Changes that could not even be ordered because they build on a refused change are
         // refused too, so a peer that keeps them is not asked for them again and again.
@@ -1373,7 +1383,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         }
         loaded.logged += stored.len();
         self.store.append_changes(&id, &stored).map_err(store_err)?;
-        self.after_update(id, Some(peer))?;
+        self.after_update(id, peer)?;
         self.store.flush().map_err(store_err)?;
         Ok(())
     }
@@ -1683,6 +1693,7 @@ fn request_id(request: &Request) -> Option<ArtefactId> {
 }
 
 pub(crate) mod curation;
+mod proposals;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

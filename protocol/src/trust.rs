@@ -29,7 +29,9 @@ pub use initiative::{
     MAX_INITIATIVE_TITLE,
 };
 pub use network::{Network, Root, NETWORK_VERSION};
-pub use statement::{EndorsementStatus, Scope, SignedStatement, Statement, StatementId};
+pub use statement::{
+    EndorsementStatus, ProposedChange, Scope, SignedStatement, Statement, StatementId,
+};
 
 use crate::artefact::ArtefactId;
 use crate::identity::{OrgKind, OrgNumber, PublicKey};
@@ -90,6 +92,27 @@ pub struct NodeView {
     pub key: PublicKey,
     pub label: String,
     pub revoked: bool,
+}
+
+/// A proposal of changes to an artefact, and what became of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalView {
+    pub id: StatementId,
+    pub proposer: PublicKey,
+    pub proposer_org: Option<OrgNumber>,
+    pub base: Vec<Head>,
+    pub hashes: Vec<Head>,
+    pub message: String,
+    pub time: i64,
+    /// `None` while no maintainer has decided.
+    pub verdict: Option<ProposalVerdictView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalVerdictView {
+    pub accepted: bool,
+    pub by: Option<OrgNumber>,
+    pub time: i64,
 }
 
 /// Curator rights: a root has every scope forever.
@@ -300,6 +323,91 @@ impl Trust {
             .collect();
         results.sort_by_key(|(i, _)| *i);
         results.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Proposals made for `artefact` (owned by `owner_hint`), oldest first, each with the
+    /// verdict in force: accepted if some entitled maintainer accepted it, else declined if one
+    /// declined it, else open. A verdict counts only from a key that may write the artefact.
+    pub fn proposals(&self, artefact: &ArtefactId, owner_hint: OrgNumber) -> Vec<ProposalView> {
+        let ids = self.by_artefact.get(artefact).cloned().unwrap_or_default();
+        let statements: Vec<&SignedStatement> = ids
+            .iter()
+            .filter_map(|id| self.statements.get(id))
+            .collect();
+        let reg = self.registry();
+        let mut out: Vec<ProposalView> = Vec::new();
+        for s in &statements {
+            let Statement::Propose {
+                base,
+                hashes,
+                message,
+                ..
+            } = &s.body
+            else {
+                continue;
+            };
+            // Only members propose: a revoked or unknown key's proposal is not shown.
+            if reg.org_of_node(&s.signer).is_none() {
+                continue;
+            }
+            let id = s.id();
+            let mut verdict: Option<ProposalVerdictView> = None;
+            for v in &statements {
+                let Statement::ProposalVerdict {
+                    proposal,
+                    accepted,
+                    hashes: verdict_hashes,
+                    ..
+                } = &v.body
+                else {
+                    continue;
+                };
+                if *proposal != id
+                    || (*accepted && verdict_hashes != hashes)
+                    || self
+                        .may_write(artefact, owner_hint, &v.signer, |_| false)
+                        .is_err()
+                {
+                    continue;
+                }
+                let candidate = ProposalVerdictView {
+                    accepted: *accepted,
+                    by: reg.org_of_node(&v.signer),
+                    time: v.time,
+                };
+                // An acceptance stands over a refusal: the changes may already have spread.
+                if verdict
+                    .as_ref()
+                    .is_none_or(|current| !current.accepted && *accepted)
+                {
+                    verdict = Some(candidate);
+                }
+            }
+            out.push(ProposalView {
+                id,
+                proposer: s.signer,
+                proposer_org: reg.org_of_node(&s.signer),
+                base: base.clone(),
+                hashes: hashes.clone(),
+                message: message.clone(),
+                time: s.time,
+                verdict,
+            });
+        }
+        out.sort_by_key(|p| (p.time, p.id));
+        out
+    }
+
+    /// Whether change `hash` of `artefact` belongs to a proposal an entitled maintainer accepted.
+    pub fn is_accepted_change(
+        &self,
+        artefact: &ArtefactId,
+        owner_hint: OrgNumber,
+        hash: &Head,
+    ) -> bool {
+        self.proposals(artefact, owner_hint)
+            .iter()
+            .any(|p| p.verdict.as_ref().is_some_and(|v| v.accepted) && p.hashes.contains(hash))
     }
 
     /// Every initiative, as the statements held establish it, newest first.

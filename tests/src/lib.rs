@@ -766,6 +766,23 @@ impl Node {
         })
     }
 
+    /// Like [`Node::json`], run in directory `dir` (a checkout).
+    pub fn json_in(&self, dir: &Path, args: &[&str]) -> Value {
+        let mut args: Vec<&str> = args.to_vec();
+        if !args.contains(&"--json") {
+            args.push("--json");
+        }
+        let out = self.ok_in(dir, &args);
+        parse_json(&out.stdout).unwrap_or_else(|| {
+            panic!(
+                "`allmenning {}` on node {} printed no JSON\n{}",
+                args.join(" "),
+                self.name,
+                describe(&out)
+            )
+        })
+    }
+
     /// Like [`Node::json`] but returns `None` instead of panicking when the command fails.
     pub fn try_json(&self, args: &[&str]) -> Option<Value> {
         let mut args: Vec<&str> = args.to_vec();

@@ -1,6 +1,7 @@
 //! Write permission: only the owner organisation and its maintainers may change an artefact.
 //!
-//! Trondheim's commit on Bergen's artefact fails locally and the edits stay in the checkout. A
+//! Trondheim's commit on Bergen's artefact is not committed: it becomes a proposal to Bergen
+//! (see tests/proposals.rs) and the edits stay in the checkout. A
 //! Trondheim node that skips its own check (test hooks ALLMENNING_TEST_HOOKS=1 and
 //! ALLMENNING_TEST_UNCHECKED_COMMITS=1) commits anyway, and KS, Bergen and Oslo refuse the
 //! change. Once Bergen grants Trondheim maintainer rights, Trondheim's commits reach everyone.
@@ -28,22 +29,26 @@ fn trust_refused_change() {
     assert_eq!(access["visibility"], "public", "{access}");
     assert_eq!(access["maintainers"], serde_json::json!([]), "{access}");
 
-    // Trondheim is neither owner nor maintainer: its commit fails, and the edit stays put.
+    // Trondheim is neither owner nor maintainer: nothing is committed, the edits go to the
+    // maintainers as a proposal instead, and they stay in the checkout.
     let work = trondheim.checkout(&id, "trondheim");
     let edited = format!("{original}2. Trondheim: send SMS til beredskapsleder.\n");
     std::fs::write(work.join("rutine.txt"), &edited).unwrap();
-    let out = trondheim.cli_in(&work, &["commit", "-m", "Trondheims tillegg"]);
+    let out = trondheim.cli_in(&work, &["commit", "-m", "Trondheims tillegg", "--json"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let report = parse_json(&out.stdout).expect("commit --json prints JSON");
     assert!(
-        !out.status.success(),
-        "a non-maintainer's commit must fail\n{}",
-        describe(&out)
+        report["change"].is_null(),
+        "nothing was committed: {report}"
     );
-    assert_ne!(exit_code(&out), Some(0));
-    let text = output_text(&out);
     assert!(
-        text.contains("stay in your checkout") && text.contains(BERGEN.number),
-        "the error says the edits stay in the checkout and names the owner\n{}",
-        describe(&out)
+        report["proposal"].is_string(),
+        "it became a proposal: {report}"
+    );
+    let reason = report["not_permitted"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("stay in your checkout") && reason.contains(BERGEN.number),
+        "the reason names the owner: {report}"
     );
     assert_eq!(
         std::fs::read_to_string(work.join("rutine.txt")).unwrap(),

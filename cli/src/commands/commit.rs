@@ -44,6 +44,11 @@ pub struct CommitReport {
     pub added: Vec<String>,
     pub deleted: Vec<String>,
     pub renamed: Vec<Rename>,
+    /// When the edits went to the artefact's maintainers as a proposal instead: its id. The
+    /// edits then stay in the checkout as local modifications.
+    pub proposal: Option<String>,
+    /// Why they became a proposal.
+    pub not_permitted: Option<String>,
 }
 
 /// The edits that turn the base into the working tree.
@@ -92,6 +97,7 @@ pub async fn commit(
     client: &mut Client,
     checkout: &mut Checkout,
     message: &str,
+    propose: bool,
 ) -> anyhow::Result<CommitReport> {
     let (work, contents) = checkout.scan()?;
     let changes = compare(&checkout.manifest.files, &work);
@@ -106,8 +112,24 @@ pub async fn commit(
             checkout.manifest.base_heads.clone(),
             edits,
             message.to_string(),
+            propose,
         )
         .await?;
+    if committed.proposal.is_some() {
+        // Nothing joined the artefact: the checkout keeps its base and its edits.
+        return Ok(CommitReport {
+            id,
+            change: None,
+            heads: committed.heads,
+            base_heads: checkout.manifest.base_heads.clone(),
+            modified: changes.modified,
+            added: changes.added,
+            deleted: changes.deleted,
+            renamed: changes.renamed,
+            proposal: committed.proposal,
+            not_permitted: committed.not_permitted,
+        });
+    }
     // The node now holds the working tree as of the new change (or, with no change, already
     // held it at the base): the working tree is the new base.
     let touched: Vec<String> = changes.touched().into_iter().map(str::to_string).collect();
@@ -132,6 +154,8 @@ pub async fn commit(
         added: changes.added,
         deleted: changes.deleted,
         renamed: changes.renamed,
+        proposal: None,
+        not_permitted: None,
     })
 }
 
@@ -154,9 +178,12 @@ pub async fn run(ctx: &Ctx, args: CommitArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut client = ctx.client().await?;
-    let report = commit(&mut client, &mut checkout, &args.message).await?;
+    let report = commit(&mut client, &mut checkout, &args.message, false).await?;
     if args.json {
         return print_json(&report);
+    }
+    if let Some(proposal) = &report.proposal {
+        return print_proposed(proposal, &report);
     }
     match &report.change {
         Some(change) => {
@@ -178,6 +205,20 @@ pub async fn run(ctx: &Ctx, args: CommitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What `commit` and `propose` say when the edits went to the maintainers.
+pub fn print_proposed(proposal: &str, report: &CommitReport) -> anyhow::Result<()> {
+    if report.not_permitted.is_some() {
+        outln!("your organisation may not write to this artefact, so nothing was committed:")?;
+    }
+    outln!(
+        "your edits were sent to its maintainers as proposal {} (`allmenning proposals {}` shows it)",
+        short(proposal),
+        short(&report.id)
+    )?;
+    outln!("they stay in this checkout until a maintainer accepts them and you `allmenning pull`")?;
+    Ok(())
+}
+
 fn commit_report_empty(checkout: &Checkout) -> CommitReport {
     CommitReport {
         id: checkout.manifest.id.clone(),
@@ -188,6 +229,8 @@ fn commit_report_empty(checkout: &Checkout) -> CommitReport {
         added: vec![],
         deleted: vec![],
         renamed: vec![],
+        proposal: None,
+        not_permitted: None,
     }
 }
 

@@ -377,11 +377,17 @@ impl Demo {
         );
         let (co_b, co_t) = checkouts.split_at_mut(1);
         let (rb, rt) = tokio::join!(
-            commit::commit(&mut bergen_client, &mut co_b[0], "Bergen: i produksjon"),
+            commit::commit(
+                &mut bergen_client,
+                &mut co_b[0],
+                "Bergen: i produksjon",
+                false
+            ),
             commit::commit(
                 &mut trondheim_client,
                 &mut co_t[0],
-                "Trondheim: pilot fra høsten"
+                "Trondheim: pilot fra høsten",
+                false
             ),
         );
         let committed_at = Instant::now();

@@ -111,6 +111,23 @@ pub enum ControlRequest {
         base_heads: Vec<String>,
         edits: Vec<EditPayload>,
         message: String,
+        /// Offer the edits to the maintainers as a proposal instead (also what happens when
+        /// this node's organisation may not write to the artefact).
+        #[serde(default)]
+        propose: bool,
+    },
+    /// Proposals made for an artefact.
+    Proposals {
+        id: String,
+    },
+    /// One proposal with what it would change.
+    ProposalReview {
+        proposal: String,
+    },
+    /// A maintainer accepts or declines a proposal.
+    ProposalDecide {
+        proposal: String,
+        accept: bool,
     },
     /// Makes this node's organisation the root curator of a new network and joins it.
     NetworkCreate {
@@ -231,6 +248,10 @@ pub enum ControlReply {
         orgs: Vec<OrgActivity>,
     },
     Initiative(InitiativeInfo),
+    Proposals {
+        proposals: Vec<ProposalInfo>,
+    },
+    ProposalReview(ProposalReview),
     Initiatives {
         initiatives: Vec<InitiativeInfo>,
     },
@@ -540,6 +561,46 @@ pub struct Committed {
     pub heads: Vec<String>,
     /// The new change, or `None` when the edits changed nothing.
     pub change: Option<String>,
+    /// The edits went to the maintainers as this proposal instead of joining the artefact.
+    #[serde(default)]
+    pub proposal: Option<String>,
+    /// Why the edits became a proposal (this organisation may not write to the artefact).
+    #[serde(default)]
+    pub not_permitted: Option<String>,
+}
+
+/// A proposal of changes and what became of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalInfo {
+    pub id: String,
+    pub artefact: String,
+    /// Node key of the proposer, and its organisation when known.
+    pub proposer: String,
+    pub proposer_org: Option<String>,
+    pub proposer_name: Option<String>,
+    pub message: String,
+    pub time: i64,
+    /// The changes it carries (hashes).
+    pub changes: Vec<String>,
+    /// open, accepted or declined.
+    pub status: String,
+    /// The organisation that decided, when one did.
+    pub decided_by: Option<String>,
+}
+
+/// A proposal and, for every file it touches, the text now and with the proposal merged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalReview {
+    pub proposal: ProposalInfo,
+    pub files: Vec<ProposedFile>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposedFile {
+    pub path: String,
+    /// `None`: the file does not exist on that side.
+    pub before: Option<Bytes>,
+    pub after: Option<Bytes>,
 }
 
 fn default_search_limit() -> usize {

@@ -181,6 +181,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             Statement::Endorse { .. }
                 | Statement::Initiative { .. }
                 | Statement::JoinInitiative { .. }
+                | Statement::Propose { .. }
         ) {
             self.recheck_peers();
         }
@@ -332,14 +333,19 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         }
     }
 
-    /// The artefact of an `Access` statement that restricts readers.
-    fn restricted_access_artefact(&self, statement: &SignedStatement) -> Option<ArtefactId> {
+    /// The artefact of a statement that must stay with the artefact's readers: an `Access`
+    /// that restricts readers, or a proposal or verdict about a restricted artefact.
+    fn restricted_access_artefact(&mut self, statement: &SignedStatement) -> Option<ArtefactId> {
         match &statement.body {
             Statement::Access {
                 artefact,
                 readers: Some(_),
                 ..
             } => Some(*artefact),
+            Statement::Propose { artefact, .. } | Statement::ProposalVerdict { artefact, .. } => {
+                let artefact = *artefact;
+                self.is_restricted(&artefact).then_some(artefact)
+            }
             _ => None,
         }
     }
@@ -629,14 +635,14 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .as_ref()
             .is_some_and(|t| t.org_of_node(&me).is_none());
         if uncertified {
-            return crate::authz::authorize(self.trust.as_ref(), id, owner, Some(&me), |_| false)
+            return crate::authz::authorize(self.trust.as_ref(), id, owner, Some(&me), None, |_| false)
                 .map_err(|e| {
                     EngineError::NotPermitted(format!(
                         "{e}. This node is not (or no longer) certified for an admitted organisation, so your edits stay in your checkout and are not shared; the holder of your organisation's key can certify a node (`allmenning org add-node`)"
                     ))
                 });
         }
-        crate::authz::authorize(self.trust.as_ref(), id, owner, Some(&me), |_| false).map_err(|e| {
+        crate::authz::authorize(self.trust.as_ref(), id, owner, Some(&me), None, |_| false).map_err(|e| {
             EngineError::NotPermitted(format!(
                 "{e}. Your organisation ({}) is not a maintainer of this artefact, so your edits stay in your checkout and are not shared; ask the owner ({}) for maintainer rights (`allmenning access grant`)",
                 org.map(|o| o.to_string()).unwrap_or_default(),

@@ -576,3 +576,118 @@ fn initiatives_have_a_captain_and_participants_everywhere_and_cannot_be_forged()
         assert_eq!(i.participants.len(), 1, "joins survive updates");
     }
 }
+
+#[test]
+fn a_non_maintainers_edit_becomes_a_proposal_that_a_maintainer_accepts_or_declines() {
+    let (mut net, orgs) = network(9, &[BERGEN, TRONDHEIM, OSLO]);
+    let id = publish(&mut net, &orgs, BERGEN, None);
+    for n in [TRONDHEIM, OSLO] {
+        assert!(has(&mut net, n, &id));
+    }
+    // Trondheim may not commit, but may propose.
+    assert!(edit(&mut net, TRONDHEIM, &id, "# DPIA\n\nRisiko: middels\n").is_err());
+    let (base, _) = net.nodes[TRONDHEIM].files(&id, None).unwrap();
+    let now = net.now;
+    let nonce = net.nonce();
+    let edits = [FileEdit::Write {
+        path: "dpia.md".into(),
+        content: b"# DPIA\n\nRisiko: middels (Trondheim)\n".to_vec(),
+        executable: false,
+    }];
+    let proposal = net.nodes[TRONDHEIM]
+        .propose(&id, &base, &edits, "Høyere risiko", now, nonce)
+        .unwrap();
+    net.run(100_000);
+    // Nothing changed yet; Bergen sees the proposal and what it would do.
+    assert_eq!(
+        heads_of_node(&mut net, BERGEN, &id),
+        heads_of_node(&mut net, TRONDHEIM, &id)
+    );
+    let list = net.nodes[BERGEN].proposals(&id).unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].id, proposal);
+    assert_eq!(list[0].proposer_org, Some(orgs[TRONDHEIM].number));
+    assert!(list[0].verdict.is_none());
+    let (_, before, after) = net.nodes[BERGEN]
+        .proposal_files(&proposal.to_hex()[..10])
+        .unwrap();
+    let text = |files: &[FileData]| {
+        String::from_utf8(
+            files
+                .iter()
+                .find(|f| f.path == "dpia.md")
+                .unwrap()
+                .content
+                .clone(),
+        )
+        .unwrap()
+    };
+    assert!(text(&before).contains("Risiko: lav"));
+    assert!(text(&after).contains("Risiko: middels (Trondheim)"));
+    // Oslo, no maintainer either, cannot decide it.
+    assert!(net.nodes[OSLO]
+        .decide_proposal(&proposal.to_hex(), true, now + 1)
+        .is_err());
+    // Bergen accepts: the change joins everywhere, still Trondheim's.
+    net.nodes[BERGEN]
+        .decide_proposal(&proposal.to_hex(), true, now + 2)
+        .unwrap();
+    net.run(100_000);
+    let trondheim_key = net.nodes[TRONDHEIM].public_key();
+    for n in [KS, BERGEN, TRONDHEIM, OSLO] {
+        let (_, files) = net.nodes[n].files(&id, None).unwrap();
+        assert!(
+            text(&files).contains("Risiko: middels (Trondheim)"),
+            "node {n}"
+        );
+        let history = net.nodes[n].history(&id).unwrap();
+        assert!(
+            history
+                .iter()
+                .any(|h| h.author == trondheim_key && h.message == "Høyere risiko"),
+            "node {n} keeps Trondheim as the author"
+        );
+        let views = net.nodes[n].proposals(&id).unwrap();
+        assert!(
+            views[0].verdict.as_ref().is_some_and(|v| v.accepted),
+            "node {n}"
+        );
+    }
+    // A declined proposal changes nothing.
+    let (base, _) = net.nodes[OSLO].files(&id, None).unwrap();
+    let nonce = net.nonce();
+    let other = net.nodes[OSLO]
+        .propose(
+            &id,
+            &base,
+            &[FileEdit::Delete {
+                path: "vedlegg.bin".into(),
+            }],
+            "Fjern vedlegget",
+            now + 3,
+            nonce,
+        )
+        .unwrap();
+    net.run(100_000);
+    net.nodes[BERGEN]
+        .decide_proposal(&other.to_hex(), false, now + 4)
+        .unwrap();
+    net.run(100_000);
+    for n in [KS, BERGEN, OSLO] {
+        let (_, files) = net.nodes[n].files(&id, None).unwrap();
+        assert!(files.iter().any(|f| f.path == "vedlegg.bin"), "node {n}");
+        let views = net.nodes[n].proposals(&id).unwrap();
+        let v = views.iter().find(|p| p.id == other).unwrap();
+        assert!(v.verdict.as_ref().is_some_and(|v| !v.accepted), "node {n}");
+    }
+    assert!(
+        net.nodes[BERGEN]
+            .decide_proposal(&other.to_hex(), true, now + 5)
+            .is_ok(),
+        "a declined proposal may still be accepted later"
+    );
+}
+
+fn heads_of_node(net: &mut SimNet, node: usize, id: &ArtefactId) -> Vec<ChangeHash> {
+    net.nodes[node].artefact(id).unwrap().heads()
+}

@@ -215,6 +215,33 @@ pub enum Statement {
         initiative: InitiativeId,
         org: OrgNumber,
     },
+    /// A node offers changes to an artefact whose maintainers its organisation is not among:
+    /// the signed changes themselves (with their proofs, as they would travel), the version
+    /// they were made on, and why.
+    Propose {
+        artefact: ArtefactId,
+        base: Vec<Head>,
+        /// The changes' hashes, in the order they apply.
+        hashes: Vec<Head>,
+        changes: Vec<ProposedChange>,
+        message: String,
+    },
+    /// A maintainer's (or the owner's) verdict on a proposal. An accepted proposal's changes
+    /// (`hashes`) may then join the artefact although their author may not write to it.
+    ProposalVerdict {
+        artefact: ArtefactId,
+        proposal: StatementId,
+        accepted: bool,
+        hashes: Vec<Head>,
+    },
+}
+
+/// One change of a proposal: its bytes and the proof it may be applied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposedChange {
+    #[serde(with = "serde_bytes")]
+    pub bytes: Vec<u8>,
+    pub proof: crate::signed::Proof,
 }
 
 impl Statement {
@@ -231,6 +258,8 @@ impl Statement {
             Statement::Access { .. } => "access",
             Statement::Initiative { .. } => "initiative",
             Statement::JoinInitiative { .. } => "join-initiative",
+            Statement::Propose { .. } => "propose",
+            Statement::ProposalVerdict { .. } => "proposal-verdict",
         }
     }
 
@@ -246,9 +275,10 @@ impl Statement {
     /// The artefact the statement is about, for `Endorse` and `Access`.
     pub fn artefact(&self) -> Option<&ArtefactId> {
         match self {
-            Statement::Endorse { artefact, .. } | Statement::Access { artefact, .. } => {
-                Some(artefact)
-            }
+            Statement::Endorse { artefact, .. }
+            | Statement::Access { artefact, .. }
+            | Statement::Propose { artefact, .. }
+            | Statement::ProposalVerdict { artefact, .. } => Some(artefact),
             _ => None,
         }
     }
