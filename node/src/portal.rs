@@ -206,6 +206,16 @@ impl Portal {
         }
     }
 
+    async fn proposals(&self, id: &str) -> Result<Vec<crate::control::ProposalInfo>, Trouble> {
+        match self
+            .call(ControlRequest::Proposals { id: id.into() })
+            .await?
+        {
+            ControlReply::Proposals { proposals } => Ok(proposals),
+            _ => Err(Trouble::Unexpected),
+        }
+    }
+
     async fn log(&self, id: &str) -> Result<Vec<LogEntry>, Trouble> {
         match self.call(ControlRequest::Log { id: id.into() }).await? {
             ControlReply::Log { entries } => Ok(entries),
@@ -224,6 +234,7 @@ fn read_only(request: &ControlRequest) -> bool {
             | ControlRequest::InitiativeList
             | ControlRequest::Show { .. }
             | ControlRequest::Log { .. }
+            | ControlRequest::Proposals { .. }
     )
 }
 
@@ -498,7 +509,10 @@ async fn artefact(State(portal): State<Portal>, Path(id): Path<String>) -> Respo
         return not_found().await;
     };
     // Both queue on the event loop at once; it answers them one after the other.
-    let (detail, history) = tokio::join!(portal.show(&id), portal.log(&id));
+    let (detail, history, proposals) =
+        tokio::join!(portal.show(&id), portal.log(&id), portal.proposals(&id));
+    // Proposals are secondary: a node that cannot list them still shows the artefact.
+    let proposals = proposals.unwrap_or_default();
     let detail = match detail {
         // Belt and braces: the node's own word on visibility must agree.
         Ok(detail) if detail.visibility == "restricted" || detail.id != id => {
@@ -526,6 +540,7 @@ async fn artefact(State(portal): State<Portal>, Path(id): Path<String>) -> Respo
             detail: &detail,
             history: &history,
             history_shown: HISTORY_SHOWN,
+            proposals: &proposals,
             parent,
             has_parent: entry.based_on.is_some(),
             children: &children,

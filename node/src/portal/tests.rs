@@ -299,6 +299,23 @@ fn fake_node(
                     Some(e) => Ok(ControlReply::Show(detail_of(&e))),
                     None => Err(format!("no artefact matches {id:?}")),
                 },
+                ControlRequest::Proposals { id } => match find(&id) {
+                    Some(_) => Ok(ControlReply::Proposals {
+                        proposals: vec![crate::control::ProposalInfo {
+                            id: "ab".repeat(32),
+                            artefact: id.clone(),
+                            proposer: "cd".repeat(32),
+                            proposer_org: Some("942110464".into()),
+                            proposer_name: Some("Trondheim kommune".into()),
+                            message: "SMS-varsling <b>".into(),
+                            time: 1_700_000_000,
+                            changes: vec!["ef".repeat(32)],
+                            status: "open".into(),
+                            decided_by: None,
+                        }],
+                    }),
+                    None => Err(format!("no artefact matches {id:?}")),
+                },
                 ControlRequest::Log { id } => match find(&id) {
                     Some(_) => Ok(ControlReply::Log {
                         entries: vec![
@@ -608,7 +625,6 @@ async fn artefact_page_shows_everything_known_about_it() {
         "Videreutviklet i",
         "Veileder for innkjøp",
         "Forslag til endringer",
-        "Ingen forslag.",
         "Endringshistorikk",
         "Beskriv drift i &lt;Bergen&gt;",
         "(ingen melding)",
@@ -622,6 +638,12 @@ async fn artefact_page_shows_everything_known_about_it() {
     assert!(!body.contains("<script>"));
     // Newest change first.
     assert!(body.find("Beskriv drift").unwrap() < body.find("(ingen melding)").unwrap());
+    // Proposals: who offers what, escaped, and that it is still open.
+    assert!(
+        body.contains("Trondheim kommune") && body.contains("Åpent"),
+        "{body}"
+    );
+    assert!(body.contains("SMS-varsling &lt;b&gt;"), "{body}");
 
     // The guide builds on the integration.
     let page = get(f.addr, &format!("/artefakt/{GUIDE_ID}")).await;

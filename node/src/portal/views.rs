@@ -420,6 +420,8 @@ pub(super) struct ArtefactView<'a> {
     /// Newest first.
     pub history: &'a [LogEntry],
     pub history_shown: usize,
+    /// Changes offered by organisations that may not write to it, oldest first.
+    pub proposals: &'a [crate::control::ProposalInfo],
     /// The public artefact this one says it builds on, if this node holds it.
     pub parent: Option<&'a CatalogEntry>,
     /// Whether it says it builds on something at all.
@@ -596,7 +598,29 @@ pub(super) fn artefact(view: &ArtefactView) -> Markup {
             }
 
             h2 #forslag { "Forslag til endringer" }
-            p.tom { "Ingen forslag." }
+            @if view.proposals.is_empty() {
+                p.tom { "Ingen forslag." }
+            } @else {
+                table {
+                    thead { tr { th scope="col" { "Fra" } th scope="col" { "Tid" } th scope="col" { "Begrunnelse" } th scope="col" { "Status" } } }
+                    tbody {
+                        @for p in view.proposals {
+                            tr {
+                                td { (p.proposer_name.clone().or_else(|| p.proposer_org.clone()).unwrap_or_else(|| text::short(&p.proposer, 12).to_string())) }
+                                td { time datetime=(text::iso(p.time)) { (text::date_time(p.time)) } }
+                                td { (p.message) }
+                                td {
+                                    @match p.status.as_str() {
+                                        "accepted" => { "Godtatt" }
+                                        "declined" => { "Avslått" }
+                                        _ => { "Åpent" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
 
             h2 #historikk { "Endringshistorikk" }
             @if view.history.is_empty() {
