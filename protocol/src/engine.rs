@@ -314,6 +314,20 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
 
     /// Applies edits made against `base` as one signed change. Returns the new change (or
     /// `None` if the edits changed nothing) once it is durable.
+    /// Stores the contents `edits` write as blobs: a file that stays a blob must be servable
+    /// once announced (or, for a proposal, once accepted).
+    fn store_written_blobs(&mut self, edits: &[FileEdit]) -> Result<(), EngineError> {
+        for edit in edits {
+            if let FileEdit::Write { content, .. } = edit {
+                let hash = BlobHash::of(content);
+                if !self.store.has_blob(&hash).map_err(store_err)? {
+                    self.store.put_blob(&hash, content).map_err(store_err)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn commit(
         &mut self,
         id: &ArtefactId,
@@ -323,15 +337,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         now: i64,
         nonce: [u8; 8],
     ) -> Result<Option<ChangeHash>, EngineError> {
-        // Store blob contents first: a file that stays a blob must be servable once announced.
-        for edit in edits {
-            if let FileEdit::Write { content, .. } = edit {
-                let hash = BlobHash::of(content);
-                if !self.store.has_blob(&hash).map_err(store_err)? {
-                    self.store.put_blob(&hash, content).map_err(store_err)?;
-                }
-            }
-        }
+        self.store_written_blobs(edits)?;
         self.load(id)?;
         self.check_may_write(id)?;
         let actor = signed::signed_actor(&self.key.public(), nonce);

@@ -751,28 +751,20 @@ impl Node {
 
     /// Runs the CLI with `--json` (appended unless present), asserts success, parses stdout.
     pub fn json(&self, args: &[&str]) -> Value {
-        let mut args: Vec<&str> = args.to_vec();
-        if !args.contains(&"--json") {
-            args.push("--json");
-        }
-        let out = self.ok(&args);
-        parse_json(&out.stdout).unwrap_or_else(|| {
-            panic!(
-                "`allmenning {}` on node {} printed no JSON\n{}",
-                args.join(" "),
-                self.name,
-                describe(&out)
-            )
-        })
+        self.json_from(args, |args| self.ok(args))
     }
 
     /// Like [`Node::json`], run in directory `dir` (a checkout).
     pub fn json_in(&self, dir: &Path, args: &[&str]) -> Value {
+        self.json_from(args, |args| self.ok_in(dir, args))
+    }
+
+    fn json_from(&self, args: &[&str], run: impl FnOnce(&[&str]) -> Output) -> Value {
         let mut args: Vec<&str> = args.to_vec();
         if !args.contains(&"--json") {
             args.push("--json");
         }
-        let out = self.ok_in(dir, &args);
+        let out = run(&args);
         parse_json(&out.stdout).unwrap_or_else(|| {
             panic!(
                 "`allmenning {}` on node {} printed no JSON\n{}",

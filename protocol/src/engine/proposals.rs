@@ -29,16 +29,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         now: i64,
         nonce: [u8; 8],
     ) -> Result<StatementId, EngineError> {
-        for edit in edits {
-            if let FileEdit::Write { content, .. } = edit {
-                let hash = crate::blob::BlobHash::of(content);
-                if !self.store.has_blob(&hash).map_err(super::store_err)? {
-                    self.store
-                        .put_blob(&hash, content)
-                        .map_err(super::store_err)?;
-                }
-            }
-        }
+        self.store_written_blobs(edits)?;
         self.load(id)?;
         let mut copy = self
             .docs
