@@ -422,8 +422,12 @@ impl Node {
                 }
                 _ = tick.tick() => {
                     self.engine.handle_tick();
-                    if let Err(e) = self.refresh_catalog() {
-                        tracing::warn!("cannot update the catalogue: {e}");
+                    // Kept current once someone asked for it; built on first use, not at
+                    // start-up (building loads every artefact once).
+                    if self.catalog_in_use() {
+                        if let Err(e) = self.refresh_catalog() {
+                            tracing::warn!("cannot update the catalogue: {e}");
+                        }
                     }
                 }
                 _ = &mut shutdown => return,

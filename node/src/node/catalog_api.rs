@@ -7,7 +7,8 @@
 //! arrived since (endorsements, access lists); a statement about an organisation (admission,
 //! profile) can rename owners anywhere, so it rebuilds everything. The full-text index lives
 //! on disk (`search/` in the home) and is brought up to date in one commit per refresh, at the
-//! latest before a `search` or `catalog` is answered, so a user never sees a stale answer.
+//! latest before a `search` or `catalog` is answered, so a user never sees a stale answer. The
+//! first build waits for the first such question, so a node that is never asked pays nothing.
 
 use super::{AnswerError, Node};
 use crate::control::{ArtefactRef, InitiativeInfo, OrgActivity, OrgName, SearchHit};
@@ -79,6 +80,11 @@ fn artefact_ref(entry: &CatalogEntry) -> ArtefactRef {
 }
 
 impl Node {
+    /// Whether the catalogue was built (someone searched, listed or browsed it).
+    pub(super) fn catalog_in_use(&self) -> bool {
+        self.catalog.built
+    }
+
     /// Brings the cached entries and the index up to date. Cheap when nothing changed.
     pub(super) fn refresh_catalog(&mut self) -> Result<(), AnswerError> {
         let held: Vec<ArtefactId> = self.engine.list()?.into_iter().map(|r| r.id).collect();
