@@ -38,6 +38,8 @@ use tokio::sync::{mpsc, oneshot};
 mod catalog_api;
 #[cfg(test)]
 mod flood_tests;
+#[cfg(test)]
+mod gossip_blame_tests;
 mod nat;
 mod proposals_api;
 mod requests;
@@ -925,9 +927,16 @@ impl Node {
                     Some(source) if self.connected.contains(&source) => source,
                     _ => propagation_source,
                 };
+                // Strict validation means gossipsub checked that `source` wrote the message; the
+                // peer that forwarded it only relayed it. Bad content is the author's doing, so
+                // a relay or hub is never banned for what passes through it.
+                let author = message.source.unwrap_or(propagation_source);
                 if message.topic.as_str() == STATEMENTS_TOPIC {
-                    self.engine
-                        .handle_statement(propagation_source, &message.data);
+                    self.engine.handle_statement(author, &message.data);
+                } else if let Err(e) = allmenning_protocol::wire::Announce::decode(&message.data) {
+                    let reason = format!("malformed announce: {e}");
+                    tracing::warn!(peer = %author, "refused gossip: {reason}");
+                    self.penalise(&author.to_string(), &reason);
                 } else {
                     self.engine.handle_announce(from, &message.data);
                 }

@@ -469,7 +469,13 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                     reason: format!("cannot store statement {id}: {e}"),
                 }));
             }
-            authority_changed |= !matches!(statement.body, Statement::Endorse { .. });
+            authority_changed |= !matches!(
+                statement.body,
+                Statement::Endorse { .. }
+                    | Statement::Initiative { .. }
+                    | Statement::JoinInitiative { .. }
+                    | Statement::Propose { .. }
+            );
         }
         if !new.is_empty() {
             let _ = self.store.flush();

@@ -1,0 +1,161 @@
+//! Bad gossip is blamed on its author, not on the peer that forwarded it.
+//!
+//! A hub (KS, an IKS) forwards gossip it cannot judge; if the node blamed whoever handed it a
+//! bad message, one malicious author could get every honest hub banned. A real node here hears
+//! a stream of garbage statements and announces written by C but forwarded by R: it must ban C
+//! and keep R.
+
+use super::{run, NodeOptions};
+use crate::home::{Home, OrgProfile};
+use crate::net::{
+    self, announce_topic, statements_topic, AutonatTiming, Limits, NetConfig, RelayConfig,
+};
+use allmenning_protocol::identity::{OrgKind, OrgNumber};
+use futures::StreamExt;
+use libp2p::identity::Keypair;
+use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, Swarm};
+use std::time::Duration;
+
+fn swarm(listen: &str) -> Swarm<net::Behaviour> {
+    net::build_swarm(NetConfig {
+        listen: vec![listen.parse().expect("addr")],
+        keypair: Keypair::generate_ed25519(),
+        limits: Limits::default(),
+        mdns: false,
+        kad_server: false,
+        relay: RelayConfig::default(),
+        autonat: AutonatTiming::default(),
+    })
+    .expect("swarm")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Drives both swarms for `d`.
+async fn pump(r: &mut Swarm<net::Behaviour>, c: &mut Swarm<net::Behaviour>, d: Duration) {
+    let until = tokio::time::sleep(d);
+    tokio::pin!(until);
+    loop {
+        tokio::select! {
+            _ = &mut until => return,
+            _ = r.select_next_some() => {}
+            _ = c.select_next_some() => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_gossip_bans_its_author_and_not_the_peer_that_forwarded_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let home = Home {
+        dir: tmp.path().join("node"),
+    };
+    let org = OrgProfile {
+        name: "Bergen kommune".into(),
+        number: OrgNumber::parse("964338531").expect("valid org number"),
+        kind: OrgKind::Kommune,
+    };
+    let secret = [9u8; 32];
+    home.init(&org, secret, Some([10u8; 32]), false)
+        .expect("init");
+    let port = free_port();
+    let node_addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().expect("addr");
+    let node_id = net::keypair_from_secret(secret)
+        .expect("keypair")
+        .public()
+        .to_peer_id();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let node = tokio::spawn(run(
+        home.clone(),
+        NodeOptions {
+            listen: vec![node_addr.to_string()],
+            no_mdns: true,
+            ..NodeOptions::default()
+        },
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
+
+    // R is connected to the node and to C; C is not connected to the node.
+    let mut r = swarm("/ip4/127.0.0.1/tcp/0");
+    let mut c = swarm("/ip4/127.0.0.1/tcp/0");
+    let r_addr = loop {
+        if let SwarmEvent::NewListenAddr { address, .. } = r.select_next_some().await {
+            break address;
+        }
+    };
+    let r_id = *r.local_peer_id();
+    c.dial(DialOpts::peer_id(r_id).addresses(vec![r_addr]).build())
+        .expect("c dials r");
+    for _ in 0..100 {
+        if r.is_connected(&node_id) {
+            break;
+        }
+        let _ = r.dial(
+            DialOpts::peer_id(node_id)
+                .addresses(vec![node_addr.clone()])
+                .build(),
+        );
+        pump(&mut r, &mut c, Duration::from_millis(100)).await;
+    }
+    assert!(r.is_connected(&node_id), "r reaches the node");
+    // Let gossipsub form its meshes (heartbeat 1 s).
+    pump(&mut r, &mut c, Duration::from_secs(3)).await;
+    assert!(
+        !c.is_connected(&node_id),
+        "c only reaches the node through r"
+    );
+
+    // C writes 30 garbage statements and 30 garbage announces; R forwards them.
+    for i in 0..30u8 {
+        for topic in [statements_topic(), announce_topic()] {
+            let garbage = vec![0xff, i, 0x00, 0x13, 0x37];
+            if let Err(e) = c.behaviour_mut().gossipsub.publish(topic, garbage) {
+                panic!("c cannot publish: {e}");
+            }
+        }
+        pump(&mut r, &mut c, Duration::from_millis(30)).await;
+    }
+    pump(&mut r, &mut c, Duration::from_secs(3)).await;
+
+    // R, which only forwarded, is still connected; C is banned: its own dial is refused.
+    assert!(
+        r.is_connected(&node_id),
+        "the node must not drop the peer that only forwarded the garbage"
+    );
+    let _ = c.dial(
+        DialOpts::peer_id(node_id)
+            .addresses(vec![node_addr.clone()])
+            .build(),
+    );
+    let mut c_admitted = false;
+    let until = tokio::time::sleep(Duration::from_secs(3));
+    tokio::pin!(until);
+    loop {
+        tokio::select! {
+            _ = &mut until => break,
+            _ = r.select_next_some() => {}
+            ev = c.select_next_some() => {
+                if let SwarmEvent::ConnectionEstablished { peer_id, .. } = ev {
+                    c_admitted |= peer_id == node_id;
+                }
+            }
+        }
+    }
+    // A connection the node's allow/block list refuses may be established by the dialler's
+    // handshake and closed at once; what matters is that it does not stay.
+    assert!(
+        !c.is_connected(&node_id),
+        "the banned author cannot keep a connection (established at first: {c_admitted})"
+    );
+    let _ = stop_tx.send(());
+    node.await.expect("node task").expect("node ran");
+}
