@@ -25,6 +25,7 @@ mod codec;
 pub(crate) mod penalty;
 pub(crate) mod work;
 
+use std::convert::Infallible;
 use std::time::Duration;
 
 use allmenning_protocol::wire;
@@ -336,11 +337,12 @@ fn autonat_config(timing: AutonatTiming) -> autonat::Config {
     }
 }
 
+/// Builds every part that can fail before the swarm builder runs; the relay client, which only
+/// the builder can make (it is tied to the relay transport), goes in last.
 fn new_behaviour(
     keypair: &Keypair,
-    relay_client: relay::client::Behaviour,
     config: &NetConfig,
-) -> Result<Behaviour, NetError> {
+) -> Result<impl FnOnce(relay::client::Behaviour) -> Behaviour, NetError> {
     let (limits, mdns, kad_server) = (config.limits, config.mdns, config.kad_server);
     let peer_id = keypair.public().to_peer_id();
     let identify = identify::Behaviour::new(
@@ -385,7 +387,8 @@ fn new_behaviour(
         relay.set_status(Some(relay::Status::Enable));
         relay
     });
-    Ok(Behaviour {
+    let autonat = autonat::Behaviour::new(peer_id, autonat_config(config.autonat));
+    Ok(move |relay_client| Behaviour {
         limits: connection_limits(limits),
         blocked: allow_block_list::Behaviour::default(),
         identify,
@@ -401,7 +404,7 @@ fn new_behaviour(
         sync,
         kad,
         mdns: Toggle::from(mdns),
-        autonat: autonat::Behaviour::new(peer_id, autonat_config(config.autonat)),
+        autonat,
         relay_client,
         relay: Toggle::from(relay),
         dcutr: dcutr::Behaviour::new(peer_id),
@@ -414,7 +417,7 @@ fn new_behaviour(
 ///
 /// Must be called from within a tokio runtime (the transports spawn onto it).
 pub(crate) fn build_swarm(config: NetConfig) -> Result<Swarm<Behaviour>, NetError> {
-    let mut built: Option<Result<Behaviour, NetError>> = None;
+    let behaviour = new_behaviour(&config.keypair, &config)?;
     let mut swarm = SwarmBuilder::with_existing_identity(config.keypair.clone())
         .with_tokio()
         .with_tcp(
@@ -426,22 +429,8 @@ pub(crate) fn build_swarm(config: NetConfig) -> Result<Swarm<Behaviour>, NetErro
         .with_quic()
         .with_relay_client(noise::Config::new, yamux::Config::default)
         .map_err(NetError::Noise)?
-        .with_behaviour(|keypair, relay_client| {
-            let behaviour = new_behaviour(keypair, relay_client, &config);
-            // The builder wants a behaviour even when ours failed to build; hand it one that
-            // is never used and report the error below.
-            match behaviour {
-                Ok(b) => Ok(b),
-                Err(e) => {
-                    built = Some(Err(e));
-                    Err("behaviour".into())
-                }
-            }
-        })
-        .map_err(|_| match built.take() {
-            Some(Err(e)) => e,
-            _ => NetError::Gossip("the swarm builder refused the behaviour".into()),
-        })?
+        .with_behaviour(|_, relay_client| behaviour(relay_client))
+        .map_err(|never: Infallible| -> NetError { match never {} })?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
         .build();
     swarm

@@ -43,6 +43,8 @@ mod gossip_blame_tests;
 mod nat;
 mod proposals_api;
 mod requests;
+#[cfg(test)]
+mod test_node;
 mod trust_api;
 
 use requests::{PeerRequests, Submitted, MAX_IN_FLIGHT_PER_PEER, MAX_QUEUED_PER_PEER};

@@ -370,17 +370,22 @@ impl Node {
         Ok(orgs.into_values().collect())
     }
 
-    fn initiative_info(&mut self, view: InitiativeView) -> InitiativeInfo {
+    /// An initiative for the control API. Linked artefacts are named from the store's
+    /// summaries, so listing initiatives does not build the catalogue.
+    fn initiative_info(
+        view: InitiativeView,
+        summaries: &HashMap<ArtefactId, (String, String)>,
+    ) -> InitiativeInfo {
         let artefacts = view
             .artefacts
             .iter()
-            .map(|id| match self.catalog.entries.get(id) {
-                Some(entry) => artefact_ref(entry),
-                None => ArtefactRef {
+            .map(|id| {
+                let (title, kind) = summaries.get(id).cloned().unwrap_or_default();
+                ArtefactRef {
                     id: id.to_hex(),
-                    title: String::new(),
-                    kind: String::new(),
-                },
+                    title,
+                    kind,
+                }
             })
             .collect();
         InitiativeInfo {
@@ -402,6 +407,20 @@ impl Node {
             created: view.created,
             updated: view.updated,
         }
+    }
+
+    /// Title and kind of every artefact held, by id.
+    fn summaries(&self) -> Result<HashMap<ArtefactId, (String, String)>, AnswerError> {
+        Ok(self
+            .engine
+            .list()?
+            .into_iter()
+            .map(|s| (s.id, (s.title, s.kind)))
+            .collect())
+    }
+
+    fn initiative_answer(&self, view: InitiativeView) -> Result<InitiativeInfo, AnswerError> {
+        Ok(Self::initiative_info(view, &self.summaries()?))
     }
 
     /// The initiative whose id is or starts with `text`.
@@ -442,14 +461,13 @@ impl Node {
         let id = self
             .engine
             .new_initiative(title, description, ids, id, super::now_secs())?;
-        self.refresh_catalog()?;
         let view = self
             .engine
             .initiatives()
             .into_iter()
             .find(|i| i.id == id)
             .ok_or_else(|| invalid("the initiative was signed but is not in force (is this organisation admitted?)"))?;
-        Ok(self.initiative_info(view))
+        self.initiative_answer(view)
     }
 
     pub(super) fn answer_initiative_join(
@@ -459,7 +477,7 @@ impl Node {
         let id: InitiativeId = self.find_initiative(text)?.id;
         self.engine.join_initiative(&id, super::now_secs())?;
         let view = self.find_initiative(&id.to_hex())?;
-        Ok(self.initiative_info(view))
+        self.initiative_answer(view)
     }
 
     pub(super) fn answer_initiative_update(
@@ -481,23 +499,25 @@ impl Node {
         }
         self.engine
             .update_initiative(&id, status, link, super::now_secs())?;
-        self.refresh_catalog()?;
         let view = self.find_initiative(&id.to_hex())?;
-        Ok(self.initiative_info(view))
+        self.initiative_answer(view)
     }
 
     pub(super) fn answer_initiative_show(
         &mut self,
         text: &str,
     ) -> Result<InitiativeInfo, AnswerError> {
-        self.refresh_catalog()?;
         let view = self.find_initiative(text)?;
-        Ok(self.initiative_info(view))
+        self.initiative_answer(view)
     }
 
     pub(super) fn answer_initiatives(&mut self) -> Result<Vec<InitiativeInfo>, AnswerError> {
-        self.refresh_catalog()?;
-        let views = self.engine.initiatives();
-        Ok(views.into_iter().map(|v| self.initiative_info(v)).collect())
+        let summaries = self.summaries()?;
+        Ok(self
+            .engine
+            .initiatives()
+            .into_iter()
+            .map(|v| Self::initiative_info(v, &summaries))
+            .collect())
     }
 }

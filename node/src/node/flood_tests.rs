@@ -1,36 +1,13 @@
 //! A real node (its event loop, swarm and store, in this process) under a request flood from
 //! one peer while another peer asks at an ordinary pace.
 
-use super::{run, NodeOptions};
-use crate::home::{Home, OrgProfile};
-use crate::net::{self, AutonatTiming, BehaviourEvent, Limits, NetConfig, RelayConfig};
-use allmenning_protocol::identity::{OrgKind, OrgNumber};
+use super::test_node::{peer_swarm, TestNode};
+use crate::net::{self, BehaviourEvent};
 use allmenning_protocol::wire::{Request, Response};
 use futures::StreamExt;
-use libp2p::identity::Keypair;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{request_response, Multiaddr, PeerId, Swarm};
+use libp2p::{request_response, PeerId, Swarm};
 use std::time::{Duration, Instant};
-
-fn client() -> Swarm<net::Behaviour> {
-    net::build_swarm(NetConfig {
-        listen: vec![],
-        keypair: Keypair::generate_ed25519(),
-        limits: Limits::default(),
-        mdns: false,
-        kad_server: false,
-        relay: RelayConfig::default(),
-        autonat: AutonatTiming::default(),
-    })
-    .expect("client swarm")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 #[derive(Default, Debug)]
 struct Tally {
@@ -69,44 +46,14 @@ impl Tally {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flooding_peer_is_answered_busy_and_an_honest_peer_is_still_served() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let home = Home {
-        dir: tmp.path().join("node"),
-    };
-    let org = OrgProfile {
-        name: "Bergen kommune".into(),
-        number: OrgNumber::parse("964338531").expect("valid org number"),
-        kind: OrgKind::Kommune,
-    };
-    let secret = [7u8; 32];
-    home.init(&org, secret, Some([8u8; 32]), false)
-        .expect("init");
-    let mut config = home.load_config().expect("config");
-    config.network.mdns = false;
-    config.network.max_requests_per_sec_per_peer = 20;
-    config.network.max_request_burst_per_peer = 40;
-    home.save_config(&config).expect("save config");
-    let port = free_port();
-    let addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().expect("addr");
-    let node_id = net::keypair_from_secret(secret)
-        .expect("keypair")
-        .public()
-        .to_peer_id();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let node = tokio::spawn(run(
-        home.clone(),
-        NodeOptions {
-            listen: vec![addr.to_string()],
-            no_mdns: true,
-            ..NodeOptions::default()
-        },
-        async {
-            let _ = stop_rx.await;
-        },
-    ));
+    let node = TestNode::start([7u8; 32], |config| {
+        config.network.max_requests_per_sec_per_peer = 20;
+        config.network.max_request_burst_per_peer = 40;
+    });
+    let (addr, node_id) = (node.addr.clone(), node.peer_id);
 
-    let mut flooder = client();
-    let mut honest = client();
+    let mut flooder = peer_swarm(None);
+    let mut honest = peer_swarm(None);
     let inventory = Request::Inventory.encode();
     const FLOOD: usize = 3000;
     const HONEST: usize = 40;
@@ -174,8 +121,7 @@ async fn a_flooding_peer_is_answered_busy_and_an_honest_peer_is_still_served() {
         }
     }
     let elapsed = started.elapsed();
-    let _ = stop_tx.send(());
-    node.await.expect("node task").expect("node ran");
+    node.stop().await;
 
     honest_latencies.sort();
     println!(

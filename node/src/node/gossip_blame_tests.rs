@@ -5,38 +5,13 @@
 //! a stream of garbage statements and announces written by C but forwarded by R: it must ban C
 //! and keep R.
 
-use super::{run, NodeOptions};
-use crate::home::{Home, OrgProfile};
-use crate::net::{
-    self, announce_topic, statements_topic, AutonatTiming, Limits, NetConfig, RelayConfig,
-};
-use allmenning_protocol::identity::{OrgKind, OrgNumber};
+use super::test_node::{peer_swarm, TestNode};
+use crate::net::{self, announce_topic, statements_topic};
 use futures::StreamExt;
-use libp2p::identity::Keypair;
 use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, Swarm};
+use libp2p::Swarm;
 use std::time::Duration;
-
-fn swarm(listen: &str) -> Swarm<net::Behaviour> {
-    net::build_swarm(NetConfig {
-        listen: vec![listen.parse().expect("addr")],
-        keypair: Keypair::generate_ed25519(),
-        limits: Limits::default(),
-        mdns: false,
-        kad_server: false,
-        relay: RelayConfig::default(),
-        autonat: AutonatTiming::default(),
-    })
-    .expect("swarm")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// Drives both swarms for `d`.
 async fn pump(r: &mut Swarm<net::Behaviour>, c: &mut Swarm<net::Behaviour>, d: Duration) {
@@ -53,40 +28,12 @@ async fn pump(r: &mut Swarm<net::Behaviour>, c: &mut Swarm<net::Behaviour>, d: D
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_gossip_bans_its_author_and_not_the_peer_that_forwarded_it() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let home = Home {
-        dir: tmp.path().join("node"),
-    };
-    let org = OrgProfile {
-        name: "Bergen kommune".into(),
-        number: OrgNumber::parse("964338531").expect("valid org number"),
-        kind: OrgKind::Kommune,
-    };
-    let secret = [9u8; 32];
-    home.init(&org, secret, Some([10u8; 32]), false)
-        .expect("init");
-    let port = free_port();
-    let node_addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().expect("addr");
-    let node_id = net::keypair_from_secret(secret)
-        .expect("keypair")
-        .public()
-        .to_peer_id();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let node = tokio::spawn(run(
-        home.clone(),
-        NodeOptions {
-            listen: vec![node_addr.to_string()],
-            no_mdns: true,
-            ..NodeOptions::default()
-        },
-        async {
-            let _ = stop_rx.await;
-        },
-    ));
+    let node = TestNode::start([9u8; 32], |_| {});
+    let (node_addr, node_id) = (node.addr.clone(), node.peer_id);
 
     // R is connected to the node and to C; C is not connected to the node.
-    let mut r = swarm("/ip4/127.0.0.1/tcp/0");
-    let mut c = swarm("/ip4/127.0.0.1/tcp/0");
+    let mut r = peer_swarm(Some("/ip4/127.0.0.1/tcp/0"));
+    let mut c = peer_swarm(Some("/ip4/127.0.0.1/tcp/0"));
     let r_addr = loop {
         if let SwarmEvent::NewListenAddr { address, .. } = r.select_next_some().await {
             break address;
@@ -156,6 +103,5 @@ async fn garbage_gossip_bans_its_author_and_not_the_peer_that_forwarded_it() {
         !c.is_connected(&node_id),
         "the banned author cannot keep a connection (established at first: {c_admitted})"
     );
-    let _ = stop_tx.send(());
-    node.await.expect("node task").expect("node ran");
+    node.stop().await;
 }

@@ -572,10 +572,15 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         };
         let mut orgs: BTreeSet<OrgNumber> = BTreeSet::new();
         for id in with_access {
-            if !matches!(self.store.load_document(&id), Ok(Some(_))) || !self.is_restricted(&id) {
+            // Not held here: no owner. owner_of loads a document once, then answers from its
+            // cache, so this runs every few seconds without reading documents again.
+            let Some(owner) = self.owner_of(&id) else {
+                continue;
+            };
+            if !self.is_restricted(&id) {
                 continue;
             }
-            let (Some(owner), Some(trust)) = (self.owner_of(&id), self.trust.as_ref()) else {
+            let Some(trust) = self.trust.as_ref() else {
                 continue;
             };
             let access = trust.access(&id, owner);
