@@ -22,7 +22,7 @@ use crate::artefact::{owner_at, Artefact, ArtefactId};
 use crate::engine::{EndorsementState, Engine, EngineError, PeerKey};
 use crate::identity::OrgNumber;
 use crate::store::Store;
-use crate::trust::{AccessView, EndorsementStatus, Trust};
+use crate::trust::{AccessView, AdoptionView, EndorsementStatus, Trust};
 use automerge::{ObjType, ReadDoc, ScalarValue, Value, ROOT};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -108,11 +108,15 @@ pub struct CatalogEntry {
     pub maintainers: Vec<OrgRef>,
     /// Curators' verdicts in force, newest first.
     pub endorsements: Vec<CatalogEndorsement>,
-    /// Organisations that use the artefact. Nothing records adoption yet: always empty for now.
+    /// Organisations that adopted the artefact (signed `Adopt` statements), oldest first.
     pub adopters: Vec<OrgRef>,
-    /// The artefact this one was derived from, when its metadata says so.
+    /// The artefact this one is an adaptation of (or, failing a signed adoption, the one its
+    /// metadata says it was derived from).
     #[serde(with = "optional_artefact_id_hex")]
     pub based_on: Option<ArtefactId>,
+    /// The exact upstream version an adaptation was adopted at (change hashes, hex).
+    #[serde(default)]
+    pub based_on_version: Vec<String>,
     /// LOS theme, when its metadata carries one.
     pub los_theme: Option<String>,
     pub visibility: Visibility,
@@ -134,7 +138,10 @@ impl CatalogEntry {
     /// Reads the owner from the genesis change, which scans the change list; a node that
     /// holds an `Engine` should prefer [`Engine::catalog_entry`], which uses its cached owner.
     pub fn build(artefact: &Artefact, trust: Option<&Trust>) -> CatalogEntry {
-        let owner = genesis_owner(artefact);
+        let owner = match trust.and_then(|t| t.adoption(&artefact.id)) {
+            Some(adoption) => Some(adoption.org),
+            None => genesis_owner(artefact),
+        };
         let access = match (trust, owner) {
             (Some(t), Some(owner)) => Some(t.access(&artefact.id, owner)),
             _ => None,
@@ -158,6 +165,8 @@ impl CatalogEntry {
                 in_network: trust.is_some(),
                 endorsements,
                 names,
+                adoption: trust.and_then(|t| t.adoption(&artefact.id)),
+                adopters: trust.map(|t| t.adopters(&artefact.id)).unwrap_or_default(),
             },
         )
     }
@@ -198,6 +207,8 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .trust()
             .map(|t| org_names(t, owner, access.as_ref()))
             .unwrap_or_default();
+        let adoption = self.adoption(id);
+        let adopters = self.trust().map(|t| t.adopters(id)).unwrap_or_default();
         let artefact = self.artefact(id)?;
         Ok(assemble(
             artefact,
@@ -207,6 +218,8 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 in_network,
                 endorsements,
                 names,
+                adoption,
+                adopters,
             },
         ))
     }
@@ -220,6 +233,10 @@ struct Sources {
     endorsements: Vec<EndorsementState>,
     /// Names of the organisations the entry mentions, from the trust statements.
     names: BTreeMap<OrgNumber, String>,
+    /// The adoption that made the artefact, if it is an adaptation.
+    adoption: Option<AdoptionView>,
+    /// The adoptions of the artefact.
+    adopters: Vec<AdoptionView>,
 }
 
 fn assemble(artefact: &Artefact, sources: Sources) -> CatalogEntry {
@@ -229,8 +246,18 @@ fn assemble(artefact: &Artefact, sources: Sources) -> CatalogEntry {
         in_network,
         endorsements,
         names,
+        adoption,
+        adopters,
     } = sources;
-    let meta = artefact.metadata();
+    let mut meta = artefact.metadata();
+    if let Some(adoption) = &adoption {
+        // The adaptation's own title and time; the document's metadata is the upstream's.
+        if !adoption.title.is_empty() {
+            meta.title = adoption.title.clone();
+        }
+        meta.created = adoption.time;
+        meta.owner_name = adoption.org_name.clone();
+    }
     let org_ref = |org: &OrgNumber| OrgRef {
         org: *org,
         name: names.get(org).cloned(),
@@ -274,8 +301,26 @@ fn assemble(artefact: &Artefact, sources: Sources) -> CatalogEntry {
             .map(|a| a.maintainers.iter().map(org_ref).collect())
             .unwrap_or_default(),
         endorsements: endorsements.into_iter().map(catalog_endorsement).collect(),
-        adopters: Vec::new(),
-        based_on: meta_str(artefact, META_BASED_ON).and_then(|s| s.trim().parse().ok()),
+        adopters: {
+            let mut orgs: Vec<OrgRef> = Vec::new();
+            for a in &adopters {
+                if !orgs.iter().any(|o| o.org == a.org) {
+                    orgs.push(OrgRef {
+                        org: a.org,
+                        name: Some(a.org_name.clone()),
+                    });
+                }
+            }
+            orgs
+        },
+        based_on: match &adoption {
+            Some(a) => Some(a.upstream),
+            None => meta_str(artefact, META_BASED_ON).and_then(|s| s.trim().parse().ok()),
+        },
+        based_on_version: adoption
+            .as_ref()
+            .map(|a| a.heads.iter().map(|h| hex::encode(h.0)).collect())
+            .unwrap_or_default(),
         los_theme: meta_str(artefact, META_LOS_THEME)
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty()),

@@ -1121,26 +1121,39 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .map_err(|e: VerifyError| EngineError::Refused(e.to_string()))
     }
 
-    /// May `change` by `author` join artefact `id` owned by `owner`? `doc` holds the change
-    /// (when it does) to tell whether it is in the causal past of a revocation.
+    /// May `change` by `author` join the artefact whose lineage is `lineage` (see
+    /// [`Engine::lineage`]): under the rules of the artefact itself or, for an adaptation, of
+    /// the upstream it was adopted from. `doc` holds the change (when it does) to tell whether
+    /// it is in the causal past of a revocation.
     fn authorize(
         &self,
-        id: &ArtefactId,
-        owner: Option<OrgNumber>,
+        lineage: &[(ArtefactId, Option<OrgNumber>)],
         change: &Change,
         author: Option<&PublicKey>,
         doc: Option<&Automerge>,
     ) -> Result<(), EngineError> {
         let hash = Head(change.hash().0);
-        authz::authorize(
-            self.trust.as_ref(),
-            id,
-            owner,
-            author,
-            Some(&hash),
-            |heads| doc.is_some_and(|d| in_causal_past(d, &change.hash(), heads)),
-        )
-        .map_err(|e| EngineError::Refused(e.to_string()))
+        let mut first_refusal = None;
+        for (id, owner) in lineage {
+            match authz::authorize(
+                self.trust.as_ref(),
+                id,
+                *owner,
+                author,
+                Some(&hash),
+                |heads| doc.is_some_and(|d| in_causal_past(d, &change.hash(), heads)),
+            ) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    first_refusal.get_or_insert(e);
+                }
+            }
+        }
+        Err(EngineError::Refused(
+            first_refusal
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "no owner known".into()),
+        ))
     }
 
     fn ingest_snapshot(
@@ -1155,22 +1168,24 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         let proofs: HashMap<ChangeHash, Proof> =
             proofs.into_iter().map(|(h, p)| (h.into(), p)).collect();
         let changes = loaded_doc.get_changes(&[]);
+        let mut lineage = self.lineage(&id);
+        let root = root_of(&lineage, id);
         if !changes
             .iter()
-            .any(|c| id.is_genesis(&c.hash()) && c.deps().is_empty())
+            .any(|c| root.is_genesis(&c.hash()) && c.deps().is_empty())
         {
             return Err(EngineError::Refused(format!(
                 "snapshot for {id} lacks its genesis change"
             )));
         }
-        let owner = owner_from_doc(&id, &loaded_doc);
+        self.fill_root_owner(&mut lineage, &loaded_doc);
         let mut all_permitted = true;
         for change in &changes {
             let proof = proofs.get(&change.hash()).ok_or_else(|| {
                 EngineError::Refused(format!("snapshot change {} has no proof", change.hash()))
             })?;
             let author = self.verify(change, proof)?;
-            if let Err(e) = self.authorize(&id, owner, change, author.as_ref(), Some(&loaded_doc)) {
+            if let Err(e) = self.authorize(&lineage, change, author.as_ref(), Some(&loaded_doc)) {
                 self.reject(peer, Some(id), e.to_string());
                 all_permitted = false;
             }
@@ -1254,10 +1269,12 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 self.reject(peer, Some(id), reason);
             }
         }
+        let mut lineage = self.lineage(&id);
+        let root = root_of(&lineage, id);
         if !exists
             && !parsed
                 .iter()
-                .any(|(c, _, _)| id.is_genesis(&c.hash()) && c.deps().is_empty())
+                .any(|(c, _, _)| root.is_genesis(&c.hash()) && c.deps().is_empty())
         {
             return Err(EngineError::Refused(format!(
                 "changes for unknown artefact {id} lack its genesis"
@@ -1270,24 +1287,20 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         let empty = Automerge::new();
         let base_doc = self.docs.get(&id).map_or(&empty, |l| &l.artefact.doc);
         let ordered = causal_order(base_doc, parsed);
-        // The owner comes from the genesis: ours, or the one in this batch.
-        let owner = match self.owners.get(&id) {
-            Some(owner) => *owner,
-            None if exists => self
-                .docs
-                .get(&id)
-                .and_then(|l| owner_from_doc(&id, &l.artefact.doc)),
-            None => {
-                let mut probe = Automerge::new();
-                let genesis: Vec<Change> = ordered
-                    .iter()
-                    .filter(|(c, _, _)| id.is_genesis(&c.hash()) && c.deps().is_empty())
-                    .map(|(c, _, _)| c.clone())
-                    .collect();
-                let _ = probe.apply_changes(genesis);
-                owner_from_doc(&id, &probe)
-            }
-        };
+        // The owners come from the genesis: ours, or the one in this batch.
+        if exists {
+            self.fill_root_owner(&mut lineage, base_doc);
+        } else {
+            let mut probe = Automerge::new();
+            let genesis: Vec<Change> = ordered
+                .iter()
+                .filter(|(c, _, _)| root.is_genesis(&c.hash()) && c.deps().is_empty())
+                .map(|(c, _, _)| c.clone())
+                .collect();
+            let _ = probe.apply_changes(genesis);
+            self.fill_root_owner(&mut lineage, &probe);
+        }
+        let owner = lineage.first().and_then(|(_, owner)| *owner);
         // Authorize in causal order; a refused change takes its descendants with it. A change
         // refused against what we hold is checked once more against everything in this batch
         // (built only then, as it copies the document), which may show it is in the causal past
@@ -1306,7 +1319,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 continue;
             }
             let verdict = self
-                .authorize(&id, owner, change, author.as_ref(), None)
+                .authorize(&lineage, change, author.as_ref(), None)
                 .or_else(|_| {
                     let all = candidate.get_or_insert_with(|| {
                         let mut doc = base_doc.clone();
@@ -1318,7 +1331,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                         );
                         doc
                     });
-                    self.authorize(&id, owner, change, author.as_ref(), Some(all))
+                    self.authorize(&lineage, change, author.as_ref(), Some(all))
                 });
             match verdict {
                 Ok(()) => accepted.push((change.clone(), proof.clone())),
@@ -1674,6 +1687,11 @@ fn in_causal_past(doc: &Automerge, change: &ChangeHash, heads: &[Head]) -> bool 
     !doc.get_changes(&heads).iter().any(|c| c.hash() == *change)
 }
 
+/// The artefact whose genesis an artefact's document starts from: the last of its lineage.
+fn root_of(lineage: &[(ArtefactId, Option<OrgNumber>)], id: ArtefactId) -> ArtefactId {
+    lineage.last().map_or(id, |(root, _)| *root)
+}
+
 /// The owner organisation recorded by an artefact's genesis change.
 fn owner_from_doc(id: &ArtefactId, doc: &Automerge) -> Option<OrgNumber> {
     let genesis = doc
@@ -1698,6 +1716,7 @@ fn request_id(request: &Request) -> Option<ArtefactId> {
     }
 }
 
+mod adoption;
 pub(crate) mod curation;
 mod proposals;
 #[cfg(test)]

@@ -17,6 +17,7 @@
 //! and counts as soon as the rest arrives, and every node holding the same statements gives the
 //! same answers. Nothing here does I/O or reads a clock: times are the signers' own, in seconds.
 
+mod adoption;
 mod initiative;
 mod network;
 mod registry;
@@ -24,6 +25,7 @@ mod statement;
 #[cfg(test)]
 mod tests;
 
+pub use adoption::{adaptation_id, AdoptionView, MAX_ADAPTATION_TITLE};
 pub use initiative::{
     InitiativeId, InitiativeStatus, InitiativeView, MAX_INITIATIVE_DESCRIPTION,
     MAX_INITIATIVE_TITLE,
@@ -292,6 +294,9 @@ impl Trust {
             }
             _ => {}
         }
+        if let Some(adaptation) = statement.body.adaptation() {
+            self.by_artefact.entry(*adaptation).or_default().push(id);
+        }
         if let Some(artefact) = statement.body.artefact() {
             self.by_artefact.entry(*artefact).or_default().push(id);
         } else if statement.body.initiative().is_some() {
@@ -408,6 +413,53 @@ impl Trust {
         self.proposals(artefact, owner_hint)
             .iter()
             .any(|p| p.verdict.as_ref().is_some_and(|v| v.accepted) && p.hashes.contains(hash))
+    }
+
+    /// The adoption that created `adaptation`, if a valid one is held. Should several
+    /// statements name it (the same organisation signing the same adoption twice), the
+    /// earliest counts, on every node alike.
+    pub fn adoption(&self, adaptation: &ArtefactId) -> Option<AdoptionView> {
+        let reg = self.registry();
+        self.by_artefact
+            .get(adaptation)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.statements.get(id))
+            .filter(|s| s.body.adaptation() == Some(adaptation))
+            .filter_map(|s| adoption::view(reg, s))
+            .min_by_key(|v| (v.time, v.statement))
+    }
+
+    /// The valid adoptions of `upstream` (its adopters), oldest first, one per adaptation.
+    pub fn adopters(&self, upstream: &ArtefactId) -> Vec<AdoptionView> {
+        let reg = self.registry();
+        let mut out: Vec<AdoptionView> = self
+            .by_artefact
+            .get(upstream)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.statements.get(id))
+            .filter(|s| matches!(&s.body, Statement::Adopt { upstream: u, .. } if u == upstream))
+            .filter_map(|s| adoption::view(reg, s))
+            .collect();
+        out.sort_by_key(|v| (v.time, v.statement));
+        let mut seen = BTreeSet::new();
+        out.retain(|v| seen.insert(v.adaptation));
+        out
+    }
+
+    /// Every valid adoption, oldest first, one per adaptation.
+    pub fn adoptions(&self) -> Vec<AdoptionView> {
+        let reg = self.registry();
+        let mut out: Vec<AdoptionView> = self
+            .statements
+            .values()
+            .filter_map(|s| adoption::view(reg, s))
+            .collect();
+        out.sort_by_key(|v| (v.time, v.statement));
+        let mut seen = BTreeSet::new();
+        out.retain(|v| seen.insert(v.adaptation));
+        out
     }
 
     /// Every initiative, as the statements held establish it, newest first.
@@ -722,6 +774,7 @@ fn access_view(s: &SignedStatement) -> AccessView {
 /// Checks that need nothing but the statement itself.
 fn validate(s: &SignedStatement) -> Result<(), TrustError> {
     initiative::validate(s)?;
+    adoption::validate(s)?;
     match &s.body {
         Statement::OrgProfile { org, org_key, .. } if *org_key != s.signer => {
             Err(TrustError::NotEntitled {

@@ -470,6 +470,7 @@ pub fn catalog_entry_from_show(
         endorsements,
         adopters: Vec::new(),
         based_on: None,
+        based_on_version: Vec::new(),
         los_theme: None,
         visibility,
         created: detail.created,

@@ -76,6 +76,7 @@ fn entry(id: &str, title: &str, kind: &str, owner: (&str, &str), tags: &[&str]) 
         endorsements: Vec::new(),
         adopters: Vec::new(),
         based_on: None,
+        based_on_version: Vec::new(),
         los_theme: None,
         visibility: Visibility::Public,
         created: 1_780_000_000,

@@ -22,6 +22,7 @@ fn entry(n: u8, title: &str, description: &str, tags: &[&str]) -> CatalogEntry {
         endorsements: Vec::new(),
         adopters: Vec::new(),
         based_on: None,
+        based_on_version: Vec::new(),
         los_theme: None,
         visibility: Visibility::Public,
         created: 1_700_000_000,

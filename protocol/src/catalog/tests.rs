@@ -334,6 +334,7 @@ fn entry(kind: &str, owner: OrgNumber, tags: &[&str]) -> CatalogEntry {
         endorsements: Vec::new(),
         adopters: Vec::new(),
         based_on: None,
+        based_on_version: Vec::new(),
         los_theme: None,
         visibility: Visibility::Public,
         created: T0,

@@ -143,7 +143,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         }
     }
 
-    fn trust_or_err(&self) -> Result<&Trust, EngineError> {
+    pub(super) fn trust_or_err(&self) -> Result<&Trust, EngineError> {
         self.trust.as_ref().ok_or(EngineError::NoNetwork)
     }
 
@@ -155,7 +155,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         })
     }
 
-    fn own_org(&self) -> Result<OrgNumber, EngineError> {
+    pub(super) fn own_org(&self) -> Result<OrgNumber, EngineError> {
         self.profile
             .as_ref()
             .map(|p| p.0)
@@ -529,7 +529,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         let owner = self
             .docs
             .get(id)
-            .and_then(|l| super::owner_from_doc(id, &l.artefact.doc));
+            .and_then(|l| self.owner_in(id, &l.artefact.doc));
         self.owners.insert(*id, owner);
         owner
     }

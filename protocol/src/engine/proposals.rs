@@ -71,14 +71,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .map(|(o, _, _)| Head(o.hash().0))
             .collect();
         hashes.push(Head(change.hash().0));
-        let size: usize = changes.iter().map(|c| c.bytes.len()).sum();
-        if size > MAX_STATEMENT_BYTES - 4096 {
-            return Err(EngineError::Refused(format!(
-                "a proposal carries at most about {} KiB of changes; this one has {} KiB: propose smaller steps",
-                (MAX_STATEMENT_BYTES - 4096) / 1024,
-                size / 1024
-            )));
-        }
+        self.check_proposal_size(&changes)?;
         self.issue(
             Statement::Propose {
                 artefact: *id,
@@ -89,6 +82,22 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             },
             now,
         )
+    }
+
+    /// Refuses a proposal too large to travel as one statement.
+    pub(super) fn check_proposal_size(
+        &self,
+        changes: &[ProposedChange],
+    ) -> Result<(), EngineError> {
+        let size: usize = changes.iter().map(|c| c.bytes.len()).sum();
+        if size > MAX_STATEMENT_BYTES - 4096 {
+            return Err(EngineError::Refused(format!(
+                "a proposal carries at most about {} KiB of changes; this one has {} KiB: propose smaller steps",
+                (MAX_STATEMENT_BYTES - 4096) / 1024,
+                size / 1024
+            )));
+        }
+        Ok(())
     }
 
     /// The proposals made for an artefact, oldest first.

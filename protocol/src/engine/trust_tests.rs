@@ -691,3 +691,178 @@ fn a_non_maintainers_edit_becomes_a_proposal_that_a_maintainer_accepts_or_declin
 fn heads_of_node(net: &mut SimNet, node: usize, id: &ArtefactId) -> Vec<ChangeHash> {
     net.nodes[node].artefact(id).unwrap().heads()
 }
+
+fn text_of(net: &mut SimNet, node: usize, id: &ArtefactId) -> String {
+    let (_, files) = net.nodes[node].files(id, None).unwrap();
+    let file = files.iter().find(|f| f.path == "dpia.md").unwrap();
+    String::from_utf8(file.content.clone()).unwrap()
+}
+
+#[test]
+fn an_adaptation_keeps_local_edits_merges_upstream_and_gives_back_by_proposal() {
+    let (mut net, orgs) = network(11, &[BERGEN, TRONDHEIM, OSLO]);
+    let upstream = publish(&mut net, &orgs, OSLO, None);
+    let adopted_at = heads_of_node(&mut net, BERGEN, &upstream);
+    let now = net.now;
+    let nonce = net.nonce();
+    let id = net.nodes[BERGEN]
+        .adopt(&upstream, None, "DPIA for Bergen", now, nonce)
+        .unwrap();
+    assert_ne!(id, upstream);
+    // Oslo cannot adopt its own artefact; nobody can adopt what they lack.
+    assert!(net.nodes[OSLO]
+        .adopt(&upstream, None, "", now, nonce)
+        .is_err());
+    net.run(100_000);
+    // Everyone holds the adaptation, sees Bergen as its owner and as an adopter upstream.
+    for n in [KS, BERGEN, TRONDHEIM, OSLO] {
+        assert!(has(&mut net, n, &id), "node {n}");
+        let entry = net.nodes[n].catalog_entry(&id).unwrap();
+        assert_eq!(entry.owner, Some(orgs[BERGEN].number), "node {n}");
+        assert_eq!(entry.title, "DPIA for Bergen");
+        assert_eq!(entry.based_on, Some(upstream));
+        assert_eq!(
+            entry.based_on_version,
+            adopted_at.iter().map(|h| h.to_string()).collect::<Vec<_>>()
+        );
+        let up = net.nodes[n].catalog_entry(&upstream).unwrap();
+        assert_eq!(up.owner, Some(orgs[OSLO].number));
+        assert_eq!(
+            up.adopters.iter().map(|a| a.org).collect::<Vec<_>>(),
+            vec![orgs[BERGEN].number],
+            "node {n}"
+        );
+    }
+    // Bergen edits its adaptation; the upstream does not change. Oslo edits the upstream.
+    edit(&mut net, BERGEN, &id, "# DPIA Bergen\n\nRisiko: lav\n")
+        .unwrap()
+        .unwrap();
+    edit(
+        &mut net,
+        OSLO,
+        &upstream,
+        "# DPIA\n\nRisiko: lav\nTiltak: kryptering\n",
+    )
+    .unwrap()
+    .unwrap();
+    net.run(100_000);
+    assert_eq!(
+        text_of(&mut net, KS, &upstream),
+        "# DPIA\n\nRisiko: lav\nTiltak: kryptering\n"
+    );
+    assert_eq!(text_of(&mut net, KS, &id), "# DPIA Bergen\n\nRisiko: lav\n");
+    let state = net.nodes[BERGEN].adaptation_state(&id).unwrap();
+    assert_eq!((state.behind, state.ahead), (1, 1));
+    // Trondheim may not write to Bergen's adaptation: its change goes nowhere.
+    net.nodes[TRONDHEIM].skip_local_write_check_for_testing(true);
+    edit(&mut net, TRONDHEIM, &id, "# Trondheim\n")
+        .unwrap()
+        .unwrap();
+    net.run(100_000);
+    for n in [KS, BERGEN, OSLO] {
+        assert!(!text_of(&mut net, n, &id).contains("Trondheim"), "node {n}");
+    }
+    // Only the adaptation's owner pulls upstream; the merge keeps both edits, everywhere.
+    assert!(net.nodes[OSLO].pull_upstream(&id).is_err());
+    let merge = net.nodes[BERGEN].pull_upstream(&id).unwrap();
+    assert_eq!((merge.upstream, merge.merged), (upstream, 1));
+    net.run(100_000);
+    for n in [KS, BERGEN, OSLO] {
+        assert_eq!(
+            text_of(&mut net, n, &id),
+            "# DPIA Bergen\n\nRisiko: lav\nTiltak: kryptering\n",
+            "node {n}"
+        );
+    }
+    assert_eq!(
+        net.nodes[BERGEN].pull_upstream(&id).unwrap().merged,
+        0,
+        "nothing new upstream"
+    );
+    // Bergen offers its change back; Oslo accepts; the upstream has it, Bergen's signature kept.
+    let (to, proposal) = net.nodes[BERGEN]
+        .propose_upstream(&id, "Tittel med kommunenavn", net.now)
+        .unwrap();
+    assert_eq!(to, upstream);
+    net.run(100_000);
+    assert_eq!(net.nodes[OSLO].proposals(&upstream).unwrap().len(), 1);
+    let now = net.now;
+    net.nodes[OSLO]
+        .decide_proposal(&proposal.to_hex(), true, now)
+        .unwrap();
+    net.run(100_000);
+    let bergen_key = net.nodes[BERGEN].public_key();
+    for n in [KS, BERGEN, OSLO] {
+        assert_eq!(
+            text_of(&mut net, n, &upstream),
+            "# DPIA Bergen\n\nRisiko: lav\nTiltak: kryptering\n",
+            "node {n}"
+        );
+        assert!(net.nodes[n]
+            .history(&upstream)
+            .unwrap()
+            .iter()
+            .any(|h| h.author == bergen_key));
+        // The upstream keeps its own title and owner.
+        let up = net.nodes[n].catalog_entry(&upstream).unwrap();
+        assert_eq!(
+            (up.title.as_str(), up.owner),
+            ("Hemmelig DPIA", Some(orgs[OSLO].number))
+        );
+    }
+    let state = net.nodes[BERGEN].adaptation_state(&id).unwrap();
+    assert_eq!((state.behind, state.ahead), (0, 0));
+    assert!(net.nodes[BERGEN]
+        .propose_upstream(&id, "igjen", net.now)
+        .is_err());
+}
+
+#[test]
+fn an_adoption_cannot_be_forged_nor_claim_an_existing_artefact() {
+    let (mut net, orgs) = network(12, &[BERGEN, TRONDHEIM, OSLO]);
+    let upstream = publish(&mut net, &orgs, OSLO, None);
+    let heads = heads_to_wire(&heads_of_node(&mut net, OSLO, &upstream));
+    let nonce = [7u8; 8];
+    // Trondheim signs an adoption in Bergen's name: kept, but it counts for nobody.
+    let adaptation = crate::trust::adaptation_id(&upstream, &heads, orgs[BERGEN].number, &nonce);
+    let forged = SignedStatement::sign(
+        Statement::Adopt {
+            upstream,
+            heads: heads.clone(),
+            org: orgs[BERGEN].number,
+            nonce,
+            adaptation,
+            title: String::new(),
+        },
+        &orgs[TRONDHEIM].key,
+        net.now,
+    );
+    net.nodes[KS].offer_statement(&forged.encode()).unwrap();
+    assert!(net.nodes[KS].adoption(&adaptation).is_none());
+    assert!(net.nodes[KS]
+        .trust()
+        .unwrap()
+        .adopters(&upstream)
+        .is_empty());
+    // An adoption that names an id its fields do not give is refused outright.
+    let claim = SignedStatement::sign(
+        Statement::Adopt {
+            upstream,
+            heads,
+            org: orgs[TRONDHEIM].number,
+            nonce,
+            adaptation: upstream,
+            title: String::new(),
+        },
+        &orgs[TRONDHEIM].key,
+        net.now,
+    );
+    assert!(net.nodes[KS].offer_statement(&claim.encode()).is_err());
+    // So Trondheim still cannot write to Oslo's artefact.
+    net.nodes[TRONDHEIM].skip_local_write_check_for_testing(true);
+    edit(&mut net, TRONDHEIM, &upstream, "# overtatt\n")
+        .unwrap()
+        .unwrap();
+    net.run(100_000);
+    assert!(!text_of(&mut net, KS, &upstream).contains("overtatt"));
+}

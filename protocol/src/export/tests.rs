@@ -30,6 +30,7 @@ fn entry(kind: &str) -> CatalogEntry {
         endorsements: Vec::new(),
         adopters: Vec::new(),
         based_on: None,
+        based_on_version: Vec::new(),
         los_theme: Some("Barnehage".into()),
         visibility: Visibility::Public,
         created: T0,

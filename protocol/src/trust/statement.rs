@@ -234,6 +234,18 @@ pub enum Statement {
         accepted: bool,
         hashes: Vec<Head>,
     },
+    /// An organisation adopts an exact version (`heads`) of `upstream` as the start of its own
+    /// adaptation, `adaptation` (derived from the other fields, see `adoption::adaptation_id`).
+    /// Signed by the adopting org's key or a node key it certified.
+    Adopt {
+        upstream: ArtefactId,
+        heads: Vec<Head>,
+        org: OrgNumber,
+        nonce: [u8; 8],
+        adaptation: ArtefactId,
+        /// The adaptation's own title ("" to show the upstream's).
+        title: String,
+    },
 }
 
 /// One change of a proposal: its bytes and the proof it may be applied.
@@ -260,6 +272,15 @@ impl Statement {
             Statement::JoinInitiative { .. } => "join-initiative",
             Statement::Propose { .. } => "propose",
             Statement::ProposalVerdict { .. } => "proposal-verdict",
+            Statement::Adopt { .. } => "adopt",
+        }
+    }
+
+    /// The adaptation an `Adopt` creates.
+    pub fn adaptation(&self) -> Option<&ArtefactId> {
+        match self {
+            Statement::Adopt { adaptation, .. } => Some(adaptation),
+            _ => None,
         }
     }
 
@@ -272,9 +293,11 @@ impl Statement {
         }
     }
 
-    /// The artefact the statement is about, for `Endorse` and `Access`.
+    /// The artefact the statement is about (for an `Adopt`, the upstream; see also
+    /// [`Statement::adaptation`]).
     pub fn artefact(&self) -> Option<&ArtefactId> {
         match self {
+            Statement::Adopt { upstream, .. } => Some(upstream),
             Statement::Endorse { artefact, .. }
             | Statement::Access { artefact, .. }
             | Statement::Propose { artefact, .. }
