@@ -325,6 +325,54 @@ impl Client {
         }
     }
 
+    /// Adopts artefact `id` (at `heads`, or the endorsed version, or its current heads).
+    pub async fn adopt(
+        &mut self,
+        id: &str,
+        title: Option<String>,
+        heads: Option<Vec<String>>,
+        endorsed: bool,
+    ) -> anyhow::Result<allmenning_node::control::AdaptationInfo> {
+        let request = ControlRequest::Adopt {
+            id: id.to_string(),
+            title,
+            heads,
+            endorsed,
+        };
+        match self.trust_call(&request, Needs::Network).await? {
+            ControlReply::Adopted(info) => Ok(info),
+            other => Err(unexpected("adopted", other)),
+        }
+    }
+
+    /// Merges the upstream's changes into adaptation `id`.
+    pub async fn pull_upstream(
+        &mut self,
+        id: &str,
+    ) -> anyhow::Result<allmenning_node::control::UpstreamPulled> {
+        let request = ControlRequest::PullUpstream { id: id.to_string() };
+        match self.trust_call(&request, Needs::Network).await? {
+            ControlReply::UpstreamPulled(pulled) => Ok(pulled),
+            other => Err(unexpected("upstream pulled", other)),
+        }
+    }
+
+    /// Offers adaptation `id`'s changes to its upstream as a proposal.
+    pub async fn propose_upstream(
+        &mut self,
+        id: &str,
+        message: &str,
+    ) -> anyhow::Result<allmenning_node::control::ProposedUpstream> {
+        let request = ControlRequest::ProposeUpstream {
+            id: id.to_string(),
+            message: message.to_string(),
+        };
+        match self.trust_call(&request, Needs::Network).await? {
+            ControlReply::ProposedUpstream(proposed) => Ok(proposed),
+            other => Err(unexpected("proposed upstream", other)),
+        }
+    }
+
     /// A proposal with the files it changes; with `decide`, accepts or declines it first.
     pub async fn proposal_review(
         &mut self,

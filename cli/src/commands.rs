@@ -2,6 +2,7 @@
 //! text; each has an example in its `after_help`.
 
 pub mod access;
+pub mod adopt;
 pub mod catalog;
 pub mod checkout;
 pub mod commit;
@@ -25,6 +26,7 @@ pub mod proposals;
 pub mod propose;
 pub mod publish;
 pub mod pull;
+pub mod pull_upstream;
 pub mod review;
 pub mod search;
 pub mod show;
@@ -80,6 +82,8 @@ pub enum Command {
     Diff(diff::DiffArgs),
     Commit(commit::CommitArgs),
     Pull(pull::PullArgs),
+    Adopt(adopt::AdoptArgs),
+    PullUpstream(pull_upstream::PullUpstreamArgs),
     Propose(propose::ProposeArgs),
     Proposals(proposals::ProposalsArgs),
     Review(review::ReviewArgs),
@@ -145,6 +149,8 @@ pub async fn run(global: GlobalArgs, command: Command) -> anyhow::Result<()> {
         Command::Diff(args) => diff::run(&ctx, args).await,
         Command::Commit(args) => commit::run(&ctx, args).await,
         Command::Pull(args) => pull::run(&ctx, args).await,
+        Command::Adopt(args) => adopt::run(&ctx, args).await,
+        Command::PullUpstream(args) => pull_upstream::run(&ctx, args).await,
         Command::Propose(args) => propose::run(&ctx, args).await,
         Command::Proposals(args) => proposals::run(&ctx, args).await,
         Command::Review(args) => review::run(&ctx, args).await,

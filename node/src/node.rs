@@ -35,6 +35,7 @@ use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 
+mod adoption_api;
 mod catalog_api;
 #[cfg(test)]
 mod flood_tests;
@@ -1265,6 +1266,18 @@ impl Node {
                         .collect(),
                 })
             }
+            ControlRequest::Adopt {
+                id,
+                title,
+                heads,
+                endorsed,
+            } => ControlReply::Adopted(self.answer_adopt(&id, title, heads, endorsed)?),
+            ControlRequest::PullUpstream { id } => {
+                ControlReply::UpstreamPulled(self.answer_pull_upstream(&id)?)
+            }
+            ControlRequest::ProposeUpstream { id, message } => {
+                ControlReply::ProposedUpstream(self.answer_propose_upstream(&id, &message)?)
+            }
             ControlRequest::Proposals { id } => ControlReply::Proposals {
                 proposals: self.answer_proposals(&id)?,
             },
@@ -1481,8 +1494,16 @@ impl Node {
             .iter()
             .map(trust_api::endorsement_info)
             .collect();
+        let adaptation = self.adaptation_info(&id)?;
+        let adopters = self.adopter_infos(&id);
         let artefact = self.engine.artefact(&id)?;
-        let meta = artefact.metadata();
+        let mut meta = artefact.metadata();
+        if let Some(a) = &adaptation {
+            // The document's metadata is the upstream's; the adoption names the adaptation's.
+            meta.title = a.title.clone();
+            meta.owner = a.owner.clone();
+            meta.owner_name = a.owner_name.clone();
+        }
         let files = artefact
             .files(None)
             .into_iter()
@@ -1512,6 +1533,8 @@ impl Node {
             visibility: access.visibility,
             readers: access.readers,
             endorsements,
+            adaptation,
+            adopters,
         })
     }
 }
@@ -1548,6 +1571,9 @@ fn request_name(request: &ControlRequest) -> &'static str {
         ControlRequest::Log { .. } => "log",
         ControlRequest::Files { .. } => "files",
         ControlRequest::Commit { .. } => "commit",
+        ControlRequest::Adopt { .. } => "adopt",
+        ControlRequest::PullUpstream { .. } => "pull-upstream",
+        ControlRequest::ProposeUpstream { .. } => "propose upstream",
         ControlRequest::Proposals { .. } => "proposals",
         ControlRequest::ProposalReview { .. } => "review",
         ControlRequest::ProposalDecide { .. } => "decide proposal",

@@ -15,7 +15,8 @@ use allmenning_node::control::EndorsementInfo;
 Examples:
   allmenning show 3f2a9c
   allmenning show 3f2a9c --json | jq -r '.files[].path'
-  allmenning show 3f2a9c --json | jq '.endorsements[] | {status, curator, current}'")]
+  allmenning show 3f2a9c --json | jq '.endorsements[] | {status, curator, current}'
+  allmenning show 3f2a9c --json | jq -r '.adopters[].name'")]
 pub struct ShowArgs {
     /// The artefact's id, or a unique prefix of it
     #[arg(value_name = "ID")]
@@ -46,6 +47,37 @@ pub async fn run(ctx: &Ctx, args: ShowArgs) -> anyhow::Result<()> {
     outln!("created:  {}", format_time(detail.created))?;
     if !detail.tags.is_empty() {
         outln!("tags:     {}", detail.tags.join(", "))?;
+    }
+    if let Some(a) = &detail.adaptation {
+        outln!(
+            "adapts:   {} at {}",
+            short(&a.based_on),
+            a.based_on_version
+                .iter()
+                .map(|h| short(h))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )?;
+        if a.upstream_held {
+            outln!(
+                "upstream: {} change(s) to merge (`allmenning pull-upstream`), {} of ours it lacks (`allmenning propose`)",
+                a.behind,
+                a.ahead
+            )?;
+        } else {
+            outln!("upstream: not on this node yet")?;
+        }
+    }
+    if !detail.adopters.is_empty() {
+        outln!(
+            "used by:  {}",
+            detail
+                .adopters
+                .iter()
+                .map(|a| format!("{} ({})", a.name, short(&a.adaptation)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
     }
     outln!("changes:  {}", detail.changes)?;
     outln!(

@@ -116,6 +116,28 @@ pub enum ControlRequest {
         #[serde(default)]
         propose: bool,
     },
+    /// Makes this node's organisation an adaptation of artefact `id` at an exact version: its
+    /// current heads, the given `heads`, or (with `endorsed`) the version a curator endorsed
+    /// most recently.
+    Adopt {
+        id: String,
+        #[serde(default)]
+        title: Option<String>,
+        #[serde(default)]
+        heads: Option<Vec<String>>,
+        #[serde(default)]
+        endorsed: bool,
+    },
+    /// Merges the upstream's changes this node holds into adaptation `id`.
+    PullUpstream {
+        id: String,
+    },
+    /// Offers the changes of adaptation `id` that its upstream lacks to the upstream's
+    /// maintainers, as a proposal.
+    ProposeUpstream {
+        id: String,
+        message: String,
+    },
     /// Proposals made for an artefact.
     Proposals {
         id: String,
@@ -248,6 +270,9 @@ pub enum ControlReply {
         orgs: Vec<OrgActivity>,
     },
     Initiative(InitiativeInfo),
+    Adopted(AdaptationInfo),
+    UpstreamPulled(UpstreamPulled),
+    ProposedUpstream(ProposedUpstream),
     Proposals {
         proposals: Vec<ProposalInfo>,
     },
@@ -529,6 +554,67 @@ pub struct ArtefactDetail {
     pub readers: Vec<String>,
     #[serde(default)]
     pub endorsements: Vec<EndorsementInfo>,
+    /// Set when the artefact is an adaptation of another.
+    #[serde(default)]
+    pub adaptation: Option<AdaptationInfo>,
+    /// Organisations that adopted the artefact, with their adaptations.
+    #[serde(default)]
+    pub adopters: Vec<AdopterInfo>,
+}
+
+/// An adaptation: whose it is, what it is based on, and how it stands against its upstream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdaptationInfo {
+    /// The adaptation's id.
+    pub id: String,
+    pub title: String,
+    pub owner: String,
+    pub owner_name: String,
+    /// The artefact adopted.
+    pub based_on: String,
+    /// The exact upstream version adopted (change hashes).
+    pub based_on_version: Vec<String>,
+    /// The signed adoption statement.
+    pub statement: String,
+    /// Whether this node holds the upstream (the counts below need it).
+    pub upstream_held: bool,
+    /// Upstream changes not merged yet (`pull-upstream` merges them).
+    pub behind: usize,
+    /// Changes of the adaptation the upstream lacks (`propose` offers them).
+    pub ahead: usize,
+}
+
+/// An organisation that adopted an artefact.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdopterInfo {
+    pub org: String,
+    pub name: String,
+    /// Its adaptation.
+    pub adaptation: String,
+    /// The version it adopted.
+    pub based_on_version: Vec<String>,
+    pub time: i64,
+}
+
+/// What `pull-upstream` merged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamPulled {
+    pub id: String,
+    pub upstream: String,
+    /// Upstream changes merged now (0: up to date).
+    pub merged: usize,
+    /// The adaptation's heads after the merge.
+    pub heads: Vec<String>,
+}
+
+/// A proposal offering an adaptation's changes to its upstream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposedUpstream {
+    pub id: String,
+    pub upstream: String,
+    pub proposal: String,
+    /// The changes offered (hashes).
+    pub changes: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

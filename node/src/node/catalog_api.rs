@@ -177,6 +177,8 @@ impl Node {
                 Some(id) => named.push(*id),
                 None => about_orgs = true,
             }
+            // An adoption changes both the upstream's entry (adopters) and the adaptation's.
+            named.extend(statement.body.adaptation().copied());
         }
         self.catalog.statements_seen = count;
         if about_orgs {

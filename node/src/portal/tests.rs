@@ -199,6 +199,8 @@ fn detail_of(e: &CatalogEntry) -> ArtefactDetail {
         },
         readers: Vec::new(),
         endorsements: Vec::new(),
+        adaptation: None,
+        adopters: Vec::new(),
     }
 }
 

@@ -1,0 +1,116 @@
+//! Control requests about adaptations: adopting an artefact, merging its upstream's later
+//! changes, and offering the adaptation's changes back.
+
+use super::{hex_heads, nonce, now_secs, parse_heads, AnswerError, Node};
+use crate::control::{AdaptationInfo, AdopterInfo, ProposedUpstream, UpstreamPulled};
+use allmenning_protocol::ArtefactId;
+
+impl Node {
+    /// How adaptation `id` stands, or `None` if it is not one.
+    pub(super) fn adaptation_info(
+        &mut self,
+        id: &ArtefactId,
+    ) -> Result<Option<AdaptationInfo>, AnswerError> {
+        if self.engine.adoption(id).is_none() {
+            return Ok(None);
+        }
+        let state = self.engine.adaptation_state(id)?;
+        let adoption = state.adoption;
+        let title = if adoption.title.is_empty() {
+            self.engine.artefact(id)?.metadata().title
+        } else {
+            adoption.title.clone()
+        };
+        Ok(Some(AdaptationInfo {
+            id: id.to_hex(),
+            title,
+            owner: adoption.org.to_string(),
+            owner_name: adoption.org_name,
+            based_on: adoption.upstream.to_hex(),
+            based_on_version: adoption.heads.iter().map(|h| hex::encode(h.0)).collect(),
+            statement: adoption.statement.to_hex(),
+            upstream_held: state.upstream_held,
+            behind: state.behind,
+            ahead: state.ahead,
+        }))
+    }
+
+    /// The organisations that adopted `id`.
+    pub(super) fn adopter_infos(&self, id: &ArtefactId) -> Vec<AdopterInfo> {
+        self.engine
+            .trust()
+            .map(|t| t.adopters(id))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| AdopterInfo {
+                org: a.org.to_string(),
+                name: a.org_name,
+                adaptation: a.adaptation.to_hex(),
+                based_on_version: a.heads.iter().map(|h| hex::encode(h.0)).collect(),
+                time: a.time,
+            })
+            .collect()
+    }
+
+    pub(super) fn answer_adopt(
+        &mut self,
+        id: &str,
+        title: Option<String>,
+        heads: Option<Vec<String>>,
+        endorsed: bool,
+    ) -> Result<AdaptationInfo, AnswerError> {
+        let upstream = self.engine.resolve(id)?;
+        let heads = if endorsed {
+            Some(self.engine.endorsed_heads(&upstream)?)
+        } else {
+            heads.map(|h| parse_heads(&h)).transpose()?
+        };
+        let adaptation = self.engine.adopt(
+            &upstream,
+            heads.as_deref(),
+            title.as_deref().unwrap_or(""),
+            now_secs(),
+            nonce(),
+        )?;
+        self.catalog.mark_dirty(upstream);
+        self.catalog.mark_dirty(adaptation);
+        self.adaptation_info(&adaptation)?.ok_or_else(|| {
+            AnswerError::Invalid("the adoption was signed but does not count yet".into())
+        })
+    }
+
+    pub(super) fn answer_pull_upstream(&mut self, id: &str) -> Result<UpstreamPulled, AnswerError> {
+        let id = self.engine.resolve(id)?;
+        let merge = self.engine.pull_upstream(&id)?;
+        self.catalog.mark_dirty(id);
+        Ok(UpstreamPulled {
+            id: id.to_hex(),
+            upstream: merge.upstream.to_hex(),
+            merged: merge.merged,
+            heads: hex_heads(&merge.heads),
+        })
+    }
+
+    pub(super) fn answer_propose_upstream(
+        &mut self,
+        id: &str,
+        message: &str,
+    ) -> Result<ProposedUpstream, AnswerError> {
+        let id = self.engine.resolve(id)?;
+        let (upstream, proposal) = self.engine.propose_upstream(&id, message, now_secs())?;
+        self.catalog.mark_dirty(upstream);
+        let changes = self
+            .engine
+            .proposals(&upstream)?
+            .into_iter()
+            .find(|p| p.id == proposal)
+            .map(|p| p.hashes.iter().map(|h| hex::encode(h.0)).collect())
+            .unwrap_or_default();
+        Ok(ProposedUpstream {
+            id: id.to_hex(),
+            upstream: upstream.to_hex(),
+            proposal: proposal.to_hex(),
+            changes,
+        })
+    }
+}
