@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 /// Starts real node processes for Bergen kommune, Trondheim kommune and KS in a temporary
 /// directory, connects them, publishes a sample integration from Bergen, checks it out in Bergen
 /// and Trondheim, edits the same README.md in both at once, commits both, and shows that every
-/// node ends up with the same, merged files. Takes a few seconds; nothing outside the temporary
+/// node ends up with the same, merged files. KS then approves that version, Trondheim finds it
+/// by search and adopts it as its own adaptation, and merges Bergen's later improvement into it
+/// with `pull-upstream`. Takes a few seconds; nothing outside the temporary
 /// directory is touched, and the nodes are stopped at the end. Node logs go to files in the
 /// temporary directory, which is kept (and printed) with --keep or when a step fails.
 #[derive(clap::Args, Clone, Debug)]
@@ -42,6 +44,11 @@ const BERGEN_OLD: &str = "Status: utkast, testet mot Skatteetatens testmiljø";
 const BERGEN_NEW: &str = "Status: i produksjon i Bergen fra 1. august";
 const TRONDHEIM_OLD: &str = "- Trondheim kommune: vurderer å ta den i bruk";
 const TRONDHEIM_NEW: &str = "- Trondheim kommune: pilot i to bydeler fra høsten";
+/// Trondheim's local change to its adaptation, and Bergen's later change upstream.
+const LOCAL_OLD: &str = "1. Foreldrene søker via kommunens digitale søknadsskjema.";
+const LOCAL_NEW: &str = "1. Foreldrene søker via Trondheims skjema på trondheim.kommune.no.";
+const UPSTREAM_OLD: &str = "4. Vedtaket sendes til foreldrene og til fakturasystemet.";
+const UPSTREAM_NEW: &str = "4. Vedtaket sendes til foreldrene via Digipost og til fakturasystemet.";
 
 struct Org {
     name: &'static str,
@@ -499,6 +506,8 @@ impl Demo {
             took(t.elapsed())
         );
 
+        let adaptation = self.adopt_and_adapt(&id, &mut checkouts[0]).await?;
+
         if let Some(addr) = self.portal {
             self.step(
                 "portal",
@@ -520,10 +529,136 @@ impl Demo {
         println!("   all three stopped cleanly");
 
         println!(
-            "\nDone in {}: published once, edited in two places at once, merged everywhere, endorsed by KS, found by search.",
-            took(started.elapsed())
+            "\nDone in {}: published once, edited in two places at once, merged everywhere, endorsed by KS, found by search, adopted and adapted by Trondheim ({}).",
+            took(started.elapsed()),
+            short(&adaptation)
         );
         Ok(())
+    }
+
+    /// Trondheim adopts the approved version, changes its adaptation locally while Bergen
+    /// improves the upstream, and merges Bergen's change in. Returns the adaptation's id.
+    async fn adopt_and_adapt(
+        &mut self,
+        upstream: &str,
+        bergen_checkout: &mut Checkout,
+    ) -> anyhow::Result<String> {
+        self.step(
+            "adopt",
+            "Trondheim adopts the version KS approved, as its own adaptation (`allmenning adopt --endorsed`)",
+        );
+        let t = Instant::now();
+        let adopted = self.nodes[TRONDHEIM]
+            .client()
+            .await?
+            .adopt(
+                upstream,
+                Some("Redusert foreldrebetaling – Trondheim".into()),
+                None,
+                true,
+            )
+            .await?;
+        let version: Vec<&str> = adopted.based_on_version.iter().map(|h| short(h)).collect();
+        println!(
+            "   adaptation {} owned by {}, based on version {}",
+            short(&adopted.id),
+            adopted.owner_name,
+            version.join(" + ")
+        );
+        let deadline = self.deadline();
+        loop {
+            let detail = self.nodes[BERGEN].client().await?.show(upstream).await?;
+            if let Some(user) = detail.adopters.iter().find(|a| a.adaptation == adopted.id) {
+                println!(
+                    "   Bergen's node verifies the signed adoption: used by {} ({})",
+                    user.name,
+                    took(t.elapsed())
+                );
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(self.timed_out("Bergen to see Trondheim's adoption"));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+
+        self.step(
+            "adapt",
+            "Trondheim changes its adaptation; Bergen meanwhile improves the original",
+        );
+        let dir = self.root.join("trondheim-adaptation");
+        let mut local = checkout::checkout(
+            &mut self.nodes[TRONDHEIM].client().await?,
+            &adopted.id,
+            &dir,
+        )
+        .await?;
+        edit_line(&local, LOCAL_OLD, LOCAL_NEW)?;
+        commit::commit(
+            &mut self.nodes[TRONDHEIM].client().await?,
+            &mut local,
+            "Trondheims søknadsskjema",
+            false,
+        )
+        .await?;
+        println!("   Trondheim (adaptation) \"{LOCAL_NEW}\"");
+        edit_line(bergen_checkout, UPSTREAM_OLD, UPSTREAM_NEW)?;
+        let report = commit::commit(
+            &mut self.nodes[BERGEN].client().await?,
+            bergen_checkout,
+            "Vedtak via Digipost",
+            false,
+        )
+        .await?;
+        let change = report
+            .change
+            .ok_or_else(|| anyhow::anyhow!("Bergen's commit recorded no change"))?;
+        println!("   Bergen (original)      \"{UPSTREAM_NEW}\"");
+
+        self.step(
+            "pull-upstream",
+            "Trondheim merges Bergen's improvement into its adaptation (`allmenning pull-upstream`)",
+        );
+        let t = Instant::now();
+        let deadline = self.deadline();
+        loop {
+            let log = self.nodes[TRONDHEIM].client().await?.log(upstream).await?;
+            if log.iter().any(|e| e.hash == change) {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(self.timed_out("Trondheim to receive Bergen's change"));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let pulled = self.nodes[TRONDHEIM]
+            .client()
+            .await?
+            .pull_upstream(&adopted.id)
+            .await?;
+        let files = self.nodes[TRONDHEIM]
+            .client()
+            .await?
+            .files(&adopted.id, None)
+            .await?;
+        let readme = files
+            .files
+            .iter()
+            .find(|f| f.path == "README.md")
+            .map(|f| String::from_utf8_lossy(&f.content.0).to_string())
+            .unwrap_or_default();
+        let has = |line: &str| readme.lines().any(|l| l == line);
+        if !(has(LOCAL_NEW) && has(UPSTREAM_NEW)) {
+            return Err(anyhow::anyhow!(
+                "the adaptation lacks an edit after pull-upstream:\n{readme}"
+            ));
+        }
+        println!(
+            "   merged {} upstream change(s) in {}; the adaptation keeps Trondheim's line and has Bergen's",
+            pulled.merged,
+            took(t.elapsed())
+        );
+        Ok(adopted.id)
     }
 
     async fn init(&self, org: &Org) -> anyhow::Result<()> {
@@ -918,6 +1053,8 @@ mod tests {
     fn the_sample_has_the_lines_the_demo_edits() {
         assert!(SAMPLE_README.lines().any(|l| l == BERGEN_OLD));
         assert!(SAMPLE_README.lines().any(|l| l == TRONDHEIM_OLD));
+        assert!(SAMPLE_README.lines().any(|l| l == LOCAL_OLD));
+        assert!(SAMPLE_README.lines().any(|l| l == UPSTREAM_OLD));
         assert!(serde_json::from_str::<serde_json::Value>(SAMPLE_MODEL).is_ok());
         for org in &ORGS {
             assert!(
