@@ -1359,3 +1359,35 @@ pub mod netns {
             .unwrap_or(false)
     }
 }
+
+/// The status code and body of a plain HTTP/1.1 GET (the browser's DOM dump has no status).
+pub fn http_get(port: u16, path: &str) -> (u16, String, Duration) {
+    let started = Instant::now();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(secs(20))).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let elapsed = started.elapsed();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line from the portal for {path}: {head}"));
+    (status, body.to_string(), elapsed)
+}
+
+/// A port nobody listens on now on loopback (a node binds it a moment later).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -14,7 +14,9 @@ fn adopters_of(node: &Node, id: &str) -> Vec<Value> {
 
 #[test]
 fn adoption() {
-    let ks = Node::start("ks", KS);
+    let mut ks = Node::init("ks", KS);
+    let port = free_port();
+    ks.spawn_with_args(&["--portal", &format!("127.0.0.1:{port}")]);
     let oslo = Node::start("oslo", OSLO);
     let bergen = Node::start("bergen", BERGEN);
     form_network(&ks, &[&oslo, &bergen]);
@@ -83,6 +85,16 @@ fn adoption() {
     assert_eq!(entry_of(&id)["based_on"], upstream.as_str());
     assert_eq!(entry_of(&id)["owner"], BERGEN.number);
     assert_eq!(entry_of(&upstream)["adopters"][0]["org"], BERGEN.number);
+    // The portal shows the same: Bergen under "Tatt i bruk av", the upstream under "Bygger på".
+    let (status, page, _) = http_get(port, &format!("/artefakt/{upstream}"));
+    assert_eq!(status, 200);
+    let used_by = page.split("Tatt i bruk av").nth(1).unwrap_or_default();
+    assert!(used_by.contains("Bergen kommune"), "{page}");
+    let (status, page, _) = http_get(port, &format!("/artefakt/{id}"));
+    assert_eq!(status, 200);
+    let lineage = page.split("Bygger på").nth(1).unwrap_or_default();
+    assert!(lineage.contains("Foreldrebetaling i barnehage"), "{page}");
+    assert!(lineage.contains(&version[0][..12]), "{page}");
     let orgs = ks.json(&["orgs"]);
     let bergen_activity = orgs
         .as_array()

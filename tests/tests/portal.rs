@@ -7,7 +7,6 @@
 //! With `ALLMENNING_PORTAL_SCREENSHOT=FILE.png` it also saves a screenshot of the catalogue.
 
 use allmenning_tests::*;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -16,15 +15,6 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const PUBLIC_TITLE: &str = "Redusert foreldrebetaling i barnehage";
 const SECRET_TITLE: &str = "ROS-analyse barnehageopptak Q7ZK-KONFIDENSIELL";
 const SECRET_BODY: &str = "HEMMELIG-7f3a9c: passordet ligger i arkivkjelleren";
-
-/// A port nobody listens on now (the node binds it a moment later).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Chromium, headless, with a throw-away profile and nothing that phones home.
 fn chromium(profile: &Path) -> Command {
@@ -67,29 +57,6 @@ fn dump_dom(profile: &Path, url: &str) -> String {
         dom.len()
     );
     dom
-}
-
-/// The status code and body of a plain HTTP/1.1 GET (the browser's DOM dump has no status).
-fn http_get(port: u16, path: &str) -> (u16, String, Duration) {
-    let started = Instant::now();
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(secs(20))).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let elapsed = started.elapsed();
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line from the portal for {path}: {head}"));
-    (status, body.to_string(), elapsed)
 }
 
 fn publish(node: &Node, dir: &str, files: &[(&str, &[u8])], args: &[&str]) -> String {

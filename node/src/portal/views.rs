@@ -580,6 +580,13 @@ pub(super) fn artefact(view: &ArtefactView) -> Markup {
                         (Some(parent), _) => {
                             a href=(artefact_href(&parent.id.to_hex())) { (parent.title) }
                             @if let Some(owner) = owner_name(parent) { " (" (owner) ")" }
+                            @if !entry.based_on_version.is_empty() {
+                                ", tatt i bruk ved versjon "
+                                @for (i, h) in entry.based_on_version.iter().enumerate() {
+                                    @if i > 0 { " + " }
+                                    code title=(h) { (text::short(h, 12)) }
+                                }
+                            }
                         },
                         (None, true) => span.tom { "en artefakt som ikke er tilgjengelig her" },
                         (None, false) => span.tom { "ingen ennå" },
