@@ -465,6 +465,8 @@ impl State {
                     visibility: if a.restricted { "restricted" } else { "public" }.into(),
                     readers: a.readers.clone(),
                     endorsements: self.endorsements(&id),
+                    adaptation: None,
+                    adopters: Vec::new(),
                 }))
             }
             ControlRequest::Log { id } => {

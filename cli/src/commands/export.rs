@@ -468,9 +468,25 @@ pub fn catalog_entry_from_show(
         owner_name: Some(detail.owner_name.trim().to_string()).filter(|n| !n.is_empty()),
         maintainers: detail.maintainers.iter().filter_map(org_ref).collect(),
         endorsements,
-        adopters: Vec::new(),
-        based_on: None,
-        based_on_version: Vec::new(),
+        adopters: detail
+            .adopters
+            .iter()
+            .filter_map(|a| {
+                Some(allmenning_protocol::catalog::OrgRef {
+                    org: a.org.parse().ok()?,
+                    name: Some(a.name.clone()),
+                })
+            })
+            .collect(),
+        based_on: detail
+            .adaptation
+            .as_ref()
+            .and_then(|a| a.based_on.parse().ok()),
+        based_on_version: detail
+            .adaptation
+            .as_ref()
+            .map(|a| a.based_on_version.clone())
+            .unwrap_or_default(),
         los_theme: None,
         visibility,
         created: detail.created,
@@ -518,6 +534,8 @@ mod tests {
                 current: true,
                 changes_since: 0,
             }],
+            adaptation: None,
+            adopters: Vec::new(),
         }
     }
 
