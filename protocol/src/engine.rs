@@ -1204,6 +1204,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 .collect();
             return self.ingest_changes(Some(peer), id, wire);
         }
+        self.remember_root_owner(&lineage);
         let stored: Vec<StoredChange> = changes
             .iter()
             .filter_map(|c| {
@@ -1380,6 +1381,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             );
         }
         self.owners.insert(id, owner);
+        self.remember_root_owner(&lineage);
         let loaded = self
             .docs
             .get_mut(&id)
@@ -1461,7 +1463,14 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .get(id)
             .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
         let artefact = &loaded.artefact;
-        let meta = artefact.metadata();
+        let mut meta = artefact.metadata();
+        if let Some(adoption) = self.trust.as_ref().and_then(|t| t.adoption(id)) {
+            // An adaptation's document holds the upstream's metadata; the adoption its own.
+            if !adoption.title.is_empty() {
+                meta.title = adoption.title;
+            }
+            meta.owner_name = adoption.org_name;
+        }
         let mut size = 0;
         let mut have = 0;
         let mut want = 0;

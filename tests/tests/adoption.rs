@@ -64,6 +64,9 @@ fn adoption() {
                         .any(|a| a["org"] == BERGEN.number && a["adaptation"] == id.as_str())
                 })
         });
+        let row = n.row(&id).unwrap();
+        assert_eq!(row["title"], "Foreldrebetaling, Bergen", "{row}");
+        assert_eq!(row["owner"], BERGEN.number, "{row}");
         let detail = n.show(&id);
         assert_eq!(detail["owner"], BERGEN.number, "{detail}");
         assert_eq!(detail["title"], "Foreldrebetaling, Bergen", "{detail}");

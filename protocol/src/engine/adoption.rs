@@ -88,6 +88,14 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         }
     }
 
+    /// Caches the owner read from the genesis of an adaptation's root, so that later changes
+    /// to the adaptation do not scan its change list for it again.
+    pub(super) fn remember_root_owner(&mut self, lineage: &[(ArtefactId, Option<OrgNumber>)]) {
+        if let [_, .., (root, owner)] = lineage {
+            self.owners.entry(*root).or_insert(*owner);
+        }
+    }
+
     /// The owner of `id` as its document `doc` and the trust statements say: the adopting
     /// organisation of an adaptation, else the owner its genesis records.
     pub(super) fn owner_in(&self, id: &ArtefactId, doc: &Automerge) -> Option<OrgNumber> {

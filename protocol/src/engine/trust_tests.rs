@@ -720,6 +720,21 @@ fn an_adaptation_keeps_local_edits_merges_upstream_and_gives_back_by_proposal() 
         let entry = net.nodes[n].catalog_entry(&id).unwrap();
         assert_eq!(entry.owner, Some(orgs[BERGEN].number), "node {n}");
         assert_eq!(entry.title, "DPIA for Bergen");
+        let row = net.nodes[n]
+            .list()
+            .unwrap()
+            .into_iter()
+            .find(|r| r.id == id)
+            .unwrap();
+        assert_eq!(
+            (
+                row.title.as_str(),
+                row.owner.as_str(),
+                row.owner_name.as_str()
+            ),
+            ("DPIA for Bergen", "964338531", "Bergen kommune"),
+            "node {n}"
+        );
         assert_eq!(entry.based_on, Some(upstream));
         assert_eq!(
             entry.based_on_version,
