@@ -4,9 +4,19 @@
 
 use allmenning_tests::*;
 use serde_json::Value;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const ORIGINAL: &str =
     "Foreldrebetaling\n\nSats: etter nasjonal maksimalpris.\nKlagefrist: tre uker.\n";
+
+/// `rutine.txt` of artefact `id` on `node` now (a fresh export each time, so it can be polled).
+fn rutine(node: &Node, id: &str) -> Option<String> {
+    static EXPORTS: AtomicUsize = AtomicUsize::new(0);
+    let label = format!("poll-{}", EXPORTS.fetch_add(1, Ordering::Relaxed));
+    let tree = node.export_tree(id, &label);
+    tree.get("rutine.txt")
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+}
 
 fn adopters_of(node: &Node, id: &str) -> Vec<Value> {
     array_of(&node.show(id), "adopters")
@@ -123,8 +133,8 @@ fn adoption() {
     std::fs::write(owork.join("rutine.txt"), &oslo_text).unwrap();
     let oslo_change = oslo.commit(&owork, "Ny sats fra august");
     assert_eq!(
-        String::from_utf8_lossy(&oslo.export_tree(&upstream, "oslo-own")["rutine.txt"]),
-        oslo_text,
+        rutine(&oslo, &upstream),
+        Some(oslo_text.clone()),
         "the adaptation's edit did not touch the upstream"
     );
     wait_until(secs(30), "bergen has oslo's change", || {
@@ -148,12 +158,7 @@ fn adoption() {
         wait_until(
             secs(30),
             &format!("{} has the merged adaptation", n.name()),
-            || {
-                n.export_tree(&id, "merged")
-                    .get("rutine.txt")
-                    .map(|b| b.as_slice())
-                    == Some(merged.as_bytes())
-            },
+            || rutine(n, &id).as_deref() == Some(merged.as_str()),
         );
     }
     assert_eq!(bergen.json(&["pull-upstream", &id])["merged"], 0);
@@ -179,12 +184,7 @@ fn adoption() {
         wait_until(
             secs(30),
             &format!("{} has the accepted change", n.name()),
-            || {
-                n.export_tree(&upstream, "accepted")
-                    .get("rutine.txt")
-                    .map(|b| b.as_slice())
-                    == Some(merged.as_bytes())
-            },
+            || rutine(n, &upstream).as_deref() == Some(merged.as_str()),
         );
         assert!(n
             .log_entries(&upstream)
