@@ -253,11 +253,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         now: i64,
         nonce: [u8; 8],
     ) -> Result<ArtefactId, EngineError> {
-        if !self.admitted() {
-            return Err(EngineError::NotPermitted(
-                "this node's organisation is not admitted to the network yet (or this node is not certified for it): ask a curator to run `allmenning curate admit ORGNR`".into(),
-            ));
-        }
+        self.check_admitted()?;
         if readers.is_some() && self.trust.is_none() {
             return Err(EngineError::NoNetwork);
         }

@@ -121,11 +121,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         nonce: [u8; 8],
     ) -> Result<ArtefactId, EngineError> {
         self.trust_or_err()?;
-        if !self.admitted() {
-            return Err(EngineError::NotPermitted(
-                "this node's organisation is not admitted to the network yet (or this node is not certified for it): ask a curator to run `allmenning curate admit ORGNR`".into(),
-            ));
-        }
+        self.check_admitted()?;
         let org = self.own_org()?;
         self.load(upstream)?;
         if self.is_restricted(upstream) {

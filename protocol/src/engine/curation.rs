@@ -143,6 +143,17 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         }
     }
 
+    /// Refuses work that other nodes would refuse because this node speaks for no admitted
+    /// organisation.
+    pub(super) fn check_admitted(&self) -> Result<(), EngineError> {
+        if self.admitted() {
+            return Ok(());
+        }
+        Err(EngineError::NotPermitted(
+            "this node's organisation is not admitted to the network yet (or this node is not certified for it): ask a curator to run `allmenning curate admit ORGNR`".into(),
+        ))
+    }
+
     pub(super) fn trust_or_err(&self) -> Result<&Trust, EngineError> {
         self.trust.as_ref().ok_or(EngineError::NoNetwork)
     }
