@@ -1496,14 +1496,8 @@ impl Node {
             .collect();
         let adaptation = self.adaptation_info(&id)?;
         let adopters = self.adopter_infos(&id);
+        let meta = self.engine.metadata(&id)?;
         let artefact = self.engine.artefact(&id)?;
-        let mut meta = artefact.metadata();
-        if let Some(a) = &adaptation {
-            // The document's metadata is the upstream's; the adoption names the adaptation's.
-            meta.title = a.title.clone();
-            meta.owner = a.owner.clone();
-            meta.owner_name = a.owner_name.clone();
-        }
         let files = artefact
             .files(None)
             .into_iter()

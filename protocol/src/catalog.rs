@@ -251,12 +251,7 @@ fn assemble(artefact: &Artefact, sources: Sources) -> CatalogEntry {
     } = sources;
     let mut meta = artefact.metadata();
     if let Some(adoption) = &adoption {
-        // The adaptation's own title and time; the document's metadata is the upstream's.
-        if !adoption.title.is_empty() {
-            meta.title = adoption.title.clone();
-        }
-        meta.created = adoption.time;
-        meta.owner_name = adoption.org_name.clone();
+        adoption.apply_to(&mut meta);
     }
     let org_ref = |org: &OrgNumber| OrgRef {
         org: *org,

@@ -345,13 +345,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
         let outcome = loaded
             .artefact
-            .edit(base, edits, actor, now, message, |hash| {
-                store
-                    .get_blob(hash)
-                    .ok()
-                    .flatten()
-                    .and_then(|b| String::from_utf8(b).ok())
-            })?;
+            .edit(base, edits, actor, now, message, blob_text(store))?;
         let Some(change) = outcome.change else {
             return Ok(None);
         };
@@ -426,6 +420,17 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .get(id)
             .map(|l| &l.artefact)
             .ok_or_else(|| EngineError::NotFound(id.to_string()))
+    }
+
+    /// The artefact's metadata: as its document has it or, for an adaptation, with the
+    /// adaptation's own title and owner (its document holds the upstream's).
+    pub fn metadata(&mut self, id: &ArtefactId) -> Result<Metadata, EngineError> {
+        let adoption = self.adoption(id);
+        let mut meta = self.artefact(id)?.metadata();
+        if let Some(adoption) = adoption {
+            adoption.apply_to(&mut meta);
+        }
+        Ok(meta)
     }
 
     /// History, newest first.
@@ -1460,12 +1465,8 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
         let artefact = &loaded.artefact;
         let mut meta = artefact.metadata();
-        if let Some(adoption) = self.trust.as_ref().and_then(|t| t.adoption(id)) {
-            // An adaptation's document holds the upstream's metadata; the adoption its own.
-            if !adoption.title.is_empty() {
-                meta.title = adoption.title;
-            }
-            meta.owner_name = adoption.org_name;
+        if let Some(adoption) = self.adoption(id) {
+            adoption.apply_to(&mut meta);
         }
         let mut size = 0;
         let mut have = 0;
@@ -1708,6 +1709,17 @@ fn owner_from_doc(id: &ArtefactId, doc: &Automerge) -> Option<OrgNumber> {
         .ok()
 }
 
+/// Reads a stored blob as UTF-8 text, for files edited as text the first time.
+fn blob_text<S: Store>(store: &S) -> impl Fn(&BlobHash) -> Option<String> + '_ {
+    |hash| {
+        store
+            .get_blob(hash)
+            .ok()
+            .flatten()
+            .and_then(|b| String::from_utf8(b).ok())
+    }
+}
+
 fn prefix8(hash: &ChangeHash) -> [u8; 8] {
     let mut out = [0u8; 8];
     out.copy_from_slice(&hash.0[..8]);
@@ -1729,4 +1741,5 @@ mod tests;
 #[cfg(test)]
 mod trust_tests;
 
+pub use adoption::{AdaptationState, UpstreamMerge, UpstreamProposal};
 pub use curation::{EndorsementState, RevokeTarget, Role};

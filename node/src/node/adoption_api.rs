@@ -15,17 +15,13 @@ impl Node {
             return Ok(None);
         }
         let state = self.engine.adaptation_state(id)?;
+        let meta = self.engine.metadata(id)?;
         let adoption = state.adoption;
-        let title = if adoption.title.is_empty() {
-            self.engine.artefact(id)?.metadata().title
-        } else {
-            adoption.title.clone()
-        };
         Ok(Some(AdaptationInfo {
             id: id.to_hex(),
-            title,
-            owner: adoption.org.to_string(),
-            owner_name: adoption.org_name,
+            title: meta.title,
+            owner: meta.owner,
+            owner_name: meta.owner_name,
             based_on: adoption.upstream.to_hex(),
             based_on_version: adoption.heads.iter().map(|h| hex::encode(h.0)).collect(),
             statement: adoption.statement.to_hex(),
@@ -97,20 +93,13 @@ impl Node {
         message: &str,
     ) -> Result<ProposedUpstream, AnswerError> {
         let id = self.engine.resolve(id)?;
-        let (upstream, proposal) = self.engine.propose_upstream(&id, message, now_secs())?;
-        self.catalog.mark_dirty(upstream);
-        let changes = self
-            .engine
-            .proposals(&upstream)?
-            .into_iter()
-            .find(|p| p.id == proposal)
-            .map(|p| p.hashes.iter().map(|h| hex::encode(h.0)).collect())
-            .unwrap_or_default();
+        let offered = self.engine.propose_upstream(&id, message, now_secs())?;
+        self.catalog.mark_dirty(offered.upstream);
         Ok(ProposedUpstream {
             id: id.to_hex(),
-            upstream: upstream.to_hex(),
-            proposal: proposal.to_hex(),
-            changes,
+            upstream: offered.upstream.to_hex(),
+            proposal: offered.proposal.to_hex(),
+            changes: hex_heads(&offered.changes),
         })
     }
 }

@@ -24,8 +24,8 @@ use crate::identity::OrgNumber;
 use crate::signed::Proof;
 use crate::store::{Store, StoredChange};
 use crate::trust::{adaptation_id, AdoptionView, ProposedChange, Statement, StatementId};
-use crate::wire::{heads_to_wire, Head, WireChange};
-use automerge::{Automerge, ChangeHash, ReadDoc};
+use crate::wire::{heads_to_wire, WireChange};
+use automerge::{Automerge, Change, ChangeHash, ReadDoc};
 use std::collections::{HashMap, HashSet};
 
 /// Adaptations of adaptations are followed this deep, no deeper.
@@ -38,6 +38,15 @@ pub struct UpstreamMerge {
     /// Upstream changes that joined the adaptation.
     pub merged: usize,
     pub heads: Vec<ChangeHash>,
+}
+
+/// A proposal offering an adaptation's changes to its upstream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamProposal {
+    pub upstream: ArtefactId,
+    pub proposal: StatementId,
+    /// The changes offered, in the order they apply.
+    pub changes: Vec<ChangeHash>,
 }
 
 /// How an adaptation relates to its upstream on this node.
@@ -150,23 +159,14 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .doc
             .fork_at(&heads)
             .map_err(crate::artefact::ArtefactError::from)?;
-        let mut stored = Vec::new();
-        for change in doc.get_changes(&[]) {
-            let proof =
-                loaded
-                    .proofs
-                    .get(&change.hash())
-                    .cloned()
-                    .ok_or_else(|| EngineError::Corrupt {
-                        id: *upstream,
-                        reason: format!("change {} has no stored proof", change.hash()),
-                    })?;
-            stored.push(StoredChange {
+        let stored: Vec<StoredChange> = proved(upstream, loaded, doc.get_changes(&[]))?
+            .into_iter()
+            .map(|(change, proof)| StoredChange {
                 hash: change.hash(),
                 bytes: change.raw_bytes().to_vec(),
                 proof,
-            });
-        }
+            })
+            .collect();
         let wire_heads = heads_to_wire(&heads);
         let id = adaptation_id(upstream, &wire_heads, org, &nonce);
         self.issue(
@@ -219,12 +219,13 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         }
     }
 
-    /// Changes of `from` that `into` lacks, in an order they apply, with their proofs.
+    /// Changes of `from` that `into` lacks, in an order they apply (`get_changes` lists them
+    /// in causal order), with their proofs.
     fn changes_missing(
         &self,
         from: &ArtefactId,
         into: &ArtefactId,
-    ) -> Result<Vec<WireChange>, EngineError> {
+    ) -> Result<Vec<(Change, Proof)>, EngineError> {
         let not_loaded = |id: &ArtefactId| EngineError::NotFound(id.to_string());
         let source = self.docs.get(from).ok_or_else(|| not_loaded(from))?;
         let target = &self
@@ -233,27 +234,13 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .ok_or_else(|| not_loaded(into))?
             .artefact
             .doc;
-        let mut out = Vec::new();
-        // `get_changes` lists changes in causal order.
-        for change in source.artefact.doc.get_changes(&[]) {
-            if target.get_change_by_hash(&change.hash()).is_some() {
-                continue;
-            }
-            let proof =
-                source
-                    .proofs
-                    .get(&change.hash())
-                    .cloned()
-                    .ok_or_else(|| EngineError::Corrupt {
-                        id: *from,
-                        reason: format!("change {} has no stored proof", change.hash()),
-                    })?;
-            out.push(WireChange {
-                bytes: change.raw_bytes().to_vec(),
-                proof,
-            });
-        }
-        Ok(out)
+        let missing = source
+            .artefact
+            .doc
+            .get_changes(&[])
+            .into_iter()
+            .filter(|c| target.get_change_by_hash(&c.hash()).is_none());
+        proved(from, source, missing)
     }
 
     /// Merges the upstream's changes this node holds into adaptation `id` (as the adaptation's
@@ -265,13 +252,9 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         self.check_may_write(id)?;
         self.load_upstream(&adoption)?;
         let missing = self.changes_missing(&adoption.upstream, id)?;
-        let wanted: Vec<ChangeHash> = missing
-            .iter()
-            .filter_map(|w| automerge::Change::from_bytes(w.bytes.clone()).ok())
-            .map(|c| c.hash())
-            .collect();
+        let wanted: Vec<ChangeHash> = missing.iter().map(|(c, _)| c.hash()).collect();
         if !missing.is_empty() {
-            self.ingest_changes(None, *id, missing)?;
+            self.ingest_changes(None, *id, wire(missing))?;
         }
         let doc = &self
             .docs
@@ -305,7 +288,12 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         let (behind, ahead) = if upstream_held {
             (
                 self.changes_missing(&adoption.upstream, id)?.len(),
-                self.own_changes_missing_upstream(id, &adoption)?.len(),
+                // Origin changes travel with the signed changes that need them but are no
+                // one's work: only signed changes count.
+                self.changes_missing(id, &adoption.upstream)?
+                    .iter()
+                    .filter(|(_, proof)| matches!(proof, Proof::Signed { .. }))
+                    .count(),
             )
         } else {
             (0, 0)
@@ -318,58 +306,35 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         })
     }
 
-    /// The adaptation's changes the upstream lacks, excluding the deterministic origin changes
-    /// the upstream may recompute itself only when a signed change names them (they travel too).
-    fn own_changes_missing_upstream(
-        &self,
-        id: &ArtefactId,
-        adoption: &AdoptionView,
-    ) -> Result<Vec<WireChange>, EngineError> {
-        let missing = self.changes_missing(id, &adoption.upstream)?;
-        // Only changes that carry a signature count as the adaptation's own work; origins
-        // travel with them but are not counted.
-        Ok(missing
-            .into_iter()
-            .filter(|w| matches!(w.proof, Proof::Signed { .. }))
-            .collect())
-    }
-
     /// Offers the adaptation's own changes to its upstream's maintainers as a proposal (with
-    /// the signatures of the people who made them). Returns (upstream, proposal id).
+    /// the signatures of the people who made them).
     pub fn propose_upstream(
         &mut self,
         id: &ArtefactId,
         message: &str,
         now: i64,
-    ) -> Result<(ArtefactId, StatementId), EngineError> {
+    ) -> Result<UpstreamProposal, EngineError> {
         let adoption = self.adoption_or_err(id)?;
         self.load(id)?;
         self.load_upstream(&adoption)?;
         let changes = self.changes_missing(id, &adoption.upstream)?;
         if !changes
             .iter()
-            .any(|w| matches!(w.proof, Proof::Signed { .. }))
+            .any(|(_, proof)| matches!(proof, Proof::Signed { .. }))
         {
             return Err(EngineError::Refused(format!(
                 "nothing to propose: the upstream {} has every change of the adaptation already",
                 adoption.upstream
             )));
         }
-        let mut hashes = Vec::with_capacity(changes.len());
-        let mut proposed = Vec::with_capacity(changes.len());
-        for w in changes {
-            let change = automerge::Change::from_bytes(w.bytes.clone()).map_err(|e| {
-                EngineError::Corrupt {
-                    id: *id,
-                    reason: e.to_string(),
-                }
-            })?;
-            hashes.push(Head(change.hash().0));
-            proposed.push(ProposedChange {
-                bytes: w.bytes,
-                proof: w.proof,
-            });
-        }
+        let hashes: Vec<ChangeHash> = changes.iter().map(|(c, _)| c.hash()).collect();
+        let proposed: Vec<ProposedChange> = changes
+            .into_iter()
+            .map(|(change, proof)| ProposedChange {
+                bytes: change.raw_bytes().to_vec(),
+                proof,
+            })
+            .collect();
         let base = self
             .docs
             .get(&adoption.upstream)
@@ -381,12 +346,46 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             Statement::Propose {
                 artefact: adoption.upstream,
                 base: heads_to_wire(&base),
-                hashes,
+                hashes: heads_to_wire(&hashes),
                 changes: proposed,
                 message: message.to_string(),
             },
             now,
         )?;
-        Ok((adoption.upstream, proposal))
+        Ok(UpstreamProposal {
+            upstream: adoption.upstream,
+            proposal,
+            changes: hashes,
+        })
     }
+}
+
+/// `changes` of artefact `id` with the proofs `loaded` holds for them; a change without one
+/// means the stored artefact is corrupt.
+fn proved(
+    id: &ArtefactId,
+    loaded: &Loaded,
+    changes: impl IntoIterator<Item = Change>,
+) -> Result<Vec<(Change, Proof)>, EngineError> {
+    changes
+        .into_iter()
+        .map(|change| match loaded.proofs.get(&change.hash()) {
+            Some(proof) => Ok((change, proof.clone())),
+            None => Err(EngineError::Corrupt {
+                id: *id,
+                reason: format!("change {} has no stored proof", change.hash()),
+            }),
+        })
+        .collect()
+}
+
+/// Changes with their proofs, as they travel.
+fn wire(changes: Vec<(Change, Proof)>) -> Vec<WireChange> {
+    changes
+        .into_iter()
+        .map(|(change, proof)| WireChange {
+            bytes: change.raw_bytes().to_vec(),
+            proof,
+        })
+        .collect()
 }

@@ -38,14 +38,14 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .artefact
             .clone();
         let actor = signed::signed_actor(&self.key.public(), nonce);
-        let store = &self.store;
-        let outcome = copy.edit(base, edits, actor, now, message, |hash| {
-            store
-                .get_blob(hash)
-                .ok()
-                .flatten()
-                .and_then(|b| String::from_utf8(b).ok())
-        })?;
+        let outcome = copy.edit(
+            base,
+            edits,
+            actor,
+            now,
+            message,
+            super::blob_text(&self.store),
+        )?;
         let Some(change) = outcome.change else {
             return Err(EngineError::Refused(
                 "nothing to propose: the edits change nothing".into(),

@@ -795,10 +795,11 @@ fn an_adaptation_keeps_local_edits_merges_upstream_and_gives_back_by_proposal() 
         "nothing new upstream"
     );
     // Bergen offers its change back; Oslo accepts; the upstream has it, Bergen's signature kept.
-    let (to, proposal) = net.nodes[BERGEN]
+    let offered = net.nodes[BERGEN]
         .propose_upstream(&id, "Tittel med kommunenavn", net.now)
         .unwrap();
-    assert_eq!(to, upstream);
+    assert_eq!(offered.upstream, upstream);
+    let proposal = offered.proposal;
     net.run(100_000);
     assert_eq!(net.nodes[OSLO].proposals(&upstream).unwrap().len(), 1);
     let now = net.now;

@@ -14,7 +14,7 @@
 
 use super::registry::Registry;
 use super::{SignedStatement, Statement, StatementId, TrustError};
-use crate::artefact::ArtefactId;
+use crate::artefact::{ArtefactId, Metadata};
 use crate::identity::OrgNumber;
 use crate::wire::Head;
 use serde::{Deserialize, Serialize};
@@ -37,6 +37,19 @@ pub struct AdoptionView {
     pub title: String,
     /// Seconds since the epoch, by the signer's clock.
     pub time: i64,
+}
+
+impl AdoptionView {
+    /// Makes the metadata read from an adaptation's document (which is the upstream's) the
+    /// adaptation's own: its title when it has one, its owner, and when it was adopted.
+    pub fn apply_to(&self, meta: &mut Metadata) {
+        if !self.title.is_empty() {
+            meta.title = self.title.clone();
+        }
+        meta.owner = self.org.to_string();
+        meta.owner_name = self.org_name.clone();
+        meta.created = self.time;
+    }
 }
 
 /// The id of the adaptation that adopting `heads` of `upstream` for `org` with `nonce` creates.
