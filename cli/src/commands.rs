@@ -380,7 +380,7 @@ mod tests {
         ])
         .unwrap()
         {
-            Command::Publish(p) => assert_eq!(p.share_with.len(), 2),
+            Command::Publish(p) => assert_eq!(p.source.share_with.len(), 2),
             other => panic!("{other:?}"),
         }
         match parse(&[

@@ -4,7 +4,7 @@
 //! and tags again on the command line invites the two to drift apart, so `import` reads them
 //! from the file and publishes through the same code path as `publish`.
 
-use super::publish::{kind_parser, publish_path, report_published, PublishRequest};
+use super::publish::{kind_parser, publish_path, report_published, PublishRequest, SourceArgs};
 use super::Ctx;
 use crate::error::CliError;
 use crate::output::{print_json, stderr_is_terminal};
@@ -42,19 +42,8 @@ pub struct ImportArgs {
     /// A tag to find it by (repeatable; default: the publiccode.yml's categories)
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
-    /// Include target/ and node_modules/ directories
-    #[arg(long)]
-    pub include_build_dirs: bool,
-    /// Restrict the artefact to these organisations (and the owner): their 9-digit numbers,
-    /// one or more, or repeat the option; comma-separated works too
-    #[arg(
-        long = "share-with",
-        value_name = "ORGNR",
-        num_args = 1..,
-        value_delimiter = ',',
-        value_parser = crate::parse::org_number
-    )]
-    pub share_with: Vec<allmenning_protocol::identity::OrgNumber>,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Print the result as JSON (the Published reply, plus `metadata_from`)
     #[arg(long)]
     pub json: bool,
@@ -156,8 +145,7 @@ fn merge(args: &ImportArgs, declared: Option<&ImportedMetadata>) -> anyhow::Resu
         title,
         description,
         tags,
-        include_build_dirs: args.include_build_dirs,
-        share_with: args.share_with.clone(),
+        source: args.source.clone(),
         quiet: args.json,
     })
 }
@@ -173,8 +161,7 @@ mod tests {
             title: None,
             description: None,
             tags: Vec::new(),
-            include_build_dirs: false,
-            share_with: Vec::new(),
+            source: SourceArgs::default(),
             json: false,
         }
     }

@@ -49,6 +49,16 @@ pub struct PublishArgs {
     /// A tag to find it by (repeatable)
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Print the result as JSON (the Published reply)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which files to take and who may read the result: the options `publish` and `import` share.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct SourceArgs {
     /// Include target/ and node_modules/ directories
     #[arg(long)]
     pub include_build_dirs: bool,
@@ -62,9 +72,6 @@ pub struct PublishArgs {
         value_parser = crate::parse::org_number
     )]
     pub share_with: Vec<allmenning_protocol::identity::OrgNumber>,
-    /// Print the result as JSON (the Published reply)
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// The artefact kinds, case-insensitively, as lowercase (shared with `import`).
@@ -120,8 +127,7 @@ pub async fn run(ctx: &Ctx, args: PublishArgs) -> anyhow::Result<()> {
             title: args.title,
             description: args.description,
             tags: args.tags,
-            include_build_dirs: args.include_build_dirs,
-            share_with: args.share_with,
+            source: args.source,
             quiet: json,
         },
     )
@@ -142,9 +148,8 @@ pub struct PublishRequest {
     pub title: String,
     pub description: String,
     pub tags: Vec<String>,
-    pub include_build_dirs: bool,
-    /// Organisations that may read it; empty means public.
-    pub share_with: Vec<allmenning_protocol::identity::OrgNumber>,
+    /// Build directories, and organisations that may read it (empty: public).
+    pub source: SourceArgs,
     /// Show no progress bar (the caller prints JSON).
     pub quiet: bool,
 }
@@ -175,7 +180,7 @@ pub async fn publish_path(ctx: &Ctx, request: PublishRequest) -> anyhow::Result<
 
     let show_progress = !request.quiet && stderr_is_terminal();
     let options = WalkOptions {
-        default_excludes: !request.include_build_dirs,
+        default_excludes: !request.source.include_build_dirs,
     };
     // Size the bar from a first, cheap pass over the metadata.
     let total: u64 = if show_progress && request.path.is_dir() {
@@ -212,7 +217,12 @@ pub async fn publish_path(ctx: &Ctx, request: PublishRequest) -> anyhow::Result<
     }
     let count = files.len();
     let bytes: u64 = files.iter().map(|f| f.content.0.len() as u64).sum();
-    let mut share_with: Vec<String> = request.share_with.iter().map(|o| o.to_string()).collect();
+    let mut share_with: Vec<String> = request
+        .source
+        .share_with
+        .iter()
+        .map(|o| o.to_string())
+        .collect();
     share_with.sort();
     share_with.dedup();
     bar.set_message("storing");
