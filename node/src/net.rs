@@ -639,6 +639,23 @@ mod tests {
         assert_eq!(a.network_info().num_peers(), 1);
     }
 
+    /// Drives both swarms until `a` has a connection from `from` (panics with `what` if not).
+    async fn accepts(a: &mut Swarm<Behaviour>, b: &mut Swarm<Behaviour>, from: PeerId, what: &str) {
+        timeout(DEADLINE, async {
+            loop {
+                tokio::select! {
+                    ev = a.select_next_some() => if let SwarmEvent::ConnectionEstablished { peer_id, .. } = ev {
+                        assert_eq!(peer_id, from);
+                        return;
+                    },
+                    _ = b.select_next_some() => {},
+                }
+            }
+        })
+        .await
+        .expect(what);
+    }
+
     #[tokio::test]
     async fn a_blocked_peer_is_disconnected_and_refused_until_unblocked() {
         // What the event loop does to a banned peer: block it (which closes its connections),
@@ -657,19 +674,7 @@ mod tests {
         };
         dial_a(&mut b).unwrap();
         // 1. Connected.
-        timeout(DEADLINE, async {
-            loop {
-                tokio::select! {
-                    ev = a.select_next_some() => if let SwarmEvent::ConnectionEstablished { peer_id, .. } = ev {
-                        assert_eq!(peer_id, b_id);
-                        return;
-                    },
-                    _ = b.select_next_some() => {},
-                }
-            }
-        })
-        .await
-        .expect("B connects to A");
+        accepts(&mut a, &mut b, b_id, "B connects to A").await;
         // 2. A blocks B: the connection goes away.
         a.behaviour_mut().blocked.block_peer(b_id);
         let _ = a.disconnect_peer_id(b_id);
@@ -730,19 +735,7 @@ mod tests {
             }
         }
         dial_a(&mut b).unwrap();
-        timeout(DEADLINE, async {
-            loop {
-                tokio::select! {
-                    ev = a.select_next_some() => if let SwarmEvent::ConnectionEstablished { peer_id, .. } = ev {
-                        assert_eq!(peer_id, b_id);
-                        return;
-                    },
-                    _ = b.select_next_some() => {},
-                }
-            }
-        })
-        .await
-        .expect("B connects again once unblocked");
+        accepts(&mut a, &mut b, b_id, "B connects again once unblocked").await;
     }
 
     #[tokio::test]

@@ -181,3 +181,26 @@ impl SimNet {
         }
     }
 }
+
+/// The organisations tests and simulations play, by their real organisation numbers.
+pub mod orgs {
+    use crate::identity::OrgNumber;
+
+    fn number(digits: &str) -> OrgNumber {
+        // Valid by construction (mod-11 check digits); a test sees a panic if one is mistyped.
+        OrgNumber::parse(digits).expect("a valid organisation number")
+    }
+
+    pub fn ks() -> OrgNumber {
+        number("971032146")
+    }
+    pub fn bergen() -> OrgNumber {
+        number("964338531")
+    }
+    pub fn trondheim() -> OrgNumber {
+        number("942110464")
+    }
+    pub fn oslo() -> OrgNumber {
+        number("974760673")
+    }
+}

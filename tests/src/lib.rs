@@ -837,6 +837,26 @@ impl Node {
             .to_string()
     }
 
+    /// Publishes `files` (written under this node's scratch space) as `title`, and waits until
+    /// every node of `others` holds it completely. Returns the id and its heads.
+    pub fn publish_to(
+        &self,
+        files: &[(&str, &[u8])],
+        title: &str,
+        others: &[&Node],
+    ) -> (String, Vec<String>) {
+        let src = self.scratch().join("src");
+        write_tree(&src, files);
+        let id = self.publish(&src, title);
+        let heads = self
+            .heads(&id)
+            .unwrap_or_else(|| panic!("{} does not list what it published", self.name()));
+        for other in others {
+            other.wait_complete_with(&id, &heads, secs(30));
+        }
+        (id, heads)
+    }
+
     /// The `list --json` rows.
     pub fn list(&self) -> Vec<Value> {
         array_of(&self.json(&["list"]), "artefacts")

@@ -31,13 +31,11 @@ fn adoption() {
     let bergen = Node::start("bergen", BERGEN);
     form_network(&ks, &[&oslo, &bergen]);
 
-    let src = oslo.scratch().join("src");
-    write_tree(&src, &[("rutine.txt", ORIGINAL.as_bytes())]);
-    let upstream = oslo.publish(&src, "Foreldrebetaling i barnehage");
-    let version = oslo.heads(&upstream).unwrap();
-    for n in [&ks, &bergen] {
-        n.wait_complete_with(&upstream, &version, secs(30));
-    }
+    let (upstream, version) = oslo.publish_to(
+        &[("rutine.txt", ORIGINAL.as_bytes())],
+        "Foreldrebetaling i barnehage",
+        &[&ks, &bergen],
+    );
 
     // Bergen adopts the exact version it holds.
     let adopted = bergen.json(&[

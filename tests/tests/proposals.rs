@@ -19,14 +19,12 @@ fn proposals() {
     let oslo = Node::start("oslo", OSLO);
     form_network(&ks, &[&bergen, &trondheim, &oslo]);
 
-    let src = bergen.scratch().join("src");
     let original = "Rutine for varsling\n\n1. Ring vakttelefonen.\n";
-    write_tree(&src, &[("rutine.txt", original.as_bytes())]);
-    let id = bergen.publish(&src, "Varslingsrutine");
-    let genesis = bergen.heads(&id).unwrap();
-    for n in [&ks, &trondheim, &oslo] {
-        n.wait_complete_with(&id, &genesis, secs(30));
-    }
+    let (id, genesis) = bergen.publish_to(
+        &[("rutine.txt", original.as_bytes())],
+        "Varslingsrutine",
+        &[&ks, &trondheim, &oslo],
+    );
 
     // Trondheim commits although it may not write: a proposal.
     let work = trondheim.checkout(&id, "trondheim");

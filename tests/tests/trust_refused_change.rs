@@ -16,14 +16,12 @@ fn trust_refused_change() {
     let oslo = Node::start("oslo", OSLO);
     form_network(&ks, &[&bergen, &trondheim, &oslo]);
 
-    let src = bergen.scratch().join("src");
     let original = "Rutine for varsling\n\n1. Ring vakttelefonen.\n";
-    write_tree(&src, &[("rutine.txt", original.as_bytes())]);
-    let id = bergen.publish(&src, "Varslingsrutine");
-    let genesis = bergen.heads(&id).unwrap();
-    for n in [&ks, &trondheim, &oslo] {
-        n.wait_complete_with(&id, &genesis, secs(30));
-    }
+    let (id, genesis) = bergen.publish_to(
+        &[("rutine.txt", original.as_bytes())],
+        "Varslingsrutine",
+        &[&ks, &trondheim, &oslo],
+    );
     let access = trondheim.access_list(&id);
     assert_eq!(access["owner"], BERGEN.number, "{access}");
     assert_eq!(access["visibility"], "public", "{access}");

@@ -7,27 +7,13 @@ use crate::engine::FileData;
 use crate::identity::{NodeKey, OrgKind};
 use crate::signed::signed_actor;
 use crate::store::MemStore;
+use crate::testing::orgs::{bergen, ks, oslo, trondheim};
 use crate::trust::{Network, SignedStatement, Statement};
 use crate::wire::heads_to_wire;
 use automerge::transaction::Transactable;
 
 const T0: i64 = 1_700_000_000;
 
-fn num(s: &str) -> OrgNumber {
-    OrgNumber::parse(s).expect("a valid organisation number")
-}
-fn ks() -> OrgNumber {
-    num("971032146")
-}
-fn bergen() -> OrgNumber {
-    num("964338531")
-}
-fn trondheim() -> OrgNumber {
-    num("942110464")
-}
-fn oslo() -> OrgNumber {
-    num("974760673")
-}
 fn ks_key() -> NodeKey {
     NodeKey::from_secret([1; 32])
 }

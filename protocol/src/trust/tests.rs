@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::identity::NodeKey;
+use crate::testing::orgs::{bergen, ks, oslo, trondheim};
 use crate::testing::SimRng;
 
 const T0: i64 = 1_700_000_000;
@@ -11,29 +12,12 @@ fn key(n: u8) -> NodeKey {
     NodeKey::from_secret([n; 32])
 }
 
-fn num(s: &str) -> OrgNumber {
-    OrgNumber::parse(s).unwrap()
-}
-
 /// A valid organisation number near `base` (8 digits), for orgs beyond the well-known ones.
 fn org_near(base: u32) -> OrgNumber {
     (base..)
         .flat_map(|b| (0..10).map(move |d| b * 10 + d))
         .find_map(|n| OrgNumber::parse(&format!("{n:09}")).ok())
         .unwrap()
-}
-
-fn ks() -> OrgNumber {
-    num("971032146")
-}
-fn bergen() -> OrgNumber {
-    num("964338531")
-}
-fn trondheim() -> OrgNumber {
-    num("942110464")
-}
-fn oslo() -> OrgNumber {
-    num("974760673")
 }
 
 fn ks_key() -> NodeKey {
