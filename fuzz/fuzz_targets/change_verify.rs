@@ -12,7 +12,7 @@ use allmenning_protocol::BlobHash;
 use libfuzzer_sys::fuzz_target;
 
 fn check(bytes: &[u8], proofs: &[Proof], blob: &[u8]) {
-    let Ok(change) = decode_change(bytes.to_vec()) else {
+    let Ok(change) = decode_change(bytes.to_vec(), &mut allmenning_protocol::signed::DecodeBudget::per_message()) else {
         return;
     };
     // What the engine reads of a change before and after verifying it.

@@ -9,7 +9,7 @@ use automerge::{ReadDoc, ROOT};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(doc) = load_snapshot(data) else {
+    let Ok(doc) = load_snapshot(data, &mut allmenning_protocol::signed::DecodeBudget::per_message()) else {
         return;
     };
     for change in doc.get_changes(&[]) {

@@ -1164,7 +1164,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         document: &[u8],
         proofs: Vec<(Head, Proof)>,
     ) -> Result<(), EngineError> {
-        let loaded_doc = signed::load_snapshot(document)
+        let loaded_doc = signed::load_snapshot(document, &mut signed::DecodeBudget::per_message())
             .map_err(|e| EngineError::Refused(format!("snapshot does not load: {e}")))?;
         let proofs: HashMap<ChangeHash, Proof> =
             proofs.into_iter().map(|(h, p)| (h.into(), p)).collect();
@@ -1250,8 +1250,9 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         };
         let mut parsed = Vec::with_capacity(changes.len());
         let mut rejected = Vec::new();
+        let mut budget = signed::DecodeBudget::per_message();
         for wc in changes {
-            let change = match signed::decode_change(wc.bytes) {
+            let change = match signed::decode_change(wc.bytes, &mut budget) {
                 Ok(c) => c,
                 Err(e) => {
                     rejected.push(e.to_string());

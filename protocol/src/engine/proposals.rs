@@ -163,8 +163,9 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             ));
         }
         let mut out = Vec::new();
+        let mut budget = signed::DecodeBudget::per_message();
         for (hash, c) in hashes.iter().zip(changes) {
-            let change = signed::decode_change(c.bytes.clone())
+            let change = signed::decode_change(c.bytes.clone(), &mut budget)
                 .map_err(|e| EngineError::Refused(format!("proposal: {e}")))?;
             if change.hash().0 != hash.0 {
                 return Err(EngineError::Refused(
@@ -194,9 +195,10 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .ok_or_else(|| EngineError::NotFound(id.to_string()))?
             .artefact
             .clone();
+        let mut budget = signed::DecodeBudget::per_message();
         let changes = wire
             .into_iter()
-            .map(|w| signed::decode_change(w.bytes))
+            .map(|w| signed::decode_change(w.bytes, &mut budget))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| EngineError::Refused(format!("proposal: {e}")))?;
         merged

@@ -1,5 +1,10 @@
 use super::*;
+use crate::signed::DecodeBudget;
 use crate::signed::{decode_change, load_snapshot, DecodeChangeError, LoadSnapshotError};
+
+fn budget() -> DecodeBudget {
+    DecodeBudget::per_message()
+}
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, Change, ObjType, ROOT};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -151,7 +156,10 @@ fn real_changes_pass_and_decode() {
     for change in changes {
         let bytes = change.raw_bytes().to_vec();
         assert_eq!(check(&bytes), Ok(()));
-        assert_eq!(decode_change(bytes).unwrap().hash(), change.hash());
+        assert_eq!(
+            decode_change(bytes, &mut budget()).unwrap().hash(),
+            change.hash()
+        );
     }
 }
 
@@ -181,7 +189,7 @@ fn the_fuzzer_found_change_is_refused_before_automerge_sees_it() {
         })
     );
     assert!(matches!(
-        decode_change(bytes),
+        decode_change(bytes, &mut budget()),
         Err(DecodeChangeError::Malformed(
             MalformedInput::OpIdOutOfRange { .. }
         ))
@@ -224,7 +232,10 @@ fn op_id_parts_beyond_u32_are_refused_and_u32_max_is_not() {
             "{column}: {refused:?}"
         );
         assert!(
-            matches!(decode_change(over), Err(DecodeChangeError::Malformed(_))),
+            matches!(
+                decode_change(over, &mut budget()),
+                Err(DecodeChangeError::Malformed(_))
+            ),
             "{column}"
         );
         assert_eq!(check(&limit), Ok(()), "{column}");
@@ -295,7 +306,7 @@ fn truncated_and_garbage_input_is_left_to_automerge() {
     let bytes = real_changes()[0].raw_bytes().to_vec();
     for len in 0..bytes.len() {
         assert_eq!(check(&bytes[..len]), Ok(()), "prefix of {len} bytes");
-        assert!(decode_change(bytes[..len].to_vec()).is_err());
+        assert!(decode_change(bytes[..len].to_vec(), &mut budget()).is_err());
     }
     assert_eq!(check(b"not a change at all"), Ok(()));
     // Other chunk types are refused: a document is no change.
@@ -328,7 +339,7 @@ fn real_snapshots_pass_and_load() {
     let mut doc = saved_document();
     let bytes = doc.save();
     assert_eq!(check_snapshot(&bytes), Ok(()));
-    let loaded = load_snapshot(&bytes).unwrap();
+    let loaded = load_snapshot(&bytes, &mut budget()).unwrap();
     assert_eq!(loaded.get_heads(), doc.get_heads());
 
     // A change whose dependency is missing waits in the queue, and `save` appends it raw.
@@ -345,7 +356,7 @@ fn real_snapshots_pass_and_load() {
         "expected a trailing orphan"
     );
     assert_eq!(check_snapshot(&bytes), Ok(()));
-    assert!(load_snapshot(&bytes).is_ok());
+    assert!(load_snapshot(&bytes, &mut budget()).is_ok());
 }
 
 /// Found by fuzzing (fuzz target snapshot_load): `Automerge::load` panics on this bundle chunk
@@ -362,7 +373,7 @@ fn the_fuzzer_found_bundle_is_refused_as_a_snapshot() {
         Err(MalformedInput::SnapshotNotADocument)
     );
     assert!(matches!(
-        load_snapshot(bytes),
+        load_snapshot(bytes, &mut budget()),
         Err(LoadSnapshotError::Malformed(_))
     ));
     // `Change::from_bytes` parses it too before finding it is no change (found by change_verify).
