@@ -29,6 +29,8 @@ pub const MAX_TEXT_BYTES: usize = 1024 * 1024;
 pub const MAX_PATH_BYTES: usize = 1024;
 
 const META: &str = "meta";
+/// Metadata key marking an artefact restricted from its genesis on.
+const RESTRICTED: &str = "restricted";
 const FILES: &str = "files";
 
 /// An artefact's id: the first 16 bytes of the hash of its genesis change.
@@ -259,6 +261,19 @@ pub fn owner_at(doc: &Automerge, heads: &[ChangeHash]) -> Option<String> {
     }
 }
 
+/// Whether `doc`'s metadata at `heads` marks the artefact restricted. Read at the genesis, it
+/// says whether the artefact was born restricted (its publisher's signed intent).
+pub fn restricted_at(doc: &Automerge, heads: &[ChangeHash]) -> bool {
+    let meta = match doc.get_at(ROOT, META, heads) {
+        Ok(Some((Value::Object(ObjType::Map), meta))) => meta,
+        _ => return false,
+    };
+    matches!(
+        doc.get_at(&meta, RESTRICTED, heads),
+        Ok(Some((Value::Scalar(s), _))) if matches!(s.as_ref(), ScalarValue::Boolean(true))
+    )
+}
+
 impl From<automerge::AutomergeError> for ArtefactError {
     fn from(e: automerge::AutomergeError) -> Self {
         ArtefactError::Automerge(Box::new(e))
@@ -306,12 +321,16 @@ pub struct Artefact {
 
 impl Artefact {
     /// Creates a new artefact: one change that writes the metadata and the file tree.
+    /// `restricted`: the artefact is shared only with the organisations its access list names.
+    /// It is recorded in the genesis itself, so that every node knows it from the first change
+    /// it receives, whatever order the access list arrives in, and fails closed without one.
     pub fn genesis(
         meta: &Metadata,
         files: &[NewFile],
         actor: ActorId,
         time: i64,
         message: &str,
+        restricted: bool,
     ) -> Result<(Artefact, Change), ArtefactError> {
         for file in files {
             validate_path(&file.path)?;
@@ -335,6 +354,9 @@ impl Artefact {
                 tx.put(&m, "owner", meta.owner.as_str())?;
                 tx.put(&m, "owner_name", meta.owner_name.as_str())?;
                 tx.put(&m, "created", meta.created)?;
+                if restricted {
+                    tx.put(&m, RESTRICTED, true)?;
+                }
                 let f = tx.put_object(ROOT, FILES, ObjType::Map)?;
                 for file in files {
                     put_blob_entry(tx, &f, &file.path, &file.blob, file.size, file.executable)?;

@@ -143,7 +143,14 @@ impl CatalogEntry {
             None => genesis_owner(artefact),
         };
         let access = match (trust, owner) {
-            (Some(t), Some(owner)) => Some(t.access(&artefact.id, owner)),
+            (Some(t), Some(owner)) => {
+                let mut view = t.access(&artefact.id, owner);
+                // Born restricted and no valid access list: its owner's alone, never public.
+                if view.statement.is_none() && genesis_restricted(artefact) {
+                    view.readers = Some(Vec::new());
+                }
+                Some(view)
+            }
             _ => None,
         };
         let endorsements = trust
@@ -354,6 +361,15 @@ fn genesis_owner(artefact: &Artefact) -> Option<OrgNumber> {
         .into_iter()
         .find(|c| artefact.id.is_genesis(&c.hash()) && c.deps().is_empty())?;
     owner_at(&artefact.doc, &[genesis.hash()])?.parse().ok()
+}
+
+fn genesis_restricted(artefact: &Artefact) -> bool {
+    artefact
+        .doc
+        .get_changes_meta(&[])
+        .into_iter()
+        .find(|c| artefact.id.is_genesis(&c.hash) && c.deps.is_empty())
+        .is_some_and(|g| crate::artefact::restricted_at(&artefact.doc, &[g.hash]))
 }
 
 /// Names, from the trust statements, of the owner and of every organisation the access list

@@ -33,7 +33,6 @@ use automerge::{Automerge, Change, ChangeHash, ReadDoc};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt::{Debug, Display};
 use std::hash::Hash;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// After this many logged changes an artefact is compacted into a fresh snapshot.
 const COMPACT_AFTER: usize = 256;
@@ -162,6 +161,8 @@ pub struct Engine<S: Store, P: PeerKey> {
     profile: Option<(OrgNumber, String, OrgKind)>,
     /// Owner organisation of each artefact, read once from its genesis.
     owners: HashMap<ArtefactId, Option<OrgNumber>>,
+    /// Whether each artefact's genesis marks it restricted, read once.
+    born_restricted: HashMap<ArtefactId, bool>,
     /// Changes this node refused (bad proof, not permitted, or depending on such a change). A
     /// peer that still has them is not asked for them again until who-may-do-what changes.
     refused: HashSet<ChangeHash>,
@@ -201,6 +202,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             org_key: None,
             profile: None,
             owners: HashMap::new(),
+            born_restricted: HashMap::new(),
             skip_local_write_check: false,
             refused: HashSet::new(),
             docs: HashMap::new(),
@@ -274,7 +276,8 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             });
         }
         let actor = signed::signed_actor(&self.key.public(), nonce);
-        let (artefact, change) = Artefact::genesis(meta, &new_files, actor, now, "publish")?;
+        let (artefact, change) =
+            Artefact::genesis(meta, &new_files, actor, now, "publish", readers.is_some())?;
         let id = artefact.id;
         let proof = signed::sign_change(&self.key, &change.hash());
         self.store
@@ -420,6 +423,28 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .get(id)
             .map(|l| &l.artefact)
             .ok_or_else(|| EngineError::NotFound(id.to_string()))
+    }
+
+    /// Whether the artefact's genesis marks it restricted (cached; false when not held).
+    pub(super) fn born_restricted(&mut self, id: &ArtefactId) -> bool {
+        if let Some(born) = self.born_restricted.get(id) {
+            return *born;
+        }
+        if self.load(id).is_err() {
+            return false;
+        }
+        let root = root_of(&self.lineage(id), *id);
+        let Some(doc) = self.docs.get(id).map(|l| &l.artefact.doc) else {
+            return false;
+        };
+        let genesis = doc
+            .get_changes_meta(&[])
+            .into_iter()
+            .find(|c| root.is_genesis(&c.hash) && c.deps.is_empty())
+            .map(|c| c.hash);
+        let born = genesis.is_some_and(|g| crate::artefact::restricted_at(doc, &[g]));
+        self.born_restricted.insert(*id, born);
+        born
     }
 
     /// The artefact's metadata: as its document has it or, for an adaptation, with the
@@ -632,32 +657,6 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         response.encode()
     }
 
-    /// The answer to `request`, which this engine asked `peer` to serve.
-    pub fn handle_response(&mut self, peer: P, request: &Request, bytes: &[u8]) {
-        let response = match Response::decode(bytes) {
-            Ok(r) => r,
-            Err(e) => {
-                self.request_done(&peer, request);
-                self.reject(&peer, None, format!("malformed response: {e}"));
-                return;
-            }
-        };
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            self.ingest_response(&peer, request, response)
-        }));
-        self.request_done(&peer, request);
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => self.reject(&peer, request_id(request), e.to_string()),
-            Err(_) => self.reject(
-                &peer,
-                request_id(request),
-                "response made the CRDT library fail".into(),
-            ),
-        }
-        self.follow_up(&peer, request);
-    }
-
     /// `request` to `peer` failed (timeout, connection closed, protocol error).
     pub fn handle_request_failed(&mut self, peer: P, request: &Request) {
         self.request_done(&peer, request);
@@ -711,6 +710,14 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     /// `peer` has `heads` of artefact `id`: pull if any are unknown here.
     fn consider_heads(&mut self, peer: P, id: ArtefactId, heads: Vec<ChangeHash>) {
         if heads.is_empty() {
+            return;
+        }
+        // A restricted artefact is neither fetched from nor shown to a peer that may not read
+        // it: a pull would reveal our heads, so a crafted announce or notify from someone who
+        // merely knows the id learns nothing. (An artefact not held here is pulled with no
+        // heads, which reveals nothing.)
+        let held = self.load(&id).is_ok() && self.docs.contains_key(&id);
+        if held && !self.peer_may_read(&peer, &id) {
             return;
         }
         let known = match self.load(&id) {
@@ -843,7 +850,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
         let doc = &loaded.artefact.doc;
         let ours = doc.get_heads();
-        if their_heads.is_empty() && need.is_empty() {
+        if their_heads.is_empty() && need.is_empty() && snapshot_fits(doc) {
             let document = doc.save();
             let mut proofs: Vec<(Head, Proof)> = loaded
                 .proofs
@@ -894,22 +901,13 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 }
             }
         }
-        let mut out = Vec::new();
-        let mut bytes = 0usize;
-        for change in changes {
-            let Some(proof) = loaded.proofs.get(&change.hash()) else {
-                // A change without a recorded proof is never served.
-                continue;
-            };
-            bytes += change.raw_bytes().len();
-            if bytes > CHANGES_BATCH_BYTES && !out.is_empty() {
-                break;
-            }
-            out.push(WireChange {
-                bytes: change.raw_bytes().to_vec(),
-                proof: proof.clone(),
-            });
-        }
+        let out = batch_for_peer(changes, &loaded.proofs, BatchLimits::PER_MESSAGE, |blob| {
+            self.store
+                .get_blob(blob)
+                .ok()
+                .flatten()
+                .map_or(0, |b| b.len())
+        });
         let origin_blobs = self.origin_blobs(out.iter().map(|c| &c.proof))?;
         Ok(Response::Changes {
             id,
@@ -991,37 +989,10 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 }
                 Ok(())
             }
-            Response::Snapshot {
-                id,
-                document,
-                proofs,
-                origin_blobs,
-            } => {
-                self.expect_pull_for(request, &id)?;
-                self.accept_origin_blobs(&origin_blobs)?;
-                self.ingest_snapshot(peer, id, &document, proofs)
-            }
-            Response::Changes {
-                id,
-                heads,
-                changes,
-                origin_blobs,
-            } => {
-                self.expect_pull_for(request, &id)?;
-                self.accept_origin_blobs(&origin_blobs)?;
-                self.ingest_changes(Some(peer), id, changes)?;
-                // Anything still unknown (a batch limit, or missing dependencies): pull again.
-                let theirs = heads_from_wire(&heads);
-                let missing = match self.docs.get(&id) {
-                    Some(l) => theirs.iter().any(|h| {
-                        l.artefact.doc.get_change_by_hash(h).is_none() && !self.refused.contains(h)
-                    }),
-                    None => !theirs.iter().all(|h| self.refused.contains(h)),
-                };
-                if missing && !self.recheck.contains_key(&id) {
-                    self.recheck.insert(id, (peer.clone(), theirs));
-                }
-                Ok(())
+            // Replies carrying Automerge data are checked first (`prepare_response`) and taken
+            // in by `ingest_prepared`.
+            Response::Snapshot { .. } | Response::Changes { .. } => {
+                Err(EngineError::Refused("unchecked snapshot or changes".into()))
             }
             Response::Diverged { id, heads } => {
                 self.expect_pull_for(request, &id)?;
@@ -1106,34 +1077,24 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         }
     }
 
-    fn accept_origin_blobs(&mut self, blobs: &[WireBlob]) -> Result<(), EngineError> {
-        for WireBlob(bytes) in blobs {
-            let hash = BlobHash::of(bytes);
-            if !self.store.has_blob(&hash).map_err(store_err)? {
-                self.store.put_blob(&hash, bytes).map_err(store_err)?;
-            }
-        }
-        Ok(())
-    }
-
     /// Checks a change's proof; returns its author (`None` for a verified origin change).
     fn verify(&self, change: &Change, proof: &Proof) -> Result<Option<PublicKey>, EngineError> {
         signed::verify_change(change, proof, |h| self.store.get_blob(h).ok().flatten())
             .map_err(|e: VerifyError| EngineError::Refused(e.to_string()))
     }
 
-    /// May `change` by `author` join the artefact whose lineage is `lineage` (see
-    /// [`Engine::lineage`]): under the rules of the artefact itself or, for an adaptation, of
-    /// the upstream it was adopted from. `doc` holds the change (when it does) to tell whether
-    /// it is in the causal past of a revocation.
-    fn authorize(
+    /// May a change (`author`: its signer; `None`: a verified origin) join the artefact whose
+    /// lineage is `lineage` (see [`Engine::lineage`]): under the rules of the artefact itself or,
+    /// for an adaptation, of the upstream it was adopted from. `in_past_of` tells whether the
+    /// change is in the causal past of given heads (of a revocation).
+    pub(super) fn authorize_with(
         &self,
         lineage: &[(ArtefactId, Option<OrgNumber>)],
-        change: &Change,
+        hash: &ChangeHash,
         author: Option<&PublicKey>,
-        doc: Option<&Automerge>,
+        in_past_of: impl Fn(&[Head]) -> bool,
     ) -> Result<(), EngineError> {
-        let hash = Head(change.hash().0);
+        let head = Head(hash.0);
         let mut first_refusal = None;
         for (id, owner) in lineage {
             match authz::authorize(
@@ -1141,8 +1102,8 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 id,
                 *owner,
                 author,
-                Some(&hash),
-                |heads| doc.is_some_and(|d| in_causal_past(d, &change.hash(), heads)),
+                Some(&head),
+                &in_past_of,
             ) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
@@ -1155,260 +1116,6 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 .map(|e| e.to_string())
                 .unwrap_or_else(|| "no owner known".into()),
         ))
-    }
-
-    fn ingest_snapshot(
-        &mut self,
-        peer: &P,
-        id: ArtefactId,
-        document: &[u8],
-        proofs: Vec<(Head, Proof)>,
-    ) -> Result<(), EngineError> {
-        let loaded_doc = signed::load_snapshot(document, &mut signed::DecodeBudget::per_message())
-            .map_err(|e| EngineError::Refused(format!("snapshot does not load: {e}")))?;
-        let proofs: HashMap<ChangeHash, Proof> =
-            proofs.into_iter().map(|(h, p)| (h.into(), p)).collect();
-        let changes = loaded_doc.get_changes(&[]);
-        let mut lineage = self.lineage(&id);
-        let root = root_of(&lineage, id);
-        if !changes
-            .iter()
-            .any(|c| root.is_genesis(&c.hash()) && c.deps().is_empty())
-        {
-            return Err(EngineError::Refused(format!(
-                "snapshot for {id} lacks its genesis change"
-            )));
-        }
-        self.fill_root_owner(&mut lineage, &loaded_doc);
-        let mut all_permitted = true;
-        for change in &changes {
-            let proof = proofs.get(&change.hash()).ok_or_else(|| {
-                EngineError::Refused(format!("snapshot change {} has no proof", change.hash()))
-            })?;
-            let author = self.verify(change, proof)?;
-            if let Err(e) = self.authorize(&lineage, change, author.as_ref(), Some(&loaded_doc)) {
-                self.reject(peer, Some(id), e.to_string());
-                all_permitted = false;
-            }
-        }
-        let exists = self.load(&id).is_ok() && self.docs.contains_key(&id);
-        if exists || !all_permitted {
-            // Merge change by change: into our version, or keeping only permitted changes.
-            let wire: Vec<WireChange> = changes
-                .iter()
-                .filter_map(|c| {
-                    proofs.get(&c.hash()).map(|p| WireChange {
-                        bytes: c.raw_bytes().to_vec(),
-                        proof: p.clone(),
-                    })
-                })
-                .collect();
-            return self.ingest_changes(Some(peer), id, wire);
-        }
-        self.remember_root_owner(&lineage);
-        let stored: Vec<StoredChange> = changes
-            .iter()
-            .filter_map(|c| {
-                proofs.get(&c.hash()).map(|p| StoredChange {
-                    hash: c.hash(),
-                    bytes: c.raw_bytes().to_vec(),
-                    proof: p.clone(),
-                })
-            })
-            .collect();
-        self.store.append_changes(&id, &stored).map_err(store_err)?;
-        let snapshot = loaded_doc.save();
-        self.store.compact(&id, &snapshot).map_err(store_err)?;
-        let proofs = stored.into_iter().map(|s| (s.hash, s.proof)).collect();
-        self.docs.insert(
-            id,
-            Loaded {
-                artefact: Artefact {
-                    id,
-                    doc: loaded_doc,
-                },
-                proofs,
-                logged: 0,
-                blob_refs: HashSet::new(),
-            },
-        );
-        self.after_update(id, Some(peer))?;
-        self.store.flush().map_err(store_err)?;
-        Ok(())
-    }
-
-    fn ingest_changes(
-        &mut self,
-        peer: Option<&P>,
-        id: ArtefactId,
-        changes: Vec<WireChange>,
-    ) -> Result<(), EngineError> {
-        let exists = match self.load(&id) {
-            Ok(()) => self.docs.contains_key(&id),
-            Err(EngineError::NotFound(_)) => false,
-            Err(e) => return Err(e),
-        };
-        let mut parsed = Vec::with_capacity(changes.len());
-        let mut rejected = Vec::new();
-        let mut budget = signed::DecodeBudget::per_message();
-        for wc in changes {
-            let change = match signed::decode_change(wc.bytes, &mut budget) {
-                Ok(c) => c,
-                Err(e) => {
-                    rejected.push(e.to_string());
-                    continue;
-                }
-            };
-            match self.verify(&change, &wc.proof) {
-                Ok(author) => parsed.push((change, wc.proof, author)),
-                Err(e) => {
-                    self.refused.insert(change.hash());
-                    rejected.push(e.to_string());
-                }
-            }
-        }
-        for reason in rejected {
-            if let Some(peer) = peer {
-                self.reject(peer, Some(id), reason);
-            }
-        }
-        let mut lineage = self.lineage(&id);
-        let root = root_of(&lineage, id);
-        if !exists
-            && !parsed
-                .iter()
-                .any(|(c, _, _)| root.is_genesis(&c.hash()) && c.deps().is_empty())
-        {
-            return Err(EngineError::Refused(format!(
-                "changes for unknown artefact {id} lack its genesis"
-            )));
-        }
-        let deps_of: HashMap<ChangeHash, Vec<ChangeHash>> = parsed
-            .iter()
-            .map(|(c, _, _)| (c.hash(), c.deps().to_vec()))
-            .collect();
-        let empty = Automerge::new();
-        let base_doc = self.docs.get(&id).map_or(&empty, |l| &l.artefact.doc);
-        let ordered = causal_order(base_doc, parsed);
-        // The owners come from the genesis: ours, or the one in this batch.
-        if exists {
-            self.fill_root_owner(&mut lineage, base_doc);
-        } else {
-            let mut probe = Automerge::new();
-            let genesis: Vec<Change> = ordered
-                .iter()
-                .filter(|(c, _, _)| root.is_genesis(&c.hash()) && c.deps().is_empty())
-                .map(|(c, _, _)| c.clone())
-                .collect();
-            let _ = probe.apply_changes(genesis);
-            self.fill_root_owner(&mut lineage, &probe);
-        }
-        let owner = lineage.first().and_then(|(_, owner)| *owner);
-        // Authorize in causal order; a refused change takes its descendants with it. A change
-        // refused against what we hold is checked once more against everything in this batch
-        // (built only then, as it copies the document), which may show it is in the causal past
-        // of a revocation and so still valid.
-        let mut candidate: Option<Automerge> = None;
-        let mut accepted: Vec<(Change, Proof)> = Vec::new();
-        let mut refused: HashSet<ChangeHash> = HashSet::new();
-        let mut reasons = Vec::new();
-        for (change, proof, author) in &ordered {
-            if change
-                .deps()
-                .iter()
-                .any(|d| refused.contains(d) || self.refused.contains(d))
-            {
-                refused.insert(change.hash());
-                continue;
-            }
-            let verdict = self
-                .authorize(&lineage, change, author.as_ref(), None)
-                .or_else(|_| {
-                    let all = candidate.get_or_insert_with(|| {
-                        let mut doc = base_doc.clone();
-                        let _ = doc.apply_changes(
-                            ordered
-                                .iter()
-                                .map(|(c, _, _)| c.clone())
-                                .collect::<Vec<_>>(),
-                        );
-                        doc
-                    });
-                    self.authorize(&lineage, change, author.as_ref(), Some(all))
-                });
-            match verdict {
-                Ok(()) => accepted.push((change.clone(), proof.clone())),
-                Err(e) => {
-                    refused.insert(change.hash());
-                    reasons.push(e.to_string());
-                }
-            }
-        }
-        for reason in reasons {
-            if let Some(peer) = peer {
-                self.reject(peer, Some(id), reason);
-            }
-        }
-        // Changes that could not even be ordered because they build on a refused change are
-        // refused too, so a peer that keeps them is not asked for them again and again.
-        self.refused.extend(refused.iter().copied());
-        loop {
-            let more: Vec<ChangeHash> = deps_of
-                .iter()
-                .filter(|(hash, deps)| {
-                    !self.refused.contains(*hash) && deps.iter().any(|d| self.refused.contains(d))
-                })
-                .map(|(hash, _)| *hash)
-                .collect();
-            if more.is_empty() {
-                break;
-            }
-            self.refused.extend(more);
-        }
-        if accepted.is_empty() {
-            return Ok(());
-        }
-        if !exists {
-            self.docs.insert(
-                id,
-                Loaded {
-                    artefact: Artefact {
-                        id,
-                        doc: Automerge::new(),
-                    },
-                    proofs: HashMap::new(),
-                    logged: 0,
-                    blob_refs: HashSet::new(),
-                },
-            );
-        }
-        self.owners.insert(id, owner);
-        self.remember_root_owner(&lineage);
-        let loaded = self
-            .docs
-            .get_mut(&id)
-            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
-        loaded
-            .artefact
-            .doc
-            .apply_changes(accepted.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>())
-            .map_err(|e| EngineError::Refused(format!("changes do not apply: {e}")))?;
-        let stored: Vec<StoredChange> = accepted
-            .into_iter()
-            .map(|(c, p)| StoredChange {
-                hash: c.hash(),
-                bytes: c.raw_bytes().to_vec(),
-                proof: p,
-            })
-            .collect();
-        for s in &stored {
-            loaded.proofs.insert(s.hash, s.proof.clone());
-        }
-        loaded.logged += stored.len();
-        self.store.append_changes(&id, &stored).map_err(store_err)?;
-        self.after_update(id, peer)?;
-        self.store.flush().map_err(store_err)?;
-        Ok(())
     }
 
     // ----- bookkeeping ------------------------------------------------------------------
@@ -1649,49 +1356,100 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     }
 }
 
-/// The changes whose dependencies are all present (in `doc` or earlier in the result), in an
-/// order in which they can be applied; changes already in `doc` or with missing dependencies
-/// are left out, so nothing sits half-applied in automerge's queue without a stored proof.
-fn causal_order<T, U>(doc: &Automerge, changes: Vec<(Change, T, U)>) -> Vec<(Change, T, U)> {
-    let mut pending = changes;
-    let mut ordered = Vec::new();
-    let mut known: HashSet<ChangeHash> = HashSet::new();
-    loop {
-        let before = pending.len();
-        let mut rest = Vec::new();
-        for item in pending {
-            let hash = item.0.hash();
-            if doc.get_change_by_hash(&hash).is_some() || known.contains(&hash) {
-                continue;
-            }
-            let ready = item
-                .0
-                .deps()
-                .iter()
-                .all(|d| known.contains(d) || doc.get_change_by_hash(d).is_some());
-            if ready {
-                known.insert(hash);
-                ordered.push(item);
-            } else {
-                rest.push(item);
-            }
-        }
-        pending = rest;
-        if pending.is_empty() || pending.len() == before {
-            return ordered;
-        }
-    }
-}
-
-/// Is `change` in the causal past of `heads` in `doc`? (False when `doc` lacks any of them.)
-fn in_causal_past(doc: &Automerge, change: &ChangeHash, heads: &[Head]) -> bool {
-    let heads = heads_from_wire(heads);
-    if doc.get_change_by_hash(change).is_none()
-        || heads.iter().any(|h| doc.get_change_by_hash(h).is_none())
+/// Whether a snapshot of `doc` stays within what a receiver decodes from one message
+/// ([`signed::DecodeBudget::per_message`]); a larger artefact travels as batches of changes.
+fn snapshot_fits(doc: &Automerge) -> bool {
+    let stats = doc.stats();
+    if stats.num_ops > signed::MAX_OPS_PER_MESSAGE / 2
+        || stats.num_changes > signed::MAX_CHANGES_PER_MESSAGE as u64
     {
         return false;
     }
-    !doc.get_changes(&heads).iter().any(|c| c.hash() == *change)
+    // Compressed columns inflate on the receiver: bound what they inflate to, and measure it
+    // only when the document is big enough for that to matter.
+    let limit = signed::MAX_INFLATED_BYTES_PER_MESSAGE / 2;
+    stats.num_ops < 100_000 || (doc.save_nocompress().len() as u64) <= limit
+}
+
+/// How much one `Changes` response may carry.
+#[derive(Clone, Copy, Debug)]
+struct BatchLimits {
+    bytes: usize,
+    ops: u64,
+    changes: usize,
+}
+
+impl BatchLimits {
+    /// What a receiver decodes from one message (`signed::DecodeBudget::per_message`).
+    const PER_MESSAGE: BatchLimits = BatchLimits {
+        bytes: CHANGES_BATCH_BYTES,
+        ops: signed::MAX_OPS_PER_MESSAGE,
+        changes: signed::MAX_CHANGES_PER_MESSAGE,
+    };
+}
+
+/// The changes to send a peer, in the order given, cut so that the receiver's budget for one
+/// message holds them (`limits`; an origin also costs its text's length to recompute). An origin
+/// travels right before the first signed change that uses it, never in another batch (the
+/// receiver admits an origin only together with the signed change that names it). Changes
+/// without a recorded proof are never served. `blob_len` gives an origin's text size.
+fn batch_for_peer(
+    changes: Vec<Change>,
+    proofs: &HashMap<ChangeHash, Proof>,
+    limits: BatchLimits,
+    blob_len: impl Fn(&BlobHash) -> usize,
+) -> Vec<WireChange> {
+    let mut origins: HashMap<ChangeHash, (Change, Proof)> = HashMap::new();
+    let mut units: Vec<Vec<(Change, Proof)>> = Vec::new();
+    for change in changes {
+        let Some(proof) = proofs.get(&change.hash()) else {
+            continue;
+        };
+        if matches!(proof, Proof::Origin { .. }) {
+            origins.insert(change.hash(), (change, proof.clone()));
+            continue;
+        }
+        let mut unit: Vec<(Change, Proof)> = change
+            .deps()
+            .iter()
+            .filter_map(|d| origins.remove(d))
+            .collect();
+        unit.push((change, proof.clone()));
+        units.push(unit);
+    }
+    // Origins nobody here uses (the peer has their users already) go last, one unit each.
+    let mut rest: Vec<(Change, Proof)> = origins.into_values().collect();
+    rest.sort_by_key(|(c, _)| c.hash());
+    units.extend(rest.into_iter().map(|o| vec![o]));
+
+    let mut out = Vec::new();
+    let (mut bytes, mut ops) = (0usize, 0u64);
+    for unit in units {
+        let unit_bytes: usize = unit.iter().map(|(c, _)| c.raw_bytes().len()).sum();
+        let unit_ops: u64 = unit
+            .iter()
+            .map(|(c, p)| {
+                let text = match p {
+                    Proof::Origin { blob, .. } => blob_len(blob) as u64,
+                    Proof::Signed { .. } => 0,
+                };
+                c.len() as u64 + text
+            })
+            .sum();
+        let over = bytes + unit_bytes > limits.bytes
+            || ops + unit_ops > limits.ops
+            || out.len() + unit.len() > limits.changes;
+        if over && !out.is_empty() {
+            break;
+        }
+        bytes += unit_bytes;
+        ops += unit_ops;
+        out.extend(unit.into_iter().map(|(c, proof)| WireChange {
+            bytes: c.raw_bytes().to_vec(),
+            proof,
+        }));
+    }
+    out
 }
 
 /// The artefact whose genesis an artefact's document starts from: the last of its lineage.
@@ -1736,6 +1494,9 @@ fn request_id(request: &Request) -> Option<ArtefactId> {
 
 mod adoption;
 pub(crate) mod curation;
+#[cfg(test)]
+mod hostile_tests;
+mod ingest;
 mod proposals;
 #[cfg(test)]
 mod tests;
@@ -1744,3 +1505,4 @@ mod trust_tests;
 
 pub use adoption::{AdaptationState, UpstreamMerge, UpstreamProposal};
 pub use curation::{EndorsementState, RevokeTarget, Role};
+pub use ingest::PreparedResponse;

@@ -45,7 +45,7 @@ fn publish() -> Artefact {
         executable: false,
     }];
     let actor = signed_actor(&bergen_key().public(), [1; 8]);
-    Artefact::genesis(&meta(), &files, actor, T0, "publish")
+    Artefact::genesis(&meta(), &files, actor, T0, "publish", false)
         .expect("genesis")
         .0
 }

@@ -545,13 +545,22 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         owner
     }
 
-    /// The access list in force (owner only and public when none was signed).
+    /// The access list in force (owner only and public when none was signed). A restricted
+    /// artefact without a valid access list is shown as what it then is: readable by its owner
+    /// alone (`readers: Some([])`), never public.
     pub fn access(&mut self, id: &ArtefactId) -> Result<AccessView, EngineError> {
         let owner = self
             .owner_of(id)
             .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        let restricted = self.is_restricted(id);
         Ok(match &self.trust {
-            Some(t) => t.access(id, owner),
+            Some(t) => {
+                let mut view = t.access(id, owner);
+                if restricted && view.readers.is_none() {
+                    view.readers = Some(Vec::new());
+                }
+                view
+            }
             None => AccessView {
                 owner,
                 maintainers: Vec::new(),
@@ -616,6 +625,10 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         keys
     }
 
+    /// Whether the artefact is kept to the organisations its access list names. A valid access
+    /// list decides; without one, the artefact is what its genesis says it was born as
+    /// (`publish --share-with` marks it restricted there). Fails closed: an artefact whose owner
+    /// cannot be read, or that this node does not hold, counts as restricted.
     pub(super) fn is_restricted(&mut self, id: &ArtefactId) -> bool {
         if self.trust.is_none() {
             return false;
@@ -624,24 +637,38 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             // No readable owner: treat as restricted, so nothing leaks by mistake.
             return true;
         };
-        self.trust
-            .as_ref()
-            .is_some_and(|t| t.access(id, owner).readers.is_some())
+        let born_restricted = self.born_restricted(id);
+        let Some(trust) = self.trust.as_ref() else {
+            return false;
+        };
+        let access = trust.access(id, owner);
+        match access.statement {
+            Some(_) => access.readers.is_some(),
+            None => born_restricted,
+        }
     }
 
     /// May `peer` be shown artefact `id`? Public artefacts: anyone. Restricted ones: nodes of
-    /// the owner or of a listed reader organisation, identified by their transport key.
+    /// the owner, of a listed reader organisation or of a maintainer, identified by their
+    /// transport key; with no valid access list, the owner's nodes alone.
     pub(super) fn peer_may_read(&mut self, peer: &P, id: &ArtefactId) -> bool {
         if !self.is_restricted(id) {
             return true;
         }
-        let (Some(key), Some(owner)) = (self.peer_keys.get(peer).copied(), self.owner_of(id))
-        else {
+        let Some(key) = self.peer_keys.get(peer).copied() else {
             return false;
         };
-        self.trust
-            .as_ref()
-            .is_some_and(|t| t.may_read(id, owner, &key))
+        let Ok(access) = self.access(id) else {
+            return false;
+        };
+        let Some(trust) = self.trust.as_ref() else {
+            return false;
+        };
+        let readers = access.readers.unwrap_or_default();
+        trust
+            .orgs_of_node(&key)
+            .iter()
+            .any(|o| *o == access.owner || readers.contains(o) || access.maintainers.contains(o))
     }
 
     /// Checks that this node may write to `id` before it makes a change nobody would accept.

@@ -242,7 +242,8 @@ fn a_non_maintainer_change_is_refused_everywhere_until_granted() {
         id,
         heads: vec![Head::from(change.hash())],
         changes: wire_changes.clone(),
-        origin_blobs: vec![],
+        // As a real node sends it: the origin's blob travels with it.
+        origin_blobs: vec![WireBlob(b"# DPIA\n\nRisiko: lav\n".to_vec())],
     };
     net.nodes[KS].handle_response(TRONDHEIM, &pull, &response.encode());
     assert!(net.nodes[KS]

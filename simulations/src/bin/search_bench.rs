@@ -361,8 +361,9 @@ fn build_commons(args: &Args, rng: &mut StdRng) -> Result<Vec<Synthetic>> {
         let mut nonce = [0u8; 8];
         nonce.copy_from_slice(&(n as u64).to_le_bytes());
         let actor = signed_actor(&node.public(), nonce);
-        let (artefact, _) = Artefact::genesis(&meta, &new_files, actor, meta.created, "publish")
-            .context("genesis")?;
+        let (artefact, _) =
+            Artefact::genesis(&meta, &new_files, actor, meta.created, "publish", false)
+                .context("genesis")?;
         let entry = CatalogEntry::build(&artefact, None);
         let body = body_text(files.iter().map(|(p, t)| (p.as_str(), t.as_bytes())));
         out.push(Synthetic { entry, body });
