@@ -37,6 +37,7 @@ use tokio::sync::{mpsc, oneshot};
 
 mod adoption_api;
 mod catalog_api;
+mod checking;
 #[cfg(test)]
 mod flood_tests;
 #[cfg(test)]
@@ -232,6 +233,7 @@ pub async fn run(
     }
     let config_network = config.network.clone();
     let search_dir = home.search_path();
+    let (checker, checked_rx) = checking::Checker::new();
     let mut node = Node {
         swarm,
         engine,
@@ -249,6 +251,7 @@ pub async fn run(
         work: PeerWork::new(work_limits(&config_network)),
         requests: PeerRequests::new(MAX_IN_FLIGHT_PER_PEER, MAX_QUEUED_PER_PEER),
         catalog: catalog_api::CatalogState::open(&search_dir),
+        checker,
         test_hooks,
     };
     tracing::info!(peer_id = %node.swarm.local_peer_id(), org = %node.config.org.name, "node starting");
@@ -265,7 +268,7 @@ pub async fn run(
     node.seed_dht();
     node.redial_known();
     node.keep_reservations();
-    node.event_loop(calls_rx, shutdown).await;
+    node.event_loop(calls_rx, checked_rx, shutdown).await;
     // The event loop dropped its end of the call channel: the control task stops accepting,
     // delivers the answers already given (the one to `node stop` among them), and ends.
     if let Some(portal) = portal_task {
@@ -369,6 +372,8 @@ struct Node {
     requests: PeerRequests<PeerId, Request>,
     /// The catalogue and its full-text index.
     catalog: catalog_api::CatalogState,
+    /// Checks peers' replies on workers, off this loop.
+    checker: checking::Checker,
     test_hooks: bool,
 }
 
@@ -395,6 +400,7 @@ impl Node {
     async fn event_loop(
         &mut self,
         mut calls: mpsc::Receiver<ControlCall>,
+        mut checked: mpsc::UnboundedReceiver<checking::Checked>,
         shutdown: impl Future<Output = ()>,
     ) {
         let mut redial = tokio::time::interval(REDIAL_CHECK_EVERY);
@@ -407,6 +413,7 @@ impl Node {
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                Some(done) = checked.recv() => self.on_checked(done),
                 call = calls.recv() => match call {
                     Some(call) => {
                         if self.on_call(call) {
@@ -1016,7 +1023,8 @@ impl Node {
                     response,
                 } => {
                     if let Some((peer, request)) = self.outstanding.remove(&request_id) {
-                        self.engine.handle_response(peer, &request, &response);
+                        // Checked on a worker; the engine takes it in when that is done.
+                        self.checker.submit(peer, request, response);
                         self.request_finished(peer);
                     }
                 }
@@ -1037,6 +1045,30 @@ impl Node {
                 tracing::debug!(%peer, "inbound request failed: {error}");
             }
             request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    /// A peer's reply was checked off the loop: the engine takes it in, or, when checking gave
+    /// up, counts the request as failed and the peer as having sent bad data.
+    fn on_checked(&mut self, done: checking::Checked) {
+        let checking::Checked {
+            peer,
+            request,
+            outcome,
+            took,
+        } = done;
+        if took > Duration::from_secs(1) {
+            tracing::info!(%peer, ?took, "checking a reply took long");
+        }
+        match outcome {
+            Ok(prepared) => self
+                .engine
+                .handle_prepared_response(peer, &request, prepared),
+            Err(reason) => {
+                tracing::warn!(%peer, "reply refused: {reason}");
+                self.engine.handle_request_failed(peer, &request);
+                self.penalise(&peer.to_string(), &reason);
+            }
         }
     }
 
