@@ -1049,9 +1049,13 @@ fn displaced_map(layout: &DiskLayout) -> BTreeMap<String, String> {
 
 /// The warning for a displaced file: what happened and what to do.
 pub fn displaced_warning(d: &Displaced) -> String {
+    displaced_text(&d.path, &d.disk, &d.clashes_with)
+}
+
+/// [`displaced_warning`] from its parts.
+pub fn displaced_text(path: &str, disk: &str, clashes_with: &str) -> String {
     format!(
-        "{} is written as {} because its name clashes with {} (both are in the artefact, added by concurrent changes, and Windows and macOS cannot hold both); rename one of them, e.g. `mv {} NEW-NAME`, and commit",
-        d.path, d.disk, d.clashes_with, d.disk
+        "{path} is written as {disk} because its name clashes with {clashes_with} (both are in the artefact, added by concurrent changes, and Windows and macOS cannot hold both); rename one of them, e.g. `mv {disk} NEW-NAME`, and commit"
     )
 }
 
@@ -1392,5 +1396,268 @@ mod tests {
             Checkout::find(dir.path()),
             Err(WorkdirError::NotACheckout { .. })
         ));
+    }
+
+    // ----- issue 10: discovery, homes, symlinks, clashes ----------------------------------
+
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    fn chmod(path: &Path, mode: u32) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn plant_manifest(dir: &Path) {
+        std::fs::create_dir_all(dir.join(META_DIR)).unwrap();
+        std::fs::write(
+            dir.join(META_DIR).join(MANIFEST_FILE),
+            r#"{"id":"planted","base_heads":[],"files":{}}"#,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn find_never_uses_a_manifest_in_a_world_writable_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        let mine = shared.join("mine");
+        std::fs::create_dir_all(&mine).unwrap();
+        plant_manifest(&shared);
+        chmod(&shared, 0o1777);
+        let uid = current_uid();
+        for start in [&mine, &shared] {
+            let err = Checkout::find_within(start, uid, None).unwrap_err();
+            assert!(
+                matches!(&err, WorkdirError::NotACheckout { note, .. } if note.contains("everyone may write")),
+                "{err}"
+            );
+        }
+        // The same directory, private, is found.
+        chmod(&shared, 0o700);
+        assert_eq!(
+            Checkout::find_within(&mine, uid, None).unwrap().manifest.id,
+            "planted"
+        );
+    }
+
+    #[test]
+    fn find_stops_at_another_users_directory_and_at_home() {
+        let dir = tempfile::tempdir().unwrap();
+        let outer = dir.path().join("outer");
+        let home = outer.join("home");
+        let work = home.join("work");
+        std::fs::create_dir_all(&work).unwrap();
+        plant_manifest(&outer);
+        let uid = current_uid();
+        let home_abs = std::fs::canonicalize(&home).unwrap();
+        // Above $HOME is never looked at.
+        assert!(matches!(
+            Checkout::find_within(&work, uid, Some(&home_abs)),
+            Err(WorkdirError::NotACheckout { .. })
+        ));
+        assert!(Checkout::find_within(&work, uid, None).is_ok());
+        // For another user, the directories are not theirs: nothing is found.
+        let err = Checkout::find_within(&work, uid.wrapping_add(1), None).unwrap_err();
+        assert!(
+            matches!(&err, WorkdirError::NotACheckout { note, .. } if note.contains("another user")),
+            "{err}"
+        );
+    }
+
+    fn binding(key: &str) -> HomeBinding {
+        HomeBinding {
+            path: format!("/homes/{key}"),
+            public_key: key.repeat(32),
+        }
+    }
+
+    #[test]
+    fn a_checkout_belongs_to_its_home() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("co");
+        let mut co = Checkout::create_for(&root, "id", &[], &[], Some(binding("aa"))).unwrap();
+        assert_eq!(co.check_home(&binding("aa")).unwrap(), None);
+        let err = co.check_home(&binding("bb")).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("belongs to") && text.contains("/homes/aa") && text.contains("--home"),
+            "{text}"
+        );
+        // An older manifest without a home is accepted with a warning and bound on save.
+        let mut legacy = Checkout::create(&dir.path().join("old"), "id", &[], &[]).unwrap();
+        let warning = legacy.check_home(&binding("bb")).unwrap().unwrap();
+        assert!(warning.contains("older allmenning"), "{warning}");
+        legacy.save().unwrap();
+        let mut reopened = Checkout::open(&legacy.root).unwrap();
+        assert_eq!(reopened.manifest.home, Some(binding("bb")));
+        assert!(reopened.check_home(&binding("aa")).is_err());
+    }
+
+    #[test]
+    fn writes_never_go_through_a_symlinked_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::write(outside.join("x.txt"), "outside\n").unwrap();
+        let files = vec![("sub/x.txt".to_string(), b"x".to_vec(), false)];
+        let co = Checkout::create(&dir.path().join("co"), "id", &[], &files).unwrap();
+        std::fs::remove_dir_all(co.root.join("sub")).unwrap();
+        symlink(&outside, co.root.join("sub")).unwrap();
+        for result in [
+            co.write_file("sub/new.txt", b"evil", false),
+            co.write_file("sub/deeper/new.txt", b"evil", false),
+            co.remove_file("sub/x.txt"),
+        ] {
+            assert!(
+                matches!(result, Err(WorkdirError::Symlink { .. })),
+                "{result:?}"
+            );
+        }
+        assert!(!outside.join("new.txt").exists());
+        assert!(!outside.join("deeper").exists());
+        assert_eq!(
+            std::fs::read_to_string(outside.join("x.txt")).unwrap(),
+            "outside\n"
+        );
+        // What is behind the link is not part of the checkout, nor read.
+        assert_eq!(co.read_file("sub/x.txt").unwrap(), None);
+        assert_eq!(co.status().unwrap().deleted, ["sub/x.txt"]);
+    }
+
+    #[test]
+    fn a_link_where_a_file_goes_is_replaced_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "victim").unwrap();
+        let co = Checkout::create(&dir.path().join("co"), "id", &[], &[]).unwrap();
+        symlink(&victim, co.root.join("a.txt")).unwrap();
+        co.write_file("a.txt", b"mine", true).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "victim");
+        let meta = std::fs::symlink_metadata(co.root.join("a.txt")).unwrap();
+        assert!(meta.is_file());
+        assert!(walk::is_executable(&meta));
+        assert_eq!(std::fs::read(co.root.join("a.txt")).unwrap(), b"mine");
+    }
+
+    fn clash_files() -> Vec<(String, Vec<u8>, bool)> {
+        vec![
+            ("README.md".to_string(), b"Bergen\n".to_vec(), false),
+            ("readme.md".to_string(), b"Trondheim\n".to_vec(), false),
+            ("a".to_string(), b"file a\n".to_vec(), false),
+            ("a/b".to_string(), b"inside a\n".to_vec(), false),
+        ]
+    }
+
+    #[test]
+    fn clashing_paths_are_placed_apart_and_read_back_as_themselves() {
+        let dir = tempfile::tempdir().unwrap();
+        let co = Checkout::create(&dir.path().join("co"), "id", &[], &clash_files()).unwrap();
+        let on_disk: Vec<&str> = ["README.md", "readme.md.clash-1", "a", "a.clash-1/b"].into();
+        for disk in on_disk {
+            assert!(co.root.join(disk).is_file(), "{disk}");
+        }
+        assert_eq!(co.disk_path("readme.md"), "readme.md.clash-1");
+        assert_eq!(co.displaced().len(), 2);
+        let warning = displaced_warning(&co.displaced()[1]);
+        assert!(
+            warning.contains("readme.md.clash-1") && warning.contains("README.md"),
+            "{warning}"
+        );
+        // Not new files: the artefact's own.
+        let reopened = Checkout::open(&co.root).unwrap();
+        assert!(reopened.status().unwrap().is_empty());
+        assert_eq!(reopened.cached_base("a/b").unwrap(), b"inside a\n");
+        std::fs::write(co.root.join("readme.md.clash-1"), "endret\n").unwrap();
+        assert_eq!(reopened.status().unwrap().modified, ["readme.md"]);
+        // A new file under the displaced one's own name is pointed out, not mixed up.
+        std::fs::write(co.root.join("readme.md"), "stray\n").unwrap();
+        assert!(matches!(reopened.status(), Err(WorkdirError::Stray { .. })));
+    }
+
+    #[test]
+    fn a_commit_refuses_new_paths_that_break_the_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = vec![("README.md".to_string(), b"x".to_vec(), false)];
+        let co = Checkout::create(&dir.path().join("co"), "id", &[], &files).unwrap();
+        for (name, what) in [("readme.MD", "letter case"), ("CON.txt", "device name")] {
+            std::fs::write(co.root.join(name), "y").unwrap();
+            let (work, _) = co.scan().unwrap();
+            let changes = compare(&co.manifest.files, &work);
+            let err = check_new_paths(&changes, &work).unwrap_err().to_string();
+            assert!(err.contains(what) && err.contains(name), "{err}");
+            std::fs::remove_file(co.root.join(name)).unwrap();
+        }
+        std::fs::write(co.root.join("ok.md"), "y").unwrap();
+        let (work, _) = co.scan().unwrap();
+        check_new_paths(&compare(&co.manifest.files, &work), &work).unwrap();
+    }
+
+    #[test]
+    fn pull_moves_files_to_the_new_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        // Trondheim's checkout holds readme.md under its own name; the remote now also holds
+        // README.md, which comes first in byte order.
+        let files = vec![("readme.md".to_string(), b"Trondheim\n".to_vec(), false)];
+        let mut co = Checkout::create(&dir.path().join("co"), "id", &[], &files).unwrap();
+        let mut remote = co.manifest.files.clone();
+        remote.insert("README.md".into(), entry("Bergen\n"));
+        let contents: BTreeMap<String, (Vec<u8>, bool)> = [
+            ("README.md".to_string(), (b"Bergen\n".to_vec(), false)),
+            ("readme.md".to_string(), (b"Trondheim\n".to_vec(), false)),
+        ]
+        .into();
+        let (work, _) = co.scan().unwrap();
+        let plan = co.plan_pull(&work, &remote).unwrap();
+        assert_eq!(plan.write, ["README.md"]);
+        assert!(plan.conflicts.is_empty());
+        co.apply_pull(&plan, &remote, &contents).unwrap();
+        co.save().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(co.root.join("readme.md.clash-1")).unwrap(),
+            "Trondheim\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(co.root.join("README.md")).unwrap(),
+            "Bergen\n"
+        );
+        assert!(Checkout::open(&co.root)
+            .unwrap()
+            .status()
+            .unwrap()
+            .is_empty());
+
+        // Once README.md is gone (committed elsewhere, or here), readme.md moves back.
+        co.remove_file("README.md").unwrap();
+        co.set_base("README.md", None).unwrap();
+        co.relayout().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(co.root.join("readme.md")).unwrap(),
+            "Trondheim\n"
+        );
+        assert!(!co.root.join("readme.md.clash-1").exists());
+        assert!(co.manifest.displaced.is_empty());
+        assert!(co.status().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_move_never_overwrites_an_untracked_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = vec![("readme.md".to_string(), b"T".to_vec(), false)];
+        let mut co = Checkout::create(&dir.path().join("co"), "id", &[], &files).unwrap();
+        std::fs::write(co.root.join("readme.md.clash-1"), "mine").unwrap();
+        let mut remote = co.manifest.files.clone();
+        remote.insert("README.md".into(), entry("B"));
+        let contents: BTreeMap<String, (Vec<u8>, bool)> =
+            [("README.md".to_string(), (b"B".to_vec(), false))].into();
+        let plan = PullPlan {
+            write: vec!["README.md".into()],
+            ..PullPlan::default()
+        };
+        let err = co.apply_pull(&plan, &remote, &contents).unwrap_err();
+        assert!(matches!(err, WorkdirError::Occupied { .. }), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(co.root.join("readme.md.clash-1")).unwrap(),
+            "mine"
+        );
+        assert!(!co.root.join("README.md").exists(), "nothing changed");
     }
 }

@@ -5,7 +5,7 @@ use crate::client::Client;
 use crate::error::CliError;
 use crate::outln;
 use crate::output::{print_json, short, warn};
-use crate::workdir::{displaced_warning, Checkout, FileEntry, Tree};
+use crate::workdir::{displaced_text, Checkout, FileEntry, Tree};
 use allmenning_protocol::artefact::path::Displaced;
 use std::collections::BTreeMap;
 
@@ -50,6 +50,13 @@ pub struct DisplacedFile {
     pub disk: String,
     /// The path whose name it would collide with.
     pub clashes_with: String,
+}
+
+impl DisplacedFile {
+    /// What to tell the user about it.
+    pub fn warning(&self) -> String {
+        displaced_text(&self.path, &self.disk, &self.clashes_with)
+    }
 }
 
 impl From<Displaced> for DisplacedFile {
@@ -106,11 +113,7 @@ pub async fn run(ctx: &Ctx, args: PullArgs) -> anyhow::Result<()> {
     let before = checkout.manifest.base_heads.clone();
     let report = pull(&mut client, &mut checkout).await?;
     for displaced in &report.displaced {
-        warn(&displaced_warning(&Displaced {
-            path: displaced.path.clone(),
-            disk: displaced.disk.clone(),
-            clashes_with: displaced.clashes_with.clone(),
-        }));
+        warn(&displaced.warning());
     }
     if args.json {
         return print_json(&report);

@@ -63,10 +63,7 @@ pub async fn run(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<()> {
         .map(DisplacedFile::from)
         .collect();
     for d in &report.displaced {
-        warn(&format!(
-            "{} is kept as {} in this checkout: its name clashes with {}; rename one of them and commit",
-            d.path, d.disk, d.clashes_with
-        ));
+        warn(&d.warning());
     }
     if args.json {
         return print_json(&report);

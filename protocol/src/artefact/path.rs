@@ -519,7 +519,9 @@ pub fn disk_layout<'a>(paths: impl IntoIterator<Item = &'a str>) -> DiskLayout {
         placed.insert(&disk);
         placed_by.insert(fold_key(&disk), path.to_string());
         if disk != path {
-            layout.by_path.insert(path.to_string(), layout.displaced.len());
+            layout
+                .by_path
+                .insert(path.to_string(), layout.displaced.len());
             layout.displaced.push(Displaced {
                 path: path.to_string(),
                 disk,
@@ -554,7 +556,6 @@ fn free_name(folder: &str, name: &str, placed: &PathIndex, all: &PathIndex) -> S
         n += 1;
     }
 }
-
 
 #[cfg(test)]
 mod tests {
