@@ -121,6 +121,16 @@ impl Ctx {
         Ok(Home::resolve(self.global.home.clone())?)
     }
 
+    /// This home as a checkout records it: its canonical path and the node's public key.
+    pub fn home_binding(&self) -> anyhow::Result<crate::workdir::HomeBinding> {
+        let home = self.home()?;
+        let path = std::fs::canonicalize(&home.dir).unwrap_or_else(|_| home.dir.clone());
+        Ok(crate::workdir::HomeBinding {
+            path: path.display().to_string(),
+            public_key: home.node_key()?.public().to_hex(),
+        })
+    }
+
     /// A connection to the running node of this home.
     pub async fn client(&self) -> anyhow::Result<Client> {
         let home = self.home()?;
@@ -175,8 +185,14 @@ pub struct CheckoutDir {
 }
 
 impl CheckoutDir {
-    pub fn open(&self) -> anyhow::Result<crate::workdir::Checkout> {
-        Ok(crate::workdir::Checkout::find(&self.dir)?)
+    /// The checkout at or above DIR, if it belongs to this command's home (a checkout that
+    /// does not say which home it belongs to is accepted with a warning).
+    pub fn open(&self, ctx: &Ctx) -> anyhow::Result<crate::workdir::Checkout> {
+        let mut checkout = crate::workdir::Checkout::find(&self.dir)?;
+        if let Some(warning) = checkout.check_home(&ctx.home_binding()?)? {
+            crate::output::warn(&warning);
+        }
+        Ok(checkout)
     }
 }
 

@@ -13,6 +13,11 @@ macro_rules! outln {
     }};
 }
 
+/// Prints a warning on stderr (stdout stays clean for JSON and pipes).
+pub fn warn(text: &str) {
+    eprintln!("warning: {text}");
+}
+
 /// Writes `text` as is to stdout.
 pub fn print(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();

@@ -76,7 +76,10 @@ pub fn walk(root: &Path, options: WalkOptions) -> Result<Vec<WalkedFile>, WalkEr
                 return true;
             }
             let name = entry.file_name().to_string_lossy();
-            !(ALWAYS_EXCLUDED.contains(&name.as_ref())
+            // In any letter case: on Windows and macOS `.GIT` is the git directory.
+            !(ALWAYS_EXCLUDED
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(&name))
                 || (default_excludes && DEFAULT_EXCLUDED.contains(&name.as_ref())))
         });
     let mut files = Vec::new();

@@ -599,6 +599,18 @@ struct FakeNode {
 impl FakeNode {
     async fn start() -> FakeNode {
         let home = tempfile::tempdir().unwrap();
+        // A node key, as a real home has: checkouts record the node they belong to.
+        {
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let mut key = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(home.path().join(allmenning_node::home::KEY_FILE))
+                .unwrap();
+            key.write_all("07".repeat(32).as_bytes()).unwrap();
+        }
         let socket = allmenning_node::home::Home {
             dir: home.path().to_path_buf(),
         }
@@ -675,7 +687,7 @@ async fn checkout_edit_commit_and_pull() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("co");
 
-    let mut co = checkout::checkout(&mut node.client().await, &id[..8], &dir)
+    let mut co = checkout::checkout(&mut node.client().await, &id[..8], &dir, None)
         .await
         .unwrap();
     assert_eq!(co.manifest.id, id);
@@ -735,7 +747,7 @@ async fn pull_refuses_to_overwrite_local_edits_and_changes_nothing() {
         .await;
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("co");
-    let mut co = checkout::checkout(&mut node.client().await, &id, &dir)
+    let mut co = checkout::checkout(&mut node.client().await, &id, &dir, None)
         .await
         .unwrap();
     let manifest_before = co.manifest.clone();

@@ -1,7 +1,9 @@
 //! The control socket: how the CLI talks to its running node.
 //!
 //! A Unix domain socket in the node's home directory, so that only the local user can reach it:
-//! the file is made 0600 right after binding, and the home directory itself is 0700. There is no
+//! the socket is created 0600 inside a fresh 0700 directory and only then renamed into place, so
+//! it is never reachable with looser permissions, whatever the umask (and the node refuses a home
+//! that others may write to, see [`crate::home::Home::check_private`]). There is no
 //! TCP port and no authentication token to leak. The protocol is newline-delimited JSON so that it
 //! can be driven with `socat` when debugging:
 //!
@@ -22,7 +24,7 @@ pub use api::*;
 
 use serde::{Deserialize, Serialize};
 use std::io::ErrorKind;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
@@ -30,6 +32,9 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Name of the socket file inside the node's home directory.
 pub const SOCKET_FILE: &str = "control.sock";
+
+/// The socket's name inside the staging directory of [`bind`].
+const STAGED_NAME: &str = "s";
 
 /// Longest request line the node accepts (256 MiB: publishing sends file contents inline).
 pub const MAX_REQUEST_LINE: usize = 256 * 1024 * 1024;
@@ -152,22 +157,35 @@ pub fn bind(socket: &Path) -> Result<ControlListener, ControlError> {
             })
         }
     }
-    let listener =
-        std::os::unix::net::UnixListener::bind(socket).map_err(|source| ControlError::Bind {
-            path: socket.to_path_buf(),
-            source,
-        })?;
+    let bind_err = |source| ControlError::Bind {
+        path: socket.to_path_buf(),
+        source,
+    };
+    // Created in a private directory beside it, made 0600 there, then renamed into place: a
+    // socket with the umask's looser mode is never at a path anyone else could reach (chmod
+    // after binding at the final path would leave that window open).
+    // Short names: a socket path may not exceed about 100 bytes, and the staged path must not
+    // be longer than the final one.
+    let dir = socket.parent().unwrap_or(Path::new("."));
+    let staging = dir.join(format!(".cs{}", std::process::id()));
+    remove_staging(&staging);
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&staging)
+        .map_err(bind_err)?;
+    let staged = staging.join(STAGED_NAME);
+    let bound = std::os::unix::net::UnixListener::bind(&staged)
+        .and_then(|listener| {
+            std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))?;
+            std::fs::rename(&staged, socket)?;
+            Ok(listener)
+        })
+        .map_err(bind_err);
+    remove_staging(&staging);
+    let listener = bound?;
     let guard = SocketGuard {
         path: socket.to_path_buf(),
     };
-    // Before the first accept: from here on only the node's user may connect. (The home directory
-    // is 0700 too, so nobody else could reach the socket in the instant before this.)
-    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
-        ControlError::Bind {
-            path: socket.to_path_buf(),
-            source,
-        }
-    })?;
     listener
         .set_nonblocking(true)
         .map_err(|source| ControlError::Bind {
@@ -175,6 +193,12 @@ pub fn bind(socket: &Path) -> Result<ControlListener, ControlError> {
             source,
         })?;
     Ok(ControlListener { listener, guard })
+}
+
+/// Removes a staging directory of [`bind`] and the socket in it, if present.
+fn remove_staging(staging: &Path) {
+    let _ = std::fs::remove_file(staging.join(STAGED_NAME));
+    let _ = std::fs::remove_dir(staging);
 }
 
 /// Accepts connections until `calls` is closed (the event loop is gone), handing every request to
@@ -634,6 +658,15 @@ mod tests {
         let listener = bind(&socket).unwrap();
         let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            left,
+            [std::ffi::OsString::from(SOCKET_FILE)],
+            "no staging left"
+        );
 
         let err = bind(&socket).unwrap_err();
         assert!(matches!(err, ControlError::AlreadyRunning { .. }), "{err}");

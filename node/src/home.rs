@@ -57,6 +57,12 @@ pub enum HomeError {
         .path.display()
     )]
     KeyPermissions { path: PathBuf, mode: u32 },
+    #[error(
+        "{} may be written by other users (mode {mode:04o}): they could replace the node's key, configuration or control socket; run `chmod 700 {}` and start the node again",
+        .dir.display(),
+        .dir.display()
+    )]
+    HomeNotPrivate { dir: PathBuf, mode: u32 },
     #[error("{} does not hold a key (expected 64 hex digits)", .path.display())]
     MalformedKey { path: PathBuf },
     #[error("cannot parse {}: {message}", .path.display())]
@@ -346,6 +352,21 @@ impl Home {
         self.dir.join(SEARCH_DIR)
     }
 
+    /// Refuses a home that group or others may write to: whoever can write there can swap the
+    /// node's key or configuration, or put their own socket where the CLI looks for the node's.
+    /// (`init` creates it 0700; this catches a home made or loosened by hand.)
+    pub fn check_private(&self) -> Result<(), HomeError> {
+        let meta = fs::metadata(&self.dir).map_err(io_err(&self.dir))?;
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o022 != 0 {
+            return Err(HomeError::HomeNotPrivate {
+                dir: self.dir.clone(),
+                mode,
+            });
+        }
+        Ok(())
+    }
+
     /// True when both the key and the configuration are in place.
     pub fn is_initialised(&self) -> bool {
         self.key_path().exists() && self.config_path().exists()
@@ -525,6 +546,32 @@ mod tests {
 
     fn mode(path: &Path) -> u32 {
         fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_home_others_may_write_to_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = Home {
+            dir: tmp.path().join("home"),
+        };
+        home.init(&org(), [7; 32], None, false).unwrap();
+        home.check_private().unwrap();
+        // Readable by others is fine (nothing secret is readable through the 0600 files).
+        fs::set_permissions(&home.dir, fs::Permissions::from_mode(0o755)).unwrap();
+        home.check_private().unwrap();
+        for loose in [0o770, 0o702, 0o777, 0o1777] {
+            fs::set_permissions(&home.dir, fs::Permissions::from_mode(loose)).unwrap();
+            let err = home.check_private().unwrap_err();
+            assert!(
+                matches!(err, HomeError::HomeNotPrivate { mode, .. } if mode == loose),
+                "{err}"
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("chmod 700 {}", home.dir.display())),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -258,6 +258,14 @@ pub(crate) enum NetError {
     Subscribe(String),
     #[error("could not start mDNS: {0}")]
     Mdns(#[source] std::io::Error),
+    #[error(
+        "could not listen on {addr}: {source}; another program (perhaps another allmenning node) uses that port: stop it, or give this node another port with --listen or `listen` in config.toml"
+    )]
+    PortInUse {
+        addr: Multiaddr,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("could not listen on {addr}: {source}")]
     Listen {
         addr: Multiaddr,
@@ -444,12 +452,46 @@ pub(crate) fn build_swarm(config: NetConfig) -> Result<Swarm<Behaviour>, NetErro
         .subscribe(&statements_topic())
         .map_err(|e| NetError::Subscribe(e.to_string()))?;
 
+    for addr in &config.listen {
+        probe_exclusive(addr)?;
+    }
     for addr in config.listen {
         swarm
             .listen_on(addr.clone())
             .map_err(|source| NetError::Listen { addr, source })?;
     }
     Ok(swarm)
+}
+
+/// Fails when a fixed TCP or UDP port in `addr` is taken, by binding it once, exclusively.
+///
+/// libp2p's TCP transport binds its listeners with `SO_REUSEPORT` (so that it can dial from the
+/// port it listens on), and Linux lets any number of sockets of one user share such a port: a
+/// second node on the same port would start, and the kernel would split incoming connections
+/// between the two. A plain socket without `SO_REUSEPORT` cannot share a port with anyone, so
+/// binding one first tells whether the port is free. (Port 0, a fresh port, needs no probe.)
+/// Two nodes started in the same instant could still both pass; that is the only gap left.
+pub(crate) fn probe_exclusive(addr: &Multiaddr) -> Result<(), NetError> {
+    let mut parts = addr.iter();
+    let ip: std::net::IpAddr = match parts.next() {
+        Some(Protocol::Ip4(ip)) => ip.into(),
+        Some(Protocol::Ip6(ip)) => ip.into(),
+        _ => return Ok(()),
+    };
+    let in_use = |source| NetError::PortInUse {
+        addr: addr.clone(),
+        source,
+    };
+    match parts.next() {
+        Some(Protocol::Tcp(port)) if port != 0 => {
+            drop(std::net::TcpListener::bind((ip, port)).map_err(in_use)?);
+        }
+        Some(Protocol::Udp(port)) if port != 0 => {
+            drop(std::net::UdpSocket::bind((ip, port)).map_err(in_use)?);
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1113,6 +1155,37 @@ mod tests {
             keypair.public().to_peer_id(),
             keypair_from_secret(secret).unwrap().public().to_peer_id()
         );
+    }
+
+    #[tokio::test]
+    async fn a_taken_port_is_refused_even_by_a_port_sharing_listener() {
+        // The first swarm listens on a fixed port (with SO_REUSEPORT, as libp2p does).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap();
+        let mut first = swarm_on(&addr.to_string());
+        let _ = listen_addr(&mut first).await;
+        let config = || NetConfig {
+            listen: vec![addr.clone()],
+            keypair: Keypair::generate_ed25519(),
+            limits: Limits::default(),
+            mdns: false,
+            kad_server: false,
+            relay: RelayConfig::default(),
+            autonat: AutonatTiming::default(),
+        };
+        let err = build_swarm(config())
+            .err()
+            .expect("a second swarm on the same port is refused");
+        assert!(matches!(&err, NetError::PortInUse { .. }), "{err}");
+        assert!(err.to_string().contains(&addr.to_string()), "{err}");
+        drop(first);
+        // Port 0 and non-IP addresses are not probed.
+        probe_exclusive(&"/ip4/127.0.0.1/tcp/0".parse().unwrap()).unwrap();
+        probe_exclusive(&"/dns4/example.invalid/tcp/1".parse().unwrap()).unwrap();
     }
 
     #[tokio::test]

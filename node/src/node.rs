@@ -99,6 +99,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
     let config = home.load_config()?;
+    home.check_private()?;
     let key = home.node_key()?;
     let listener = control::bind(&home.socket_path())?;
     let store = SledStore::open(&home.db_path())?;

@@ -8,6 +8,7 @@
 //! now, so a commit can never undo a concurrent change it did not see.
 
 pub mod origin;
+pub mod path;
 
 use crate::blob::BlobHash;
 use crate::identity::PublicKey;
@@ -19,7 +20,7 @@ use automerge::{
     ROOT,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -237,8 +238,8 @@ pub enum ArtefactError {
     Automerge(Box<automerge::AutomergeError>),
     #[error(transparent)]
     Origin(#[from] origin::OriginError),
-    #[error("invalid path {path:?}: {reason}")]
-    Path { path: String, reason: &'static str },
+    #[error(transparent)]
+    Path(#[from] path::PathError),
     #[error("no file {0:?} in the artefact")]
     NoSuchFile(String),
     #[error("the document has no genesis change for artefact {0}")]
@@ -281,35 +282,9 @@ impl From<automerge::AutomergeError> for ArtefactError {
 }
 
 /// Checks that a path from a user or a peer is a plain relative path that cannot escape a
-/// checkout directory.
+/// checkout directory and can be a file on every platform: the rule of [`path::validate_path`].
 pub fn validate_path(path: &str) -> Result<(), ArtefactError> {
-    let bad = |reason| {
-        Err(ArtefactError::Path {
-            path: path.to_string(),
-            reason,
-        })
-    };
-    if path.is_empty() {
-        return bad("empty");
-    }
-    if path.len() > MAX_PATH_BYTES {
-        return bad("too long");
-    }
-    if path.starts_with('/') {
-        return bad("absolute");
-    }
-    if path.contains('\\') || path.contains('\0') {
-        return bad("backslash or NUL");
-    }
-    for part in path.split('/') {
-        match part {
-            "" => return bad("empty component"),
-            "." | ".." => return bad("dot component"),
-            ".allmenning" | ".git" => return bad("reserved directory"),
-            _ => {}
-        }
-    }
-    Ok(())
+    Ok(path::validate_path(path)?)
 }
 
 /// An artefact's document, with the operations the engine needs.
@@ -332,9 +307,7 @@ impl Artefact {
         message: &str,
         restricted: bool,
     ) -> Result<(Artefact, Change), ArtefactError> {
-        for file in files {
-            validate_path(&file.path)?;
-        }
+        path::check_tree(files.iter().map(|f| f.path.as_str()))?;
         let mut doc = Automerge::new().with_actor(actor);
         doc.transact_with(
             |_| {
@@ -670,6 +643,7 @@ impl Artefact {
                 }
             }
         }
+        self.check_edit_paths(base, edits)?;
         let mut deps = base.to_vec();
         for (change, _, _) in &origins {
             deps.push(change.hash());
@@ -758,6 +732,47 @@ impl Artefact {
         );
         let change = hash.and_then(|h| self.doc.get_change_by_hash(&h));
         Ok(EditOutcome { origins, change })
+    }
+
+    /// The tree rule for an edit, as [`path::check_change_paths`] will judge the change: the
+    /// paths it adds (written or renamed to, and not in the tree at `base`) must be valid and
+    /// clash with nothing the tree keeps.
+    fn check_edit_paths(
+        &self,
+        base: &[ChangeHash],
+        edits: &[FileEdit],
+    ) -> Result<(), ArtefactError> {
+        let before: HashSet<String> = match self.map_obj(&ROOT, FILES, Some(base)) {
+            Some(files) => self.doc.keys_at(&files, base).collect(),
+            None => HashSet::new(),
+        };
+        let mut put: HashSet<&str> = HashSet::new();
+        let mut deleted: HashSet<&str> = HashSet::new();
+        for edit in edits {
+            match edit {
+                FileEdit::Write { path, .. } => {
+                    put.insert(path);
+                }
+                FileEdit::Delete { path } => {
+                    deleted.insert(path);
+                }
+                FileEdit::Rename { from, to } => {
+                    deleted.insert(from);
+                    put.insert(to);
+                }
+            }
+        }
+        let mut added: Vec<&str> = put
+            .iter()
+            .copied()
+            .filter(|p| !before.contains(*p))
+            .collect();
+        added.sort_unstable();
+        let kept = before
+            .iter()
+            .map(String::as_str)
+            .filter(|p| !deleted.contains(p) || put.contains(p));
+        Ok(path::check_added(kept, added)?)
     }
 
     fn same_content(&self, file: &FileEntry, content: &[u8], heads: &[ChangeHash]) -> bool {

@@ -6,7 +6,7 @@
 //! registry. Organisations are named by their Norwegian organisation number, which is validated
 //! with its mod-11 check digit so that a typo is caught at `init`, not after publishing.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -158,6 +158,11 @@ impl PublicKey {
     }
 
     /// Verifies `signature` over `message` under the given domain-separation `context`.
+    ///
+    /// Strictly (`verify_strict`): keys of small order and non-canonical signature points are
+    /// refused. With plain ed25519 verification such a key "signs" anything (the all-identity
+    /// signature verifies for every message), and one message can carry several valid
+    /// signatures, which would let a peer forge or vary statements that others count.
     pub fn verify(
         &self,
         context: &[u8],
@@ -166,7 +171,7 @@ impl PublicKey {
     ) -> Result<(), SignatureError> {
         let key = VerifyingKey::from_bytes(&self.0).map_err(|_| SignatureError::BadKey(*self))?;
         let sig = Signature::from_bytes(signature);
-        key.verify(&signed_bytes(context, message), &sig)
+        key.verify_strict(&signed_bytes(context, message), &sig)
             .map_err(|_| SignatureError::Mismatch(*self))
     }
 }
@@ -283,6 +288,29 @@ mod tests {
         assert!(a.public().verify(b"other", b"message", &sig).is_err());
         assert!(a.public().verify(b"ctx", b"messagE", &sig).is_err());
         assert!(b.public().verify(b"ctx", b"message", &sig).is_err());
+    }
+
+    #[test]
+    fn a_small_order_key_that_verifies_loosely_is_refused() {
+        use ed25519_dalek::Verifier;
+        // The identity point as public key, and R = identity, s = 0 as signature: the
+        // cofactored-less equation [s]B = R + [k]A holds for every message, so plain `verify`
+        // accepts it. That is a forgery for anyone, and `verify_strict` refuses the weak key.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut signature = [0u8; 64];
+        signature[0] = 1;
+        let message = signed_bytes(b"ctx", b"any message at all");
+        let key = VerifyingKey::from_bytes(&identity).unwrap();
+        assert!(
+            key.verify(&message, &Signature::from_bytes(&signature))
+                .is_ok(),
+            "the loose check accepts the forgery (else this test proves nothing)"
+        );
+        assert_eq!(
+            PublicKey(identity).verify(b"ctx", b"any message at all", &signature),
+            Err(SignatureError::Mismatch(PublicKey(identity)))
+        );
     }
 
     #[test]

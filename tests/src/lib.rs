@@ -1411,3 +1411,56 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Local safety (issue 10): start-up refusals and fixed listen addresses
+// ---------------------------------------------------------------------------------------------
+
+impl Node {
+    /// Spawns `node start` listening on exactly `listen` (instead of a fresh loopback port) and
+    /// waits (bounded) until it answers.
+    pub fn spawn_listening(&mut self, listen: &[String]) -> Duration {
+        self.launch(None, listen, &[])
+    }
+
+    /// Runs `node start ARGS` on this (not running) node's home, expecting the node to refuse
+    /// and exit by itself within `timeout`; returns its output. A node that keeps running is
+    /// killed and the test fails, naming what it should have refused.
+    pub fn start_expecting_exit(&self, args: &[&str], timeout: Duration, what: &str) -> Output {
+        assert!(self.child.is_none(), "node {} is running", self.name);
+        let mut cmd = self.base_command();
+        cmd.args(["node", "start"]).args(args);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn node {}: {e}", self.name));
+        let start = Instant::now();
+        loop {
+            if child.try_wait().expect("try_wait").is_some() {
+                return child.wait_with_output().expect("node output");
+            }
+            if start.elapsed() > timeout {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("node output");
+                panic!(
+                    "node {} kept running for {:.0} s although it should have refused to start: {what}\n{}",
+                    self.name,
+                    timeout.as_secs_f64(),
+                    describe(&out)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A UDP port nobody uses now on loopback (a node binds it a moment later).
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -3,8 +3,8 @@
 use super::Ctx;
 use crate::client::Client;
 use crate::outln;
-use crate::output::{print_json, short};
-use crate::workdir::Checkout;
+use crate::output::{print_json, short, warn};
+use crate::workdir::{displaced_warning, Checkout, HomeBinding};
 use std::path::{Path, PathBuf};
 
 /// Put an artefact's files in a directory, ready to edit with any editor.
@@ -12,7 +12,12 @@ use std::path::{Path, PathBuf};
 /// DIR must be new or empty. Besides the files it gets .allmenning/, which records what was
 /// checked out (so `status`, `diff`, `commit` and `pull` know the base) and keeps a copy of the
 /// base text files so that `diff` works without a running node. Every path the node sends is
-/// checked first: nothing is written outside DIR or into .allmenning/.
+/// checked first: nothing is written outside DIR or into .allmenning/. The checkout belongs to
+/// this node's home: `status`, `commit` and `pull` refuse it with another --home.
+///
+/// When two files of the artefact differ only in letter case (README.md and readme.md, added
+/// concurrently), the later one by byte order is written next to the other as
+/// readme.md.clash-1, with a warning: rename it and commit to resolve the clash.
 ///
 /// With --endorsed, the version a curator endorsed most recently (reviewed, recommended or
 /// approved) instead of the latest; the checkout's base is that version, so a commit from it is
@@ -48,9 +53,14 @@ pub struct CheckedOut {
     pub endorsed: bool,
 }
 
-/// Checks out the artefact `id` (or a unique prefix) into `dir`.
-pub async fn checkout(client: &mut Client, id: &str, dir: &Path) -> anyhow::Result<Checkout> {
-    checkout_version(client, id, dir, false).await
+/// Checks out the artefact `id` (or a unique prefix) into `dir`, for the node of `home`.
+pub async fn checkout(
+    client: &mut Client,
+    id: &str,
+    dir: &Path,
+    home: Option<HomeBinding>,
+) -> anyhow::Result<Checkout> {
+    checkout_version(client, id, dir, false, home).await
 }
 
 /// Checks out the artefact `id` (or a unique prefix) into `dir`: its latest version, or with
@@ -60,6 +70,7 @@ pub async fn checkout_version(
     id: &str,
     dir: &Path,
     endorsed: bool,
+    home: Option<HomeBinding>,
 ) -> anyhow::Result<Checkout> {
     let id = client.resolve(id).await?;
     let files = if endorsed {
@@ -72,12 +83,18 @@ pub async fn checkout_version(
         .into_iter()
         .map(|f| (f.path, f.content.0, f.executable))
         .collect();
-    Ok(Checkout::create(dir, &files.id, &files.heads, &contents)?)
+    let checkout = Checkout::create_for(dir, &files.id, &files.heads, &contents, home)?;
+    for displaced in checkout.displaced() {
+        warn(&displaced_warning(&displaced));
+    }
+    Ok(checkout)
 }
 
 pub async fn run(ctx: &Ctx, args: CheckoutArgs) -> anyhow::Result<()> {
+    let home = ctx.home_binding()?;
     let mut client = ctx.client().await?;
-    let checkout = checkout_version(&mut client, &args.id, &args.dir, args.endorsed).await?;
+    let checkout =
+        checkout_version(&mut client, &args.id, &args.dir, args.endorsed, Some(home)).await?;
     let report = CheckedOut {
         id: checkout.manifest.id.clone(),
         base_heads: checkout.manifest.base_heads.clone(),

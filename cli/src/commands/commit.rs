@@ -5,7 +5,7 @@ use crate::client::Client;
 use crate::error::CliError;
 use crate::outln;
 use crate::output::{print_json, short};
-use crate::workdir::{compare, Changes, Checkout, Rename};
+use crate::workdir::{check_new_paths, compare, Changes, Checkout, Rename};
 use allmenning_node::control::{Bytes, EditPayload};
 
 /// Record the local edits of this checkout as one signed change, and share it.
@@ -105,6 +105,13 @@ pub async fn commit(
     if changes.is_empty() {
         return Ok(commit_report_empty(checkout));
     }
+    // The node and every peer apply the protocol's path rule; say so before sending anything.
+    check_new_paths(&changes, &work).map_err(|e| {
+        CliError::failed(
+            e.to_string(),
+            "rename the file in the checkout (a path must be a valid file name on Windows, macOS and Linux, and differ from the others in more than letter case), then commit again",
+        )
+    })?;
     let edits = edits(&changes, checkout, &work, &contents);
     let committed = client
         .commit(
@@ -144,6 +151,8 @@ pub async fn commit(
     if let Some(change) = &committed.change {
         checkout.manifest.base_heads = vec![change.clone()];
     }
+    // Files kept under a suffixed name move back once their clash is resolved.
+    checkout.relayout()?;
     checkout.save()?;
     Ok(CommitReport {
         id,
@@ -167,7 +176,7 @@ pub async fn run(ctx: &Ctx, args: CommitArgs) -> anyhow::Result<()> {
         }
         .into());
     }
-    let mut checkout = args.checkout.open()?;
+    let mut checkout = args.checkout.open(ctx)?;
     // Nothing to commit needs no node.
     if checkout.status()?.is_empty() {
         if args.json {

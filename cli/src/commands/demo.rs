@@ -352,8 +352,8 @@ impl Demo {
             let dir = self
                 .root
                 .join(format!("{}-checkout", self.nodes[i].org.slug));
-            let co =
-                checkout::checkout(&mut self.nodes[i].client().await?, short(&id), &dir).await?;
+            let co = checkout::checkout(&mut self.nodes[i].client().await?, short(&id), &dir, None)
+                .await?;
             println!(
                 "   {:<10} {} files in {}",
                 self.nodes[i].org.short,
@@ -591,6 +591,7 @@ impl Demo {
             &mut self.nodes[TRONDHEIM].client().await?,
             &adopted.id,
             &dir,
+            None,
         )
         .await?;
         edit_line(&local, LOCAL_OLD, LOCAL_NEW)?;

@@ -222,7 +222,7 @@ pub async fn diffs(
 }
 
 pub async fn run(ctx: &Ctx, args: DiffArgs) -> anyhow::Result<()> {
-    let checkout = args.checkout.open()?;
+    let checkout = args.checkout.open(ctx)?;
     let diffs = diffs(ctx, &checkout, args.context).await?;
     if args.json {
         return print_json(&diffs);

@@ -9,12 +9,14 @@
 
 use super::Ctx;
 use crate::client::Client;
+use crate::commands::pull::DisplacedFile;
 use crate::error::CliError;
 use crate::outln;
-use crate::output::{print, print_json, short};
+use crate::output::{print, print_json, short, warn};
 use crate::walk;
-use crate::workdir::{ensure_empty_dir, validate_path};
+use crate::workdir::{displaced_warning, ensure_empty_dir, validate_path};
 use allmenning_node::control::{ArtefactDetail, FilesAt};
+use allmenning_protocol::artefact::path::disk_layout;
 use allmenning_protocol::catalog::{CatalogEndorsement, CatalogEntry, OrgRef, Visibility};
 use allmenning_protocol::export::{
     dcat_jsonld, publiccode_dropped_tags, publiccode_yml, validate_dcat_ap_no, validate_publiccode,
@@ -115,6 +117,8 @@ struct Exported {
     dir: String,
     files: usize,
     bytes: u64,
+    /// Files written under another name because their paths clash with others.
+    displaced: Vec<DisplacedFile>,
 }
 
 #[derive(serde::Serialize)]
@@ -170,11 +174,14 @@ async fn export_files(ctx: &Ctx, args: ExportArgs) -> anyhow::Result<()> {
     for file in &files.files {
         validate_path(&file.path)?;
     }
+    // Paths that clash (README.md and readme.md from concurrent changes) go where the
+    // protocol's layout puts them, the same on every machine.
+    let layout = disk_layout(files.files.iter().map(|f| f.path.as_str()));
     ensure_empty_dir(&dir)?;
     let mut bytes = 0;
     for file in &files.files {
-        let target = file
-            .path
+        let target = layout
+            .disk_path(&file.path)
             .split('/')
             .fold(dir.clone(), |p, part| p.join(part));
         if let Some(parent) = target.parent() {
@@ -187,6 +194,9 @@ async fn export_files(ctx: &Ctx, args: ExportArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("cannot set permissions of {}: {e}", target.display()))?;
         bytes += file.content.0.len() as u64;
     }
+    for displaced in layout.displaced() {
+        warn(&displaced_warning(displaced));
+    }
     let report = Exported {
         id: files.id.clone(),
         heads: files.heads.clone(),
@@ -194,6 +204,12 @@ async fn export_files(ctx: &Ctx, args: ExportArgs) -> anyhow::Result<()> {
         dir: dir.display().to_string(),
         files: files.files.len(),
         bytes,
+        displaced: layout
+            .displaced()
+            .iter()
+            .cloned()
+            .map(DisplacedFile::from)
+            .collect(),
     };
     if args.json {
         return print_json(&report);

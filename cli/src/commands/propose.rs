@@ -40,9 +40,9 @@ pub async fn run(ctx: &Ctx, args: ProposeArgs) -> anyhow::Result<()> {
     let id = client.resolve(&args.id).await?;
     let detail = client.show(&id).await?;
     if detail.adaptation.is_some() {
-        return propose_adaptation(&mut client, &id, &args).await;
+        return propose_adaptation(ctx, &mut client, &id, &args).await;
     }
-    let mut checkout = args.checkout.open()?;
+    let mut checkout = args.checkout.open(ctx)?;
     let wanted = args.id.trim().to_ascii_lowercase();
     if wanted.is_empty() || !checkout.manifest.id.starts_with(&wanted) {
         return Err(CliError::Usage {
@@ -78,11 +78,12 @@ pub async fn run(ctx: &Ctx, args: ProposeArgs) -> anyhow::Result<()> {
 
 /// Offers the committed changes of adaptation `id` to its upstream.
 async fn propose_adaptation(
+    ctx: &Ctx,
     client: &mut crate::client::Client,
     id: &str,
     args: &ProposeArgs,
 ) -> anyhow::Result<()> {
-    let edits_pending = match args.checkout.open() {
+    let edits_pending = match args.checkout.open(ctx) {
         Ok(checkout) if checkout.manifest.id == id => !checkout.status()?.is_empty(),
         _ => false,
     };

@@ -7,6 +7,7 @@ use crate::outln;
 use crate::output::{format_size, print_json, stderr_is_terminal};
 use crate::walk::{self, WalkOptions};
 use allmenning_node::control::{Bytes, FilePayload, Progress, Published};
+use allmenning_protocol::artefact::path::check_tree;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -212,6 +213,15 @@ pub async fn publish_path(ctx: &Ctx, request: PublishRequest) -> anyhow::Result<
                 request.path.display()
             ),
             "check .gitignore files in it; target/ and node_modules/ need --include-build-dirs",
+        )
+        .into());
+    }
+    // The protocol's path rule, before anything is sent: the node would refuse the same.
+    if let Err(e) = check_tree(files.iter().map(|f| f.path.as_str())) {
+        bar.finish_and_clear();
+        return Err(CliError::failed(
+            format!("cannot publish {}: {e}", request.path.display()),
+            "rename the file (a path must be a valid file name on Windows, macOS and Linux, and differ from the others in more than letter case), then publish again",
         )
         .into());
     }

@@ -4,8 +4,9 @@ use super::{CheckoutDir, Ctx};
 use crate::client::Client;
 use crate::error::CliError;
 use crate::outln;
-use crate::output::{print_json, short};
-use crate::workdir::{Checkout, FileEntry, Tree};
+use crate::output::{print_json, short, warn};
+use crate::workdir::{displaced_text, Checkout, FileEntry, Tree};
+use allmenning_protocol::artefact::path::Displaced;
 use std::collections::BTreeMap;
 
 /// Bring this checkout up to date with the node's current version of the artefact.
@@ -36,6 +37,36 @@ pub struct PullReport {
     pub updated: Vec<String>,
     /// Files removed because they were deleted elsewhere.
     pub deleted: Vec<String>,
+    /// Files written under another name because their paths clash with others.
+    pub displaced: Vec<DisplacedFile>,
+}
+
+/// A file of the artefact that is not at its own path in the checkout.
+#[derive(serde::Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct DisplacedFile {
+    /// Its path in the artefact.
+    pub path: String,
+    /// Where it is in the checkout.
+    pub disk: String,
+    /// The path whose name it would collide with.
+    pub clashes_with: String,
+}
+
+impl DisplacedFile {
+    /// What to tell the user about it.
+    pub fn warning(&self) -> String {
+        displaced_text(&self.path, &self.disk, &self.clashes_with)
+    }
+}
+
+impl From<Displaced> for DisplacedFile {
+    fn from(d: Displaced) -> Self {
+        DisplacedFile {
+            path: d.path,
+            disk: d.disk,
+            clashes_with: d.clashes_with,
+        }
+    }
 }
 
 /// Pulls the node's current files into `checkout`, or fails with [`CliError::Conflict`]
@@ -60,33 +91,7 @@ pub async fn pull(client: &mut Client, checkout: &mut Checkout) -> anyhow::Resul
         }
         .into());
     }
-    // Deletions first, so that a file replaced by a directory of the same name can be written.
-    for path in &plan.delete {
-        checkout.remove_file(path)?;
-    }
-    for path in &plan.write {
-        if let Some((content, executable)) = contents.get(path) {
-            checkout.write_file(path, content, *executable)?;
-        }
-    }
-    // The new base is the node's current version, whatever was done locally.
-    let stale: Vec<String> = checkout
-        .manifest
-        .files
-        .keys()
-        .filter(|p| !remote_tree.contains_key(*p))
-        .cloned()
-        .collect();
-    for path in stale {
-        checkout.set_base(&path, None)?;
-    }
-    for (path, entry) in &remote_tree {
-        if checkout.manifest.files.get(path) != Some(entry) {
-            if let Some((content, executable)) = contents.get(path) {
-                checkout.set_base(path, Some((content, *executable)))?;
-            }
-        }
-    }
+    checkout.apply_pull(&plan, &remote_tree, &contents)?;
     checkout.manifest.base_heads = remote.heads.clone();
     checkout.save()?;
     Ok(PullReport {
@@ -94,14 +99,22 @@ pub async fn pull(client: &mut Client, checkout: &mut Checkout) -> anyhow::Resul
         base_heads: remote.heads,
         updated: plan.write,
         deleted: plan.delete,
+        displaced: checkout
+            .displaced()
+            .into_iter()
+            .map(DisplacedFile::from)
+            .collect(),
     })
 }
 
 pub async fn run(ctx: &Ctx, args: PullArgs) -> anyhow::Result<()> {
-    let mut checkout = args.checkout.open()?;
+    let mut checkout = args.checkout.open(ctx)?;
     let mut client = ctx.client().await?;
     let before = checkout.manifest.base_heads.clone();
     let report = pull(&mut client, &mut checkout).await?;
+    for displaced in &report.displaced {
+        warn(&displaced.warning());
+    }
     if args.json {
         return print_json(&report);
     }

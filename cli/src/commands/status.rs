@@ -1,8 +1,9 @@
 //! `allmenning status`
 
 use super::{CheckoutDir, Ctx};
+use crate::commands::pull::DisplacedFile;
 use crate::outln;
-use crate::output::{print_json, short};
+use crate::output::{print_json, short, warn};
 use crate::workdir::{Changes, Rename};
 
 /// Show what was edited in this checkout since it was checked out, committed or pulled.
@@ -30,6 +31,9 @@ pub struct StatusReport {
     pub added: Vec<String>,
     pub deleted: Vec<String>,
     pub renamed: Vec<Rename>,
+    /// Files of the base kept under another name in this checkout, because their paths clash
+    /// with others (not local changes).
+    pub displaced: Vec<DisplacedFile>,
 }
 
 pub fn report(id: &str, base_heads: &[String], changes: Changes) -> StatusReport {
@@ -40,18 +44,27 @@ pub fn report(id: &str, base_heads: &[String], changes: Changes) -> StatusReport
         added: changes.added,
         deleted: changes.deleted,
         renamed: changes.renamed,
+        displaced: Vec::new(),
     }
 }
 
-pub async fn run(_ctx: &Ctx, args: StatusArgs) -> anyhow::Result<()> {
-    let checkout = args.checkout.open()?;
+pub async fn run(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<()> {
+    let checkout = args.checkout.open(ctx)?;
     let changes = checkout.status()?;
     let clean = changes.is_empty();
-    let report = report(
+    let mut report = report(
         &checkout.manifest.id,
         &checkout.manifest.base_heads,
         changes,
     );
+    report.displaced = checkout
+        .displaced()
+        .into_iter()
+        .map(DisplacedFile::from)
+        .collect();
+    for d in &report.displaced {
+        warn(&d.warning());
+    }
     if args.json {
         return print_json(&report);
     }
