@@ -59,8 +59,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use allmenning_protocol::trust::SignedStatement;
-use allmenning_protocol::wire::{self, Announce, Request, Response};
-use allmenning_protocol::NodeKey;
+use allmenning_protocol::wire::{
+    self, Announce, Head, InventoryEntry, Request, Response, WireBlob, WireChange,
+};
+use allmenning_protocol::{ArtefactId, ChangeHash, NodeKey};
 use futures::prelude::*;
 use libp2p::gossipsub::{self, IdentTopic};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
@@ -112,6 +114,95 @@ pub fn default_answer(request: &Request) -> Vec<u8> {
         Request::Offer { .. } | Request::Notify(_) => Response::Ack,
     }
     .encode()
+}
+
+/// A script for [`Adversary::respond_with`]: lists artefact `id` at `heads` in its inventory
+/// and answers every pull of it with `Changes` carrying `changes` and `origin_blobs`, whatever
+/// the asker already has. Everything else gets [`default_answer`].
+pub fn offering_changes(
+    id: ArtefactId,
+    heads: Vec<ChangeHash>,
+    changes: Vec<WireChange>,
+    origin_blobs: Vec<WireBlob>,
+) -> impl FnMut(&PeerId, &Request) -> Vec<u8> + Send + 'static {
+    let heads: Vec<Head> = heads.into_iter().map(Head::from).collect();
+    move |_, request| match request {
+        Request::Inventory => Response::Inventory {
+            entries: vec![InventoryEntry {
+                id,
+                heads: heads.clone(),
+            }],
+        }
+        .encode(),
+        Request::Pull { id: asked, .. } if *asked == id => Response::Changes {
+            id,
+            heads: heads.clone(),
+            changes: changes.clone(),
+            origin_blobs: origin_blobs.clone(),
+        }
+        .encode(),
+        other => default_answer(other),
+    }
+}
+
+/// A script for [`Adversary::respond_with`]: lists artefact `id` at `heads` and answers every
+/// pull of it with `Snapshot` carrying `document` (no proofs, no blobs).
+pub fn offering_snapshot(
+    id: ArtefactId,
+    heads: Vec<ChangeHash>,
+    document: Vec<u8>,
+) -> impl FnMut(&PeerId, &Request) -> Vec<u8> + Send + 'static {
+    let heads: Vec<Head> = heads.into_iter().map(Head::from).collect();
+    move |_, request| match request {
+        Request::Inventory => Response::Inventory {
+            entries: vec![InventoryEntry {
+                id,
+                heads: heads.clone(),
+            }],
+        }
+        .encode(),
+        Request::Pull { id: asked, .. } if *asked == id => Response::Snapshot {
+            id,
+            document: document.clone(),
+            proofs: Vec::new(),
+            origin_blobs: Vec::new(),
+        }
+        .encode(),
+        other => default_answer(other),
+    }
+}
+
+/// Whether `request` is a pull of artefact `id`.
+pub fn is_pull_of(request: &Request, id: ArtefactId) -> bool {
+    matches!(request, Request::Pull { id: asked, .. } if *asked == id)
+}
+
+/// An artefact id as the CLI prints it (full hex).
+pub fn artefact(id: &str) -> ArtefactId {
+    id.parse()
+        .unwrap_or_else(|e| panic!("not an artefact id: {id:?}: {e:?}"))
+}
+
+/// Change hashes as the CLI prints them (hex).
+pub fn change_hashes(heads: &[String]) -> Vec<ChangeHash> {
+    heads
+        .iter()
+        .map(|h| {
+            ChangeHash(
+                crate::from_hex(h)
+                    .try_into()
+                    .unwrap_or_else(|_| panic!("not a change hash: {h:?}")),
+            )
+        })
+        .collect()
+}
+
+/// A random artefact id and head, for an artefact nobody has.
+pub fn unknown_artefact() -> (ArtefactId, ChangeHash) {
+    let bytes = crate::random_secret();
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&bytes[..16]);
+    (ArtefactId(id), ChangeHash(crate::random_secret()))
 }
 
 /// A hostile peer on its own thread. Dropping it closes its connections.
