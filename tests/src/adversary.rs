@@ -398,6 +398,27 @@ impl Adversary {
         })
     }
 
+    /// How many pulls of artefact `id` this peer has answered.
+    pub fn pulls_answered(&self, id: ArtefactId) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.answered && r.request.as_ref().is_ok_and(|q| is_pull_of(q, id)))
+            .count()
+    }
+
+    /// Waits (bounded) until this peer has answered `count` pulls of `id`. `false` if it has
+    /// not by `timeout`: the victim chose not to pull (a fixed node may well refuse to).
+    pub fn wait_pulls(&self, id: ArtefactId, count: usize, timeout: Duration) -> bool {
+        let start = Instant::now();
+        while self.pulls_answered(id) < count {
+            if start.elapsed() > timeout {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        true
+    }
+
     fn call<T>(
         &self,
         command: impl FnOnce(std_mpsc::Sender<Result<T, String>>) -> Command,
