@@ -470,7 +470,10 @@ async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u
     io.read_exact(&mut prefix).await?;
     let len = u32::from_be_bytes(prefix) as usize;
     if len > MAX_FRAME {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "frame too large"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "frame too large",
+        ));
     }
     let mut buf = Vec::new();
     (&mut *io).take(len as u64).read_to_end(&mut buf).await?;
@@ -604,8 +607,7 @@ async fn run(
         HashMap::new();
     // Inbound request ids, to mark the recorded request answered once the response is out.
     let mut inbound: HashMap<request_response::InboundRequestId, usize> = HashMap::new();
-    let mut publishes: Vec<(IdentTopic, Vec<u8>, Instant, std_mpsc::Sender<Result<(), String>>)> =
-        Vec::new();
+    let mut publishes: Vec<Publish> = Vec::new();
     let mut retry = tokio::time::interval(Duration::from_millis(50));
     loop {
         tokio::select! {
@@ -699,12 +701,17 @@ async fn run(
     }
 }
 
+/// A gossip message waiting for a subscriber: topic, bytes, deadline, where to answer.
+type Publish = (
+    IdentTopic,
+    Vec<u8>,
+    Instant,
+    std_mpsc::Sender<Result<(), String>>,
+);
+
 /// Publishes what waits to be published; keeps what no peer has subscribed to yet until its
 /// deadline.
-fn try_publish(
-    swarm: &mut Swarm<Behaviour>,
-    publishes: &mut Vec<(IdentTopic, Vec<u8>, Instant, std_mpsc::Sender<Result<(), String>>)>,
-) {
+fn try_publish(swarm: &mut Swarm<Behaviour>, publishes: &mut Vec<Publish>) {
     let now = Instant::now();
     publishes.retain(|(topic, bytes, deadline, reply)| {
         match swarm

@@ -34,7 +34,11 @@ fn holds_none_of(node: &Node, id: &str, bombs: &[ChangeHash]) {
     let log = node.log_entries(id);
     for bomb in bombs {
         let hex = bomb.to_string();
-        assert!(!heads.contains(&hex), "{} took the bomb as a head", node.name());
+        assert!(
+            !heads.contains(&hex),
+            "{} took the bomb as a head",
+            node.name()
+        );
         assert!(
             log.iter().all(|e| e["hash"] != hex.as_str()),
             "{} has the bomb in its history",
@@ -49,7 +53,8 @@ fn a_cpu_bomb_from_a_stranger_is_refused_outside_a_network() {
     let bergen = Node::start("bergen", BERGEN);
     let victim = Node::start_with("trondheim", TRONDHEIM, &[bergen.addr()]);
     victim.wait_connected(&bergen);
-    let (id, heads) = bergen.publish_to(&[("rutine.txt", RUTINE.as_bytes())], "Varsling", &[&victim]);
+    let (id, heads) =
+        bergen.publish_to(&[("rutine.txt", RUTINE.as_bytes())], "Varsling", &[&victim]);
     let artefact = adversary::artefact(&id);
     let base = adversary::change_hashes(&heads);
 
@@ -57,8 +62,16 @@ fn a_cpu_bomb_from_a_stranger_is_refused_outside_a_network() {
     // change on top of what everyone has, which claims 2^40 operations.
     let adv = Adversary::stranger();
     let (bomb, bomb_hash) = craft::cpu_bomb_change(adv.node_key(), &base, CLAIMED_OPS);
-    eprintln!("the bomb: {} bytes claiming {CLAIMED_OPS} operations", bomb.bytes.len());
-    adv.respond_with(adversary::offering_changes(artefact, vec![bomb_hash], vec![bomb], vec![]));
+    eprintln!(
+        "the bomb: {} bytes claiming {CLAIMED_OPS} operations",
+        bomb.bytes.len()
+    );
+    adv.respond_with(adversary::offering_changes(
+        artefact,
+        vec![bomb_hash],
+        vec![bomb],
+        vec![],
+    ));
     let vitals = Vitals::watch(&victim);
     adv.dial(&victim.addr()).expect("the stranger connects");
 
@@ -72,7 +85,12 @@ fn a_cpu_bomb_from_a_stranger_is_refused_outside_a_network() {
 
     // Another bomb, announced on the gossip topic this time.
     let (bomb2, bomb2_hash) = craft::cpu_bomb_change(adv.node_key(), &base, CLAIMED_OPS);
-    adv.respond_with(adversary::offering_changes(artefact, vec![bomb2_hash], vec![bomb2], vec![]));
+    adv.respond_with(adversary::offering_changes(
+        artefact,
+        vec![bomb2_hash],
+        vec![bomb2],
+        vec![],
+    ));
     let announced = adv.announce(&Announce {
         id: artefact,
         heads: vec![bomb2_hash.into()],
@@ -126,7 +144,12 @@ fn a_cpu_bomb_from_an_admitted_organisation_is_refused_inside_a_network() {
     oslo.stop();
     let adv = Adversary::impersonating(oslo.home());
     let (bomb, bomb_hash) = craft::cpu_bomb_change(adv.node_key(), &base, CLAIMED_OPS);
-    adv.respond_with(adversary::offering_changes(artefact, vec![bomb_hash], vec![bomb], vec![]));
+    adv.respond_with(adversary::offering_changes(
+        artefact,
+        vec![bomb_hash],
+        vec![bomb],
+        vec![],
+    ));
     let vitals = Vitals::watch(&bergen);
     adv.dial(&bergen.addr()).expect("'Oslo' connects");
     adv.wait_answered(secs(20), "Bergen pulled from 'Oslo'", |r| {
@@ -138,7 +161,12 @@ fn a_cpu_bomb_from_an_admitted_organisation_is_refused_inside_a_network() {
 
     // Again, notified directly (as restricted artefacts are) instead of listed.
     let (bomb2, bomb2_hash) = craft::cpu_bomb_change(adv.node_key(), &base, CLAIMED_OPS);
-    adv.respond_with(adversary::offering_changes(artefact, vec![bomb2_hash], vec![bomb2], vec![]));
+    adv.respond_with(adversary::offering_changes(
+        artefact,
+        vec![bomb2_hash],
+        vec![bomb2],
+        vec![],
+    ));
     let notified = adv.request(
         bergen.peer_id(),
         &Request::Notify(Announce {
@@ -179,7 +207,10 @@ fn a_cpu_bomb_inside_a_proposal_is_refused_when_reviewed() {
     let proposal = craft::proposal(adv.node_key(), artefact, &base, &[bomb], "Forbedring");
     let vitals = Vitals::watch(&bergen);
     adv.dial(&bergen.addr()).expect("'Oslo' connects");
-    let answer = adv.ask(bergen.peer_id(), &craft::offer(&[proposal.clone()]));
+    let answer = adv.ask(
+        bergen.peer_id(),
+        &craft::offer(std::slice::from_ref(&proposal)),
+    );
     eprintln!("Bergen's answer to the offer: {answer:?}");
     let listed = proposal.id().to_hex();
     let report = vitals.observe(secs(1), 3);

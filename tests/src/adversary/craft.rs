@@ -57,7 +57,12 @@ pub fn cpu_bomb_change(key: &NodeKey, deps: &[ChangeHash], ops: u64) -> (WireCha
         |tx| tx.put(ROOT, "k", true),
     )
     .expect("a one-op change");
-    let one = doc.get_changes(&[]).pop().expect("the change").raw_bytes().to_vec();
+    let one = doc
+        .get_changes(&[])
+        .pop()
+        .expect("the change")
+        .raw_bytes()
+        .to_vec();
     let mut parts = ChangeParts::parse(&one);
     parts.deps = deps.to_vec();
     for (spec, data) in &mut parts.columns {
@@ -172,7 +177,11 @@ fn repeat_column(spec: u32, data: &[u8], n: u64) -> Vec<u8> {
                 let value = r.rest();
                 if spec & 0b111 == DELTA {
                     // n copies of a nonzero delta would count up past an op id's range.
-                    assert_eq!(value, [0], "a delta column of the one-op change is zero or null");
+                    assert_eq!(
+                        value,
+                        [0],
+                        "a delta column of the one-op change is zero or null"
+                    );
                 }
                 sleb(&mut out, i64::try_from(n).expect("at most 2^63 rows"));
                 out.extend_from_slice(value);
@@ -229,9 +238,17 @@ pub fn deflated_zeros(n: u64) -> Vec<u8> {
     let mut compress = flate2::Compress::new(flate2::Compression::best(), false);
     let mut segment = Vec::with_capacity(64 << 10);
     compress
-        .compress_vec(&vec![0u8; SEGMENT], &mut segment, flate2::FlushCompress::Sync)
+        .compress_vec(
+            &vec![0u8; SEGMENT],
+            &mut segment,
+            flate2::FlushCompress::Sync,
+        )
         .expect("deflate");
-    assert_eq!(compress.total_in(), SEGMENT as u64, "one call deflates the segment");
+    assert_eq!(
+        compress.total_in(),
+        SEGMENT as u64,
+        "one call deflates the segment"
+    );
     let copies = n.div_ceil(SEGMENT as u64).max(1) as usize;
     let mut out = Vec::with_capacity(segment.len() * copies + 2);
     for _ in 0..copies {
@@ -469,7 +486,10 @@ mod tests {
         let bomb = snapshot_bomb(64 << 20, b"marker");
         let result = Automerge::load(&bomb);
         let grown_mb = (peak_kb() - before) / 1024;
-        assert!(grown_mb >= 60, "peak grew by {grown_mb} MB; result {result:?}");
+        assert!(
+            grown_mb >= 60,
+            "peak grew by {grown_mb} MB; result {result:?}"
+        );
         assert!(result.is_err(), "and then it does not load");
     }
 
