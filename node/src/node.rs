@@ -98,6 +98,7 @@ pub async fn run(
     options: NodeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
+    quiet_crdt_panics();
     let config = home.load_config()?;
     home.check_private()?;
     let key = home.node_key()?;
@@ -283,6 +284,30 @@ pub async fn run(
     }
     tracing::info!("node stopped");
     Ok(())
+}
+
+/// Panics inside the CRDT library on a peer's data are caught (the data is refused), so they
+/// are logged as one line: with `RUST_BACKTRACE` set, the default hook would resolve a
+/// backtrace for each, which costs hundreds of megabytes and lets a peer that sends such data
+/// exhaust the node's memory. Every other panic goes to the default hook as before.
+fn quiet_crdt_panics() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let in_crdt = info.location().is_some_and(|l| {
+                let file = l.file();
+                file.contains("/automerge-") || file.contains("/hexane-")
+            });
+            if in_crdt {
+                tracing::warn!(
+                    "the CRDT library failed on a peer's data (caught, data refused): {info}"
+                );
+            } else {
+                default(info);
+            }
+        }));
+    });
 }
 
 /// The ban settings: the defaults, except that a node with test hooks on takes

@@ -1464,3 +1464,262 @@ pub fn free_udp_port() -> u16 {
         .unwrap()
         .port()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hostile peers: the adversary, and a victim's vital signs while under attack
+// ---------------------------------------------------------------------------------------------
+
+pub mod adversary;
+
+/// How fast a node under attack must still answer `node status`.
+pub const RESPONSIVE_WITHIN: Duration = Duration::from_secs(1);
+/// How much memory (peak resident set) a node under attack may have used.
+pub const MEMORY_LIMIT_MB: u64 = 300;
+
+/// Runs `cmd` to completion like [`run_with_timeout`], but kills it and returns `None` after
+/// `timeout` instead of panicking (for timing a node that may not answer).
+pub fn try_run_with_timeout(mut cmd: Command, timeout: Duration) -> Option<Output> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            return child.wait_with_output().ok();
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Serialises the tests of one test binary (each `tests/*.rs` file is one): tests that measure
+/// latency and memory should not compete with each other for two cores. Hold the guard for the
+/// whole test.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A process's memory per `/proc/PID/status`, in KiB.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Memory {
+    /// Peak resident set size (`VmHWM`).
+    pub peak_kb: u64,
+    /// Resident set size now (`VmRSS`).
+    pub rss_kb: u64,
+}
+
+/// The memory of process `pid`, or `None` once it has exited.
+pub fn memory_of(pid: u32) -> Option<Memory> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| -> Option<u64> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    };
+    Some(Memory {
+        peak_kb: field("VmHWM:")?,
+        rss_kb: field("VmRSS:")?,
+    })
+}
+
+impl Node {
+    /// The node process's memory now (peak and current), while it runs.
+    pub fn memory(&self) -> Option<Memory> {
+        self.pid().and_then(memory_of)
+    }
+
+    /// Times one `node status --json`; `Err(limit)` when it did not answer (successfully)
+    /// within `limit` (the CLI is killed then).
+    pub fn time_status(&self, limit: Duration) -> Result<Duration, Duration> {
+        time_status(self.home(), limit)
+    }
+
+    /// Files anywhere in this node's home (database, blobs, search index, logs of its own)
+    /// whose bytes contain `marker`.
+    pub fn files_with(&self, marker: &str) -> Vec<PathBuf> {
+        files_containing(self.home(), marker.as_bytes())
+    }
+
+    /// Asserts that nothing in this node's home contains `marker` (sled stores values
+    /// uncompressed: the node does not enable its compression feature).
+    pub fn assert_stored_nowhere(&self, marker: &str) {
+        let found = self.files_with(marker);
+        assert!(
+            found.is_empty(),
+            "{} stored what the attacker sent: {marker:?} is in {found:?}",
+            self.name()
+        );
+    }
+}
+
+fn time_status(home: &Path, limit: Duration) -> Result<Duration, Duration> {
+    let mut cmd = Command::new(bin());
+    cmd.arg("--home")
+        .arg(home)
+        .env("ALLMENNING_HOME", home)
+        .env("NO_COLOR", "1")
+        .args(["node", "status", "--json"]);
+    let start = Instant::now();
+    match try_run_with_timeout(cmd, limit) {
+        Some(out) if out.status.success() => Ok(start.elapsed()),
+        _ => Err(limit),
+    }
+}
+
+/// A node's vital signs, watched from a background thread while a test attacks it: how long
+/// `node status` takes (every 200 ms; a call is given up, and counted as unanswered, after
+/// 5 s) and its peak memory.
+pub struct Vitals {
+    name: String,
+    pid: u32,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    samples: std::sync::Arc<std::sync::Mutex<Vec<Result<Duration, Duration>>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// What [`Vitals`] saw.
+#[derive(Clone, Debug)]
+pub struct VitalsReport {
+    pub name: String,
+    /// Every `node status` call: its latency, or `Err(limit)` if unanswered.
+    pub samples: Vec<Result<Duration, Duration>>,
+    /// Peak resident memory of the node process so far, in MB (`VmHWM`).
+    pub peak_mb: u64,
+}
+
+impl Vitals {
+    /// Starts watching `node` (which must be running).
+    pub fn watch(node: &Node) -> Vitals {
+        let pid = node.pid().expect("the node runs");
+        let home = node.home().to_path_buf();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let samples = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (s, m) = (stop.clone(), samples.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                let sample = time_status(&home, Duration::from_secs(5));
+                m.lock().unwrap().push(sample);
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        Vitals {
+            name: node.name().to_string(),
+            pid,
+            stop,
+            samples,
+            thread: Some(thread),
+        }
+    }
+
+    /// What was seen so far.
+    pub fn report(&self) -> VitalsReport {
+        VitalsReport {
+            name: self.name.clone(),
+            samples: self.samples.lock().unwrap().clone(),
+            peak_mb: memory_of(self.pid).map_or(0, |m| m.peak_kb / 1024),
+        }
+    }
+
+    /// Keeps watching for at least `at_least` more and until `samples` more calls are in
+    /// (bounded by 30 s), then returns what was seen.
+    pub fn observe(&self, at_least: Duration, samples: usize) -> VitalsReport {
+        let start = Instant::now();
+        let have = self.samples.lock().unwrap().len();
+        while start.elapsed() < at_least
+            || (self.samples.lock().unwrap().len() < have + samples
+                && start.elapsed() < Duration::from_secs(30))
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.report()
+    }
+
+    /// Stops watching and returns everything seen.
+    pub fn finish(mut self) -> VitalsReport {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.report()
+    }
+}
+
+impl Drop for Vitals {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl VitalsReport {
+    /// The slowest `node status` (the limit for an unanswered one).
+    pub fn worst(&self) -> Duration {
+        self.samples
+            .iter()
+            .map(|s| match s {
+                Ok(d) | Err(d) => *d,
+            })
+            .max()
+            .unwrap_or_default()
+    }
+
+    pub fn unanswered(&self) -> usize {
+        self.samples.iter().filter(|s| s.is_err()).count()
+    }
+
+    /// Asserts the node answered every `node status` within [`RESPONSIVE_WITHIN`] and its peak
+    /// memory stayed under [`MEMORY_LIMIT_MB`].
+    pub fn assert_healthy(&self, during: &str) {
+        assert!(
+            !self.samples.is_empty(),
+            "no status calls were timed on {}",
+            self.name
+        );
+        let slow = self
+            .samples
+            .iter()
+            .filter(|s| !matches!(s, Ok(d) if *d < RESPONSIVE_WITHIN))
+            .count();
+        let mut problems = Vec::new();
+        if slow > 0 {
+            problems.push(format!(
+                "{slow} of {} `node status` calls took {:?} or longer ({} unanswered after 5 s; \
+                 worst {:.2} s)",
+                self.samples.len(),
+                RESPONSIVE_WITHIN,
+                self.unanswered(),
+                self.worst().as_secs_f64()
+            ));
+        }
+        if self.peak_mb >= MEMORY_LIMIT_MB {
+            problems.push(format!(
+                "its peak memory was {} MB (limit {MEMORY_LIMIT_MB} MB)",
+                self.peak_mb
+            ));
+        }
+        assert!(
+            problems.is_empty(),
+            "{} was not healthy {during}: {}",
+            self.name,
+            problems.join("; ")
+        );
+    }
+
+    /// One line for `--nocapture` runs: calls, worst latency, peak memory.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}: {} status calls, worst {:.3} s, {} unanswered, peak memory {} MB",
+            self.name,
+            self.samples.len(),
+            self.worst().as_secs_f64(),
+            self.unanswered(),
+            self.peak_mb
+        )
+    }
+}

@@ -355,7 +355,7 @@ pub fn check_change_paths(doc: &Automerge, change: &Change) -> Result<(), Artefa
     let deps = change.deps();
     let missing: Vec<_> = deps
         .iter()
-        .filter(|h| doc.get_change_by_hash(h).is_none())
+        .filter(|h| doc.get_change_meta_by_hash(h).is_none())
         .copied()
         .collect();
     if !missing.is_empty() {
@@ -960,10 +960,11 @@ mod tests {
             actor(1),
             0,
             "publish",
+            false,
         )
         .unwrap_err();
         assert!(err.to_string().contains("letter case"), "{err}");
-        assert!(Artefact::genesis(&meta(), &[new_file("nul")], actor(1), 0, "p").is_err());
+        assert!(Artefact::genesis(&meta(), &[new_file("nul")], actor(1), 0, "p", false).is_err());
 
         let (mut artefact, genesis) = Artefact::genesis(
             &meta(),
@@ -971,6 +972,7 @@ mod tests {
             actor(1),
             0,
             "publish",
+            false,
         )
         .unwrap();
         check_change_paths(&Automerge::new(), &genesis).unwrap();

@@ -520,3 +520,67 @@ fn a_notify_about_a_restricted_artefact_from_a_non_reader_reveals_nothing() {
         "no pull (which would carry our heads) goes to Oslo"
     );
 }
+
+/// A signed change that puts `path` into the file tree, made without the write-time checks a
+/// hostile node would skip.
+fn rogue_file(doc: &Automerge, key: &NodeKey, path: &str) -> Change {
+    use automerge::transaction::Transactable;
+    let mut doc = doc.clone();
+    doc.set_actor(signed::signed_actor(&key.public(), [5; 8]));
+    let heads = doc.get_heads();
+    let mut tx = doc
+        .transaction_at(automerge::PatchLog::inactive(), &heads)
+        .unwrap();
+    let files = match tx.get(automerge::ROOT, "files").unwrap() {
+        Some((_, files)) => files,
+        None => panic!("no files map"),
+    };
+    let entry = tx
+        .put_object(&files, path, automerge::ObjType::Map)
+        .unwrap();
+    tx.put(&entry, "blob", BlobHash::of(b"x").to_hex()).unwrap();
+    tx.put(&entry, "size", 1u64).unwrap();
+    let (hash, _) = tx.commit();
+    doc.get_change_by_hash(&hash.unwrap()).unwrap()
+}
+
+#[test]
+fn a_change_with_a_path_no_checkout_can_hold_is_refused_at_ingest() {
+    let mut net = SimNet::new(2, 8);
+    net.connect(0, 1);
+    let id = publish(&mut net, 0, None);
+    let before = heads(&mut net, 1, &id);
+    let attacker = NodeKey::from_secret([11; 32]);
+    let doc = net.nodes[1].artefact(&id).unwrap().doc.clone();
+    for path in [".GIT/config", "C:evil", "CON", "docs/aux.txt", "readme.md"] {
+        let change = rogue_file(&doc, &attacker, path);
+        let response = Response::Changes {
+            id,
+            heads: vec![Head::from(change.hash())],
+            changes: vec![WireChange {
+                bytes: change.raw_bytes().to_vec(),
+                proof: signed::sign_change(&attacker, &change.hash()),
+            }],
+            origin_blobs: vec![],
+        };
+        net.nodes[1].handle_response(0, &pull(id), &response.encode());
+        assert_eq!(heads(&mut net, 1, &id), before, "{path} refused");
+        assert!(
+            rejections(&mut net, 1).iter().any(|r| r.contains(path)),
+            "the refusal names {path}"
+        );
+    }
+    // A valid new file from the same (outside a network, unrestricted) writer is taken.
+    let change = rogue_file(&doc, &attacker, "docs/notat.txt");
+    let response = Response::Changes {
+        id,
+        heads: vec![Head::from(change.hash())],
+        changes: vec![WireChange {
+            bytes: change.raw_bytes().to_vec(),
+            proof: signed::sign_change(&attacker, &change.hash()),
+        }],
+        origin_blobs: vec![],
+    };
+    net.nodes[1].handle_response(0, &pull(id), &response.encode());
+    assert_eq!(heads(&mut net, 1, &id), vec![change.hash()]);
+}

@@ -361,6 +361,42 @@ enum Verdict {
     Held,
 }
 
+/// The document changes are judged against and applied to while a batch is admitted: a
+/// snapshot that already holds them all, or the node's own copy, which grows change by change.
+enum Working<'a> {
+    Snapshot(&'a Automerge),
+    Loaded(&'a mut Automerge),
+}
+
+impl Working<'_> {
+    fn doc(&self) -> &Automerge {
+        match self {
+            Working::Snapshot(doc) => doc,
+            Working::Loaded(doc) => doc,
+        }
+    }
+
+    /// Whether `hash` was in the document before this batch (a snapshot holds the whole
+    /// batch, so there only the batch's own bookkeeping counts).
+    fn holds_before(&self, hash: &ChangeHash) -> bool {
+        match self {
+            Working::Snapshot(_) => false,
+            Working::Loaded(doc) => doc.get_change_meta_by_hash(hash).is_some(),
+        }
+    }
+
+    fn apply(&mut self, change: &Change) -> Result<(), String> {
+        match self {
+            // Already in the snapshot.
+            Working::Snapshot(_) => Ok(()),
+            Working::Loaded(doc) => guarded("a change", || {
+                doc.apply_changes(vec![change.clone()])
+                    .map_err(|e| e.to_string())
+            }),
+        }
+    }
+}
+
 impl<S: Store, P: PeerKey> Engine<S, P> {
     /// Decodes and checks a peer's reply to `request` without touching engine state: all the
     /// work whose cost the peer controls, bounded by [`DecodeBudget::per_message`]. Safe to run
@@ -594,100 +630,28 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             }
         }
 
-        // Pass 2: apply in causal order what was admitted and whose dependencies joined.
-        let mut doc = match (exists, snapshot) {
-            (true, _) => None,
-            (false, Some(doc)) => Some(doc),
-            (false, None) => None,
-        };
+        // Pass 2, in causal order: a change whose dependencies did not all join waits or falls
+        // with them; a signed change must keep to the path rule on the tree at its own
+        // dependencies. A snapshot whose every change passes is kept as it came; otherwise
+        // the admitted changes are applied one by one, each judged before it is applied.
         let all_admitted = complete_batch
             && ordered
                 .iter()
                 .all(|c| verdicts.get(&c.change.hash()) == Some(&Verdict::Admitted));
-        let use_snapshot = !exists && all_admitted && doc.is_some();
-        if !use_snapshot {
-            doc = None;
-        }
-        let mut accepted: Vec<Checked> = Vec::new();
-        let mut joined: HashSet<ChangeHash> = HashSet::new();
-        for item in ordered {
-            let hash = item.change.hash();
-            let mut verdict = verdicts.get(&hash).copied().unwrap_or(Verdict::Held);
-            if verdict == Verdict::Admitted {
-                for d in item.change.deps() {
-                    let present = joined.contains(d)
-                        || self
-                            .docs
-                            .get(&id)
-                            .is_some_and(|l| l.artefact.doc.get_change_meta_by_hash(d).is_some());
-                    if !present {
-                        verdict = match verdicts.get(d) {
-                            Some(Verdict::Refused) => Verdict::Refused,
-                            _ => Verdict::Held,
-                        };
-                    }
-                }
+        let snapshot = match snapshot {
+            Some(doc) if !exists && all_admitted => {
+                let clean = ordered.iter().all(|c| {
+                    !matches!(c.source, Source::Signed(_))
+                        || artefact::path::check_change_paths(&doc, &c.change).is_ok()
+                });
+                clean.then_some(doc)
             }
-            match verdict {
-                Verdict::Admitted => {
-                    joined.insert(hash);
-                    accepted.push(item);
-                }
-                Verdict::Refused => {
-                    self.refused.insert(hash);
-                }
-                Verdict::Held => {}
-            }
-        }
-        if let Some(peer) = peer {
-            for reason in reasons {
-                self.reject(peer, Some(id), reason);
-            }
-        }
-        if accepted.is_empty() {
-            return Ok(());
-        }
-        // Blobs carried for origins are kept only for the origins that joined.
-        for item in &accepted {
-            if let Proof::Origin { blob, .. } = &item.proof {
-                if let Some(bytes) = origin_blobs.get(blob) {
-                    if !self.store.has_blob(blob).map_err(store_err)? {
-                        self.store.put_blob(blob, bytes).map_err(store_err)?;
-                    }
-                }
-            }
-        }
-        self.owners.insert(id, owner);
-        self.remember_root_owner(&lineage);
-        let stored: Vec<StoredChange> = accepted
-            .iter()
-            .map(|c| StoredChange {
-                hash: c.change.hash(),
-                bytes: c.change.raw_bytes().to_vec(),
-                proof: c.proof.clone(),
-            })
-            .collect();
-        match doc {
-            Some(snapshot_doc) => {
-                // Everything in the snapshot joined: keep it as it came.
-                self.store.append_changes(&id, &stored).map_err(store_err)?;
-                let snapshot = snapshot_doc.save();
-                self.store.compact(&id, &snapshot).map_err(store_err)?;
-                self.docs.insert(
-                    id,
-                    super::Loaded {
-                        artefact: Artefact {
-                            id,
-                            doc: snapshot_doc,
-                        },
-                        proofs: stored.into_iter().map(|s| (s.hash, s.proof)).collect(),
-                        logged: 0,
-                        blob_refs: HashSet::new(),
-                    },
-                );
-            }
-            None => {
-                let loaded = self.docs.entry(id).or_insert_with(|| super::Loaded {
+            _ => None,
+        };
+        if snapshot.is_none() && !self.docs.contains_key(&id) {
+            self.docs.insert(
+                id,
+                super::Loaded {
                     artefact: Artefact {
                         id,
                         doc: Automerge::new(),
@@ -695,17 +659,119 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                     proofs: HashMap::new(),
                     logged: 0,
                     blob_refs: HashSet::new(),
-                });
-                loaded
-                    .artefact
-                    .doc
-                    .apply_changes(accepted.into_iter().map(|c| c.change).collect::<Vec<_>>())
-                    .map_err(|e| EngineError::Refused(format!("changes do not apply: {e}")))?;
-                for s in &stored {
-                    loaded.proofs.insert(s.hash, s.proof.clone());
+                },
+            );
+        }
+        let mut accepted: Vec<StoredChange> = Vec::new();
+        let mut joined_origins: Vec<BlobHash> = Vec::new();
+        let mut newly_refused: Vec<ChangeHash> = Vec::new();
+        {
+            let mut working = match &snapshot {
+                Some(doc) => Working::Snapshot(doc),
+                None => match self.docs.get_mut(&id) {
+                    Some(loaded) => Working::Loaded(&mut loaded.artefact.doc),
+                    None => return Err(EngineError::NotFound(id.to_string())),
+                },
+            };
+            let mut joined: HashSet<ChangeHash> = HashSet::new();
+            for item in ordered {
+                let hash = item.change.hash();
+                let mut verdict = verdicts.get(&hash).copied().unwrap_or(Verdict::Held);
+                if verdict == Verdict::Admitted {
+                    for d in item.change.deps() {
+                        if !joined.contains(d) && !working.holds_before(d) {
+                            verdict = match verdicts.get(d) {
+                                Some(Verdict::Refused) => Verdict::Refused,
+                                _ => Verdict::Held,
+                            };
+                        }
+                    }
                 }
-                loaded.logged += stored.len();
-                self.store.append_changes(&id, &stored).map_err(store_err)?;
+                if verdict == Verdict::Admitted && matches!(item.source, Source::Signed(_)) {
+                    if let Err(e) = artefact::path::check_change_paths(working.doc(), &item.change)
+                    {
+                        reasons.push(format!("change {hash} refused: {e}"));
+                        verdict = Verdict::Refused;
+                    }
+                }
+                if verdict == Verdict::Admitted {
+                    if let Err(e) = working.apply(&item.change) {
+                        reasons.push(format!("change {hash} does not apply: {e}"));
+                        verdict = Verdict::Refused;
+                    }
+                }
+                verdicts.insert(hash, verdict);
+                match verdict {
+                    Verdict::Admitted => {
+                        joined.insert(hash);
+                        if let Proof::Origin { blob, .. } = &item.proof {
+                            joined_origins.push(*blob);
+                        }
+                        accepted.push(StoredChange {
+                            hash,
+                            bytes: item.change.raw_bytes().to_vec(),
+                            proof: item.proof,
+                        });
+                    }
+                    Verdict::Refused => newly_refused.push(hash),
+                    Verdict::Held => {}
+                }
+            }
+        }
+        self.refused.extend(newly_refused);
+        if let Some(peer) = peer {
+            for reason in reasons {
+                self.reject(peer, Some(id), reason);
+            }
+        }
+        if accepted.is_empty() {
+            if snapshot.is_none() && !exists {
+                // Nothing joined an artefact this node did not have: keep no empty document.
+                self.docs.remove(&id);
+            }
+            return Ok(());
+        }
+        // Blobs carried for origins are kept only for the origins that joined.
+        for blob in joined_origins {
+            if let Some(bytes) = origin_blobs.get(&blob) {
+                if !self.store.has_blob(&blob).map_err(store_err)? {
+                    self.store.put_blob(&blob, bytes).map_err(store_err)?;
+                }
+            }
+        }
+        self.owners.insert(id, owner);
+        self.remember_root_owner(&lineage);
+        self.store
+            .append_changes(&id, &accepted)
+            .map_err(store_err)?;
+        match snapshot {
+            Some(snapshot_doc) => {
+                // Everything in the snapshot joined: keep it as it came.
+                self.store
+                    .compact(&id, &snapshot_doc.save())
+                    .map_err(store_err)?;
+                self.docs.insert(
+                    id,
+                    super::Loaded {
+                        artefact: Artefact {
+                            id,
+                            doc: snapshot_doc,
+                        },
+                        proofs: accepted.into_iter().map(|s| (s.hash, s.proof)).collect(),
+                        logged: 0,
+                        blob_refs: HashSet::new(),
+                    },
+                );
+            }
+            None => {
+                let loaded = self
+                    .docs
+                    .get_mut(&id)
+                    .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+                loaded.logged += accepted.len();
+                for s in accepted {
+                    loaded.proofs.insert(s.hash, s.proof);
+                }
             }
         }
         self.after_update(id, peer)?;
