@@ -174,7 +174,7 @@ impl SimNet {
                 }
                 for n in reached.into_iter().skip(1) {
                     self.traffic.announces += 1;
-                    self.nodes[n].handle_statement(me, &bytes);
+                    self.nodes[n].handle_statement(me, &bytes, self.now);
                 }
             }
             Output::Event(event) => self.events.push((me, event)),

@@ -11,8 +11,8 @@ use crate::artefact::{Artefact, ArtefactId};
 use crate::identity::{NodeKey, OrgKind, OrgNumber, PublicKey};
 use crate::store::Store;
 use crate::trust::{
-    AccessView, EndorsementStatus, EndorsementView, InitiativeId, InitiativeStatus, InitiativeView,
-    Network, Scope, SignedStatement, Statement, StatementId, Trust,
+    judged_at, AccessView, EndorsementStatus, EndorsementView, InitiativeId, InitiativeStatus,
+    InitiativeView, Network, Scope, SignedStatement, Statement, StatementId, Trust,
 };
 use crate::wire::{heads_from_wire, heads_to_wire, Head, Request, Response, WireBlob};
 use automerge::{ChangeHash, ReadDoc};
@@ -59,11 +59,29 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     ) -> Result<(), EngineError> {
         network.verify()?;
         let mut trust = Trust::new(network);
+        trust.advance_clock(now);
         let stored = self.store.statements().map_err(store_err)?;
-        let decoded = stored
-            .iter()
-            .filter_map(|b| SignedStatement::decode(b).ok());
-        let _ = trust.insert_many(decoded);
+        let mut undecodable = 0usize;
+        let mut records = Vec::with_capacity(stored.len());
+        for record in stored {
+            match SignedStatement::decode(&record.bytes) {
+                Ok(statement) => records.push((statement, record.accepted_at)),
+                Err(_) => undecodable += 1,
+            }
+        }
+        let refused = trust.load(records).iter().filter(|r| r.is_err()).count();
+        if undecodable + refused > 0 {
+            self.outbox.push_back(Output::Event(super::Event::Rejected {
+                peer: String::from("local store"),
+                id: None,
+                reason: format!(
+                    "{} stored trust statements no longer count ({undecodable} in a format this \
+                     version does not read, such as node certificates without proof of \
+                     possession; {refused} that fail today's checks)",
+                    undecodable + refused
+                ),
+            }));
+        }
         self.trust = Some(trust);
         self.org_key = org_key.clone();
         self.profile = Some(profile.clone());
@@ -180,9 +198,10 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         let statement = SignedStatement::sign(body, &key, now);
         let id = statement.id();
         let trust = self.trust.as_mut().ok_or(EngineError::NoNetwork)?;
-        trust.insert(statement.clone())?;
+        let accepted_at = trust.advance_clock(now);
+        trust.insert(statement.clone(), accepted_at)?;
         self.store
-            .put_statement(&id.0, &statement.encode())
+            .put_statement(&id.0, &statement.encode(), accepted_at)
             .map_err(store_err)?;
         self.store.flush().map_err(store_err)?;
         self.spread(&statement, None);
@@ -418,15 +437,31 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         Response::Statements { statements: out }
     }
 
-    /// Takes statements from a peer (or from gossip). Returns how many were new.
+    /// Takes statements from a peer (or from gossip), accepted at this node's clock (the latest
+    /// time it was told). Returns how many were new.
     pub(super) fn ingest_statements(
         &mut self,
         peer: Option<&P>,
         statements: Vec<WireBlob>,
     ) -> usize {
+        let Some(now) = self.trust.as_ref().map(Trust::clock) else {
+            return 0;
+        };
+        self.ingest_statements_at(peer, statements, now)
+    }
+
+    /// Takes statements from a peer (or from gossip) that arrived at `now`. Returns how many
+    /// were new.
+    pub(super) fn ingest_statements_at(
+        &mut self,
+        peer: Option<&P>,
+        statements: Vec<WireBlob>,
+        now: i64,
+    ) -> usize {
         let Some(trust) = self.trust.as_mut() else {
             return 0;
         };
+        let now = trust.advance_clock(now);
         let mut decoded = Vec::new();
         let mut problems = Vec::new();
         for WireBlob(bytes) in statements {
@@ -437,12 +472,13 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         }
         // Endorsements from keys with no curator rights are not kept (nor passed on): anyone
         // could otherwise fill every node's store. One that arrived before the delegation that
-        // entitles it is offered again on the next connection.
+        // entitles it is offered again on the next connection. Expiry is judged by when this
+        // node first sees it, not by the date its signer wrote into it.
         let (mut endorsements, others): (Vec<_>, Vec<_>) = decoded
             .into_iter()
             .partition(|s| matches!(s.body, Statement::Endorse { .. }));
         let mut new = Vec::new();
-        let results = trust.insert_many(others.clone());
+        let results = trust.insert_many(others.clone(), now);
         for (statement, result) in others.into_iter().zip(results) {
             match result {
                 Ok(true) => new.push(statement),
@@ -455,11 +491,12 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             _ => 0,
         });
         for statement in endorsements {
-            if let Err(e) = trust.check_curator(&statement.signer, Scope::Endorse, statement.time) {
+            let judged = judged_at(statement.time, now);
+            if let Err(e) = trust.check_curator(&statement.signer, Scope::Endorse, judged) {
                 problems.push(format!("endorsement refused: {e}"));
                 continue;
             }
-            match trust.insert(statement.clone()) {
+            match trust.insert(statement.clone(), now) {
                 Ok(true) => new.push(statement),
                 Ok(false) => {}
                 Err(e) => problems.push(format!("statement refused: {e}")),
@@ -473,7 +510,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         let mut authority_changed = false;
         for statement in &new {
             let id = statement.id();
-            if let Err(e) = self.store.put_statement(&id.0, &statement.encode()) {
+            if let Err(e) = self.store.put_statement(&id.0, &statement.encode(), now) {
                 self.outbox.push_back(Output::Event(super::Event::Rejected {
                     peer: String::from("local store"),
                     id: None,
@@ -497,19 +534,21 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         new.len()
     }
 
-    /// Takes one encoded statement handed in locally (imported from a file, or by a test): it
-    /// is checked exactly like one from a peer, and an error says why it was refused.
-    pub fn offer_statement(&mut self, bytes: &[u8]) -> Result<bool, EngineError> {
+    /// Takes one encoded statement handed in locally at `now` (imported from a file, or by a
+    /// test): it is checked exactly like one from a peer, and an error says why it was refused.
+    pub fn offer_statement(&mut self, bytes: &[u8], now: i64) -> Result<bool, EngineError> {
         let statement = SignedStatement::decode(bytes)?;
         let trust = self.trust.as_mut().ok_or(EngineError::NoNetwork)?;
+        let now = trust.advance_clock(now);
         if matches!(statement.body, Statement::Endorse { .. }) {
-            trust.check_curator(&statement.signer, Scope::Endorse, statement.time)?;
+            let judged = judged_at(statement.time, now);
+            trust.check_curator(&statement.signer, Scope::Endorse, judged)?;
         }
-        let new = trust.insert(statement.clone())?;
+        let new = trust.insert(statement.clone(), now)?;
         if new {
             let id = statement.id();
             self.store
-                .put_statement(&id.0, &statement.encode())
+                .put_statement(&id.0, &statement.encode(), now)
                 .map_err(store_err)?;
             self.store.flush().map_err(store_err)?;
             self.spread(&statement, None);
@@ -526,9 +565,17 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         self.skip_local_write_check = skip;
     }
 
-    /// A gossiped statement arrived via `peer`.
-    pub fn handle_statement(&mut self, peer: P, bytes: &[u8]) {
-        self.ingest_statements(Some(&peer), vec![WireBlob(bytes.to_vec())]);
+    /// A gossiped statement by `peer` arrived at `now`.
+    pub fn handle_statement(&mut self, peer: P, bytes: &[u8], now: i64) {
+        self.ingest_statements_at(Some(&peer), vec![WireBlob(bytes.to_vec())], now);
+    }
+
+    /// Called now and then (every few seconds) with the time: keeps this node's trust clock
+    /// current for statements that arrive in responses, which carry no time of their own.
+    pub fn handle_trust_tick(&mut self, now: i64) {
+        if let Some(trust) = self.trust.as_mut() {
+            trust.advance_clock(now);
+        }
     }
 
     /// The artefact's owner (from its genesis), cached.
@@ -874,7 +921,13 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         )
     }
 
-    /// Revokes a node key of this node's organisation.
+    /// Revokes a node key of this node's organisation (a lost laptop): what it signs from now
+    /// on no longer counts. What it signed before stays in force on the nodes that accepted it
+    /// before the revocation, but a node that receives the revocation and an old access list
+    /// together (a fresh one) cannot tell which came first and does not count the access list.
+    /// So the access lists in force for this organisation's artefacts that the revoked key
+    /// signed are signed again with the org key: same content, next seq. (After revoking a key
+    /// that may be in someone else's hands, check them with `access list`.)
     pub fn revoke_node(
         &mut self,
         node_key: PublicKey,
@@ -882,7 +935,40 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     ) -> Result<StatementId, EngineError> {
         self.org_key_or_err()?;
         let org = self.own_org()?;
-        self.issue(Statement::NodeRevoke { org, node_key }, now)
+        let revocation = self.issue(Statement::NodeRevoke { org, node_key }, now)?;
+        let trust = self.trust_or_err()?;
+        let signed_by_revoked: BTreeSet<ArtefactId> = trust
+            .statements()
+            .filter(|s| s.signer == node_key)
+            .filter_map(|s| match &s.body {
+                Statement::Access {
+                    artefact, owner, ..
+                } if *owner == org => Some(*artefact),
+                _ => None,
+            })
+            .collect();
+        let in_force: Vec<(ArtefactId, AccessView)> = signed_by_revoked
+            .into_iter()
+            .filter_map(|artefact| {
+                let view = trust.access_in_force(&artefact, org)?;
+                let signer = trust.get(&view.statement?)?.signer;
+                (signer == node_key).then_some((artefact, view))
+            })
+            .collect();
+        for (artefact, view) in in_force {
+            self.issue(
+                Statement::Access {
+                    artefact,
+                    owner: org,
+                    maintainers: view.maintainers,
+                    readers: view.readers,
+                    heads: view.heads,
+                    seq: view.seq + 1,
+                },
+                now,
+            )?;
+        }
+        Ok(revocation)
     }
 
     /// Sets who may write and read an artefact this node's organisation owns.

@@ -3,8 +3,9 @@
 
 use super::*;
 use crate::artefact::{FileEdit, Metadata};
+use crate::store::MemStore;
 use crate::testing::SimNet;
-use crate::trust::{EndorsementStatus, InitiativeStatus, Network, Statement};
+use crate::trust::{EndorsementStatus, InitiativeStatus, Network, Scope, Statement};
 use crate::wire::Response;
 
 const KS: usize = 0;
@@ -447,7 +448,7 @@ fn endorsements_by_curators_are_seen_everywhere_and_forgeries_and_replays_are_re
         &NodeKey::from_secret([66; 32]),
         now,
     );
-    net.nodes[TRONDHEIM].handle_statement(BERGEN, &forged.encode());
+    net.nodes[TRONDHEIM].handle_statement(BERGEN, &forged.encode(), net.now);
     assert_eq!(net.nodes[TRONDHEIM].endorsements(&id).unwrap().len(), 1);
     // A replay of an older endorsement (lower seq) is refused.
     let first = net.nodes[KS]
@@ -462,7 +463,7 @@ fn endorsements_by_curators_are_seen_everywhere_and_forgeries_and_replays_are_re
         .unwrap();
     net.run(100_000);
     let _ = net.nodes[OSLO].drain_outputs();
-    net.nodes[OSLO].handle_statement(KS, &first.encode());
+    net.nodes[OSLO].handle_statement(KS, &first.encode(), net.now);
     let states = net.nodes[OSLO].endorsements(&id).unwrap();
     assert_eq!(states[0].endorsement.status, EndorsementStatus::Recommended);
 }
@@ -553,7 +554,7 @@ fn initiatives_have_a_captain_and_participants_everywhere_and_cannot_be_forged()
         },
     ] {
         let forged = SignedStatement::sign(body, &orgs[TRONDHEIM].key, now + 4);
-        net.nodes[KS].handle_statement(TRONDHEIM, &forged.encode());
+        net.nodes[KS].handle_statement(TRONDHEIM, &forged.encode(), net.now);
     }
     net.run(100_000);
     let i = &net.nodes[KS].initiatives()[0];
@@ -853,7 +854,9 @@ fn an_adoption_cannot_be_forged_nor_claim_an_existing_artefact() {
         &orgs[TRONDHEIM].key,
         net.now,
     );
-    net.nodes[KS].offer_statement(&forged.encode()).unwrap();
+    net.nodes[KS]
+        .offer_statement(&forged.encode(), net.now)
+        .unwrap();
     assert!(net.nodes[KS].adoption(&adaptation).is_none());
     assert!(net.nodes[KS]
         .trust()
@@ -873,7 +876,9 @@ fn an_adoption_cannot_be_forged_nor_claim_an_existing_artefact() {
         &orgs[TRONDHEIM].key,
         net.now,
     );
-    assert!(net.nodes[KS].offer_statement(&claim.encode()).is_err());
+    assert!(net.nodes[KS]
+        .offer_statement(&claim.encode(), net.now)
+        .is_err());
     // So Trondheim still cannot write to Oslo's artefact.
     net.nodes[TRONDHEIM].skip_local_write_check_for_testing(true);
     edit(&mut net, TRONDHEIM, &upstream, "# overtatt\n")
@@ -881,4 +886,241 @@ fn an_adoption_cannot_be_forged_nor_claim_an_existing_artefact() {
         .unwrap();
     net.run(100_000);
     assert!(!text_of(&mut net, KS, &upstream).contains("overtatt"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hardening against hostile peers and admitted-but-malicious organisations (issue 10).
+
+const DAY: i64 = 86_400;
+
+/// Bergen's second node (a laptop without the org key), certified by Bergen's org key.
+fn bergen_laptop() -> NodeKey {
+    NodeKey::from_secret([150; 32])
+}
+
+fn certify_laptop(net: &mut SimNet, laptop: &NodeKey) {
+    let now = net.now;
+    net.nodes[BERGEN]
+        .add_node(laptop.public(), "laptop", now)
+        .unwrap();
+    net.run(100_000);
+}
+
+/// Gossips `statement` to `to` as if `from` had sent it.
+fn gossip(net: &mut SimNet, to: usize, from: usize, statement: &SignedStatement) {
+    let now = net.now;
+    net.nodes[to].handle_statement(from, &statement.encode(), now);
+}
+
+/// Hands `statement` to `node` as a local import (checked like one from a peer).
+fn offer(net: &mut SimNet, node: usize, statement: &SignedStatement) -> Result<bool, EngineError> {
+    let now = net.now;
+    net.nodes[node].offer_statement(&statement.encode(), now)
+}
+
+fn statements_naming(net: &SimNet, node: usize, id: &ArtefactId) -> usize {
+    net.nodes[node]
+        .trust()
+        .unwrap()
+        .statements()
+        .filter(|s| s.body.artefact() == Some(id))
+        .count()
+}
+
+#[test]
+fn an_access_list_signed_by_a_node_key_revoked_later_keeps_counting() {
+    let (mut net, orgs) = network(20, &[BERGEN, TRONDHEIM, OSLO]);
+    net.connect(BERGEN, TRONDHEIM);
+    net.connect(BERGEN, OSLO);
+    net.run(100_000);
+    let laptop = bergen_laptop();
+    certify_laptop(&mut net, &laptop);
+    let (trondheim, oslo) = (orgs[TRONDHEIM].number, orgs[OSLO].number);
+    let id = publish(&mut net, &orgs, BERGEN, Some(vec![trondheim, oslo]));
+    assert!(has(&mut net, OSLO, &id));
+    // The laptop removes Oslo as a reader.
+    net.now += 60;
+    let heads = heads_to_wire(&heads_of_node(&mut net, BERGEN, &id));
+    let removal = SignedStatement::sign(
+        Statement::Access {
+            artefact: id,
+            owner: orgs[BERGEN].number,
+            maintainers: vec![],
+            readers: Some(vec![trondheim]),
+            heads,
+            seq: 2,
+        },
+        &laptop,
+        net.now,
+    );
+    offer(&mut net, BERGEN, &removal).unwrap();
+    net.run(100_000);
+    for n in [BERGEN, TRONDHEIM] {
+        assert_eq!(
+            net.nodes[n].access(&id).unwrap().readers,
+            Some(vec![trondheim]),
+            "node {n}"
+        );
+    }
+    // Later the laptop is lost and revoked: what it signed before stays in force.
+    net.now += 60;
+    let now = net.now;
+    net.nodes[BERGEN].revoke_node(laptop.public(), now).unwrap();
+    net.run(100_000);
+    for n in [BERGEN, TRONDHEIM] {
+        let access = net.nodes[n].access(&id).unwrap();
+        assert_eq!(access.readers, Some(vec![trondheim]), "node {n}");
+        let oslo_node = net.nodes[OSLO].public_key();
+        assert!(
+            !net.nodes[n]
+                .trust()
+                .unwrap()
+                .may_read(&id, orgs[BERGEN].number, &oslo_node),
+            "node {n} lets removed Oslo read again"
+        );
+    }
+    // Content written after the removal does not reach Oslo.
+    net.now += 60;
+    let later = edit(
+        &mut net,
+        BERGEN,
+        &id,
+        "# DPIA\n\nEtter at Oslo ble fjernet\n",
+    )
+    .unwrap()
+    .unwrap();
+    net.run(100_000);
+    assert!(net.nodes[TRONDHEIM]
+        .artefact(&id)
+        .unwrap()
+        .doc
+        .get_change_by_hash(&later)
+        .is_some());
+    assert!(net.nodes[OSLO]
+        .artefact(&id)
+        .unwrap()
+        .doc
+        .get_change_by_hash(&later)
+        .is_none());
+    // A fresh node that receives the revocation and the old access list together still sees
+    // the owner's intent: revoke-node re-signed the access list in force with the org key.
+    let all: Vec<SignedStatement> = net.nodes[BERGEN]
+        .trust()
+        .unwrap()
+        .statements()
+        .cloned()
+        .collect();
+    let mut fresh: Engine<MemStore, usize> =
+        Engine::new(NodeKey::from_secret([151; 32]), MemStore::new());
+    let network = net.nodes[KS].trust().unwrap().network().clone();
+    let now = net.now;
+    fresh
+        .join_network(
+            network,
+            None,
+            (oslo, "Oslo kommune".into(), OrgKind::Kommune),
+            now,
+        )
+        .unwrap();
+    let response = Response::Statements {
+        statements: all.iter().map(|s| WireBlob(s.encode())).collect(),
+    };
+    fresh.handle_response(
+        BERGEN,
+        &Request::Statements { have: vec![] },
+        &response.encode(),
+    );
+    let view = fresh.trust().unwrap().access(&id, orgs[BERGEN].number);
+    assert_eq!(view.readers, Some(vec![trondheim]));
+    let signer = fresh
+        .trust()
+        .unwrap()
+        .get(&view.statement.unwrap())
+        .unwrap()
+        .signer;
+    assert_eq!(
+        signer,
+        orgs[BERGEN].key.public(),
+        "re-signed by the org key"
+    );
+}
+
+#[test]
+fn a_revoked_admission_keeps_the_owners_restricted_artefacts_restricted() {
+    let (mut net, orgs) = network(21, &[BERGEN, TRONDHEIM, OSLO]);
+    net.connect(BERGEN, TRONDHEIM);
+    net.connect(TRONDHEIM, OSLO);
+    net.run(100_000);
+    let trondheim = orgs[TRONDHEIM].number;
+    let id = publish(&mut net, &orgs, BERGEN, Some(vec![trondheim]));
+    assert!(has(&mut net, TRONDHEIM, &id));
+    net.now += 60;
+    let now = net.now;
+    net.nodes[KS]
+        .revoke(RevokeTarget::Admission(orgs[BERGEN].number), now)
+        .unwrap();
+    net.run(100_000);
+    assert!(!net.nodes[TRONDHEIM]
+        .trust()
+        .unwrap()
+        .org(orgs[BERGEN].number)
+        .is_some_and(|o| o.admitted));
+    // Trondheim, a reader, keeps it restricted: Oslo (linked to Trondheim) never gets it.
+    assert_eq!(
+        net.nodes[TRONDHEIM].access(&id).unwrap().readers,
+        Some(vec![trondheim])
+    );
+    net.disconnect(TRONDHEIM, OSLO);
+    net.connect(TRONDHEIM, OSLO);
+    net.run(100_000);
+    assert!(!has(&mut net, OSLO, &id), "the artefact went public");
+    assert_eq!(statements_naming(&net, OSLO, &id), 0);
+}
+
+#[test]
+fn a_backdated_endorsement_by_an_expired_curator_is_refused() {
+    let (mut net, orgs) = network(22, &[BERGEN, TRONDHEIM, OSLO]);
+    let id = publish(&mut net, &orgs, BERGEN, None);
+    let expires = net.now + 10 * DAY;
+    let now = net.now;
+    net.nodes[KS]
+        .delegate(
+            orgs[TRONDHEIM].number,
+            vec![Scope::Endorse],
+            Some(expires),
+            now,
+        )
+        .unwrap();
+    net.run(100_000);
+    // Eleven days later Trondheim signs an endorsement dated before its delegation expired.
+    net.now = expires + DAY;
+    let heads = heads_to_wire(&heads_of_node(&mut net, OSLO, &id));
+    let backdated = SignedStatement::sign(
+        Statement::Endorse {
+            artefact: id,
+            heads: heads.clone(),
+            status: EndorsementStatus::Approved,
+            note: "tilbakedatert".into(),
+            seq: 1,
+        },
+        &orgs[TRONDHEIM].key,
+        expires - 100,
+    );
+    gossip(&mut net, OSLO, TRONDHEIM, &backdated);
+    assert!(net.nodes[OSLO].endorsements(&id).unwrap().is_empty());
+    assert!(!net.nodes[OSLO].trust().unwrap().contains(&backdated.id()));
+    // A statement dated far in the future is refused too, even by a root.
+    let future = SignedStatement::sign(
+        Statement::Endorse {
+            artefact: id,
+            heads,
+            status: EndorsementStatus::Approved,
+            note: "fra fremtiden".into(),
+            seq: 1,
+        },
+        &orgs[KS].key,
+        net.now + DAY,
+    );
+    gossip(&mut net, OSLO, KS, &future);
+    assert!(!net.nodes[OSLO].trust().unwrap().contains(&future.id()));
 }
