@@ -58,7 +58,8 @@ pub use initiative::{
 };
 pub use network::{Network, Root, NETWORK_VERSION};
 pub use statement::{
-    EndorsementStatus, ProposedChange, Scope, SignedStatement, Statement, StatementId,
+    prove_possession, verify_possession, EndorsementStatus, ProposedChange, Scope, SignedStatement,
+    Statement, StatementId,
 };
 
 use crate::artefact::ArtefactId;
@@ -73,6 +74,8 @@ use std::sync::OnceLock;
 pub const NETWORK_CONTEXT: &[u8] = b"allmenning/network/v1";
 /// Domain-separation context for statement signatures.
 pub const STATEMENT_CONTEXT: &[u8] = b"allmenning/statement/v1";
+/// Domain-separation context for a node key's consent to being certified (`NodeCert`).
+pub const NODE_POSSESSION_CONTEXT: &[u8] = b"allmenning/node-possession/v1";
 /// The statement format version (the first byte of an encoded statement and of signed bytes).
 pub const STATEMENT_VERSION: u8 = 1;
 /// Largest encoded statement accepted.
@@ -123,6 +126,15 @@ pub enum TrustError {
         key: PublicKey,
         expires: i64,
         at: i64,
+    },
+    #[error(
+        "the certificate of node {node} for organisation {org} does not carry that node key's \
+         proof of possession ({reason}): on that node, `allmenning org node-proof` prints it"
+    )]
+    NoProofOfPossession {
+        node: PublicKey,
+        org: OrgNumber,
+        reason: String,
     },
     #[error(
         "statement by {signer} is dated {time}, more than {CLOCK_SKEW_TOLERANCE} s after this \
@@ -978,6 +990,12 @@ fn validate(s: &SignedStatement) -> Result<(), TrustError> {
                 reason: format!("a profile is signed by the org key it announces ({org_key})"),
             })
         }
+        Statement::NodeCert {
+            org,
+            node_key,
+            possession,
+            ..
+        } => verify_possession(*org, node_key, possession),
         Statement::Endorse { heads, .. } if heads.is_empty() => Err(TrustError::Malformed(
             "an endorsement names the exact version (heads) it endorses".into(),
         )),

@@ -11,8 +11,9 @@ use crate::artefact::{Artefact, ArtefactId};
 use crate::identity::{NodeKey, OrgKind, OrgNumber, PublicKey};
 use crate::store::Store;
 use crate::trust::{
-    judged_at, AccessView, EndorsementStatus, EndorsementView, InitiativeId, InitiativeStatus,
-    InitiativeView, Network, Scope, SignedStatement, Statement, StatementId, Trust,
+    judged_at, prove_possession, verify_possession, AccessView, EndorsementStatus, EndorsementView,
+    InitiativeId, InitiativeStatus, InitiativeView, Network, Scope, SignedStatement, Statement,
+    StatementId, Trust,
 };
 use crate::wire::{heads_from_wire, heads_to_wire, Head, Request, Response, WireBlob};
 use automerge::{ChangeHash, ReadDoc};
@@ -111,11 +112,15 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 })
             });
             if !certified {
+                // This node holds both keys, so it proves possession of its own node key itself.
+                // (A certificate from before proofs of possession no longer decodes: this
+                // re-certifies the first node after an upgrade.)
                 self.issue(
                     Statement::NodeCert {
                         org,
                         node_key: node,
                         label: "first node".into(),
+                        possession: prove_possession(&self.key, org).to_vec(),
                     },
                     now,
                 )?;
@@ -902,20 +907,30 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         self.issue(Statement::Revoke { target: target_id }, now)
     }
 
-    /// Certifies another node key for this node's organisation.
+    /// Certifies another node key for this node's organisation. `possession` is that node's
+    /// proof that it holds the key and consents to speak for this organisation
+    /// (`allmenning org node-proof` prints it there; see `trust::prove_possession`).
     pub fn add_node(
         &mut self,
         node_key: PublicKey,
         label: &str,
+        possession: &[u8],
         now: i64,
     ) -> Result<StatementId, EngineError> {
         self.org_key_or_err()?;
         let org = self.own_org()?;
+        if let Err(e) = verify_possession(org, &node_key, possession) {
+            return Err(EngineError::NotPermitted(format!(
+                "{e}. Run `allmenning org node-proof` on the node to certify and run the \
+                 `allmenning org add-node ... --proof ...` command it prints here"
+            )));
+        }
         self.issue(
             Statement::NodeCert {
                 org,
                 node_key,
                 label: label.to_string(),
+                possession: possession.to_vec(),
             },
             now,
         )

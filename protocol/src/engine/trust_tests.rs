@@ -900,8 +900,9 @@ fn bergen_laptop() -> NodeKey {
 
 fn certify_laptop(net: &mut SimNet, laptop: &NodeKey) {
     let now = net.now;
+    let proof = crate::trust::prove_possession(laptop, crate::testing::orgs::bergen());
     net.nodes[BERGEN]
-        .add_node(laptop.public(), "laptop", now)
+        .add_node(laptop.public(), "laptop", &proof, now)
         .unwrap();
     net.run(100_000);
 }
@@ -1123,4 +1124,50 @@ fn a_backdated_endorsement_by_an_expired_curator_is_refused() {
     );
     gossip(&mut net, OSLO, KS, &future);
     assert!(!net.nodes[OSLO].trust().unwrap().contains(&future.id()));
+}
+
+#[test]
+fn another_organisation_cannot_hijack_a_node_key_with_a_certificate() {
+    let (mut net, orgs) = network(23, &[BERGEN, TRONDHEIM, OSLO]);
+    let bergen_node = net.nodes[BERGEN].public_key();
+    // Trondheim has no proof of possession from Bergen's node key: it can send none, or an
+    // invalid one, or replay the proof Bergen's node gave for its own organisation.
+    let bergen_proof = crate::trust::prove_possession(
+        &NodeKey::from_secret(net.nodes[BERGEN].key.secret_bytes()),
+        orgs[BERGEN].number,
+    );
+    for possession in [vec![], vec![0; 64], bergen_proof.to_vec()] {
+        let hijack = SignedStatement::sign(
+            Statement::NodeCert {
+                org: orgs[TRONDHEIM].number,
+                node_key: bergen_node,
+                label: "kapret".into(),
+                possession,
+            },
+            &orgs[TRONDHEIM].key,
+            net.now,
+        );
+        for n in [KS, BERGEN, OSLO] {
+            gossip(&mut net, n, TRONDHEIM, &hijack);
+            assert!(!net.nodes[n].trust().unwrap().contains(&hijack.id()));
+        }
+    }
+    // Nor can Trondheim's org-key holder certify it through the engine.
+    let now = net.now;
+    let refused = net.nodes[TRONDHEIM].add_node(bergen_node, "kapret", &bergen_proof, now);
+    assert!(
+        matches!(&refused, Err(EngineError::NotPermitted(m)) if m.contains("org node-proof")),
+        "{refused:?}"
+    );
+    net.run(100_000);
+    for n in [KS, BERGEN, OSLO] {
+        assert_eq!(
+            net.nodes[n].trust().unwrap().org_of_node(&bergen_node),
+            Some(orgs[BERGEN].number),
+            "node {n}"
+        );
+    }
+    assert!(net.nodes[BERGEN].admitted());
+    let id = publish(&mut net, &orgs, BERGEN, None);
+    assert!(has(&mut net, OSLO, &id));
 }

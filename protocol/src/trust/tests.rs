@@ -103,6 +103,7 @@ fn cert(org_key: &NodeKey, org: OrgNumber, node: &NodeKey, label: &str, t: i64) 
             org,
             node_key: node.public(),
             label: label.into(),
+            possession: prove_possession(node, org).to_vec(),
         },
         org_key,
         t,
@@ -2222,4 +2223,55 @@ fn a_statement_dated_beyond_the_clock_tolerance_is_refused_but_a_stored_one_load
     let mut reloaded = trust();
     let results = reloaded.load(vec![(future, 0)]);
     assert_eq!(results, vec![Ok(true)]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Proof of possession: a certificate needs the node key's own consent (issue 10)
+
+#[test]
+fn a_certificate_without_the_node_keys_proof_of_possession_is_refused() {
+    let mut t = world();
+    let bergen_node = bergen_laptop();
+    let hijack = |possession: Vec<u8>| {
+        SignedStatement::sign(
+            Statement::NodeCert {
+                org: trondheim(),
+                node_key: bergen_node.public(),
+                label: "kapret".into(),
+                possession,
+            },
+            &trondheim_key(),
+            T0 + 5,
+        )
+    };
+    // No proof, a wrong-length one, one for another organisation, one by another key.
+    for possession in [
+        vec![],
+        vec![7; 63],
+        prove_possession(&bergen_node, bergen()).to_vec(),
+        prove_possession(&trondheim_laptop(), trondheim()).to_vec(),
+    ] {
+        assert!(matches!(
+            put(&mut t, hijack(possession)),
+            Err(TrustError::NoProofOfPossession { .. })
+        ));
+    }
+    assert_eq!(t.org_of_node(&bergen_node.public()), Some(bergen()));
+    // With the node's consent (its own proof for Trondheim) a second certificate counts, and
+    // the key is then ambiguous, as before: that is the node owner's choice.
+    put(
+        &mut t,
+        hijack(prove_possession(&bergen_node, trondheim()).to_vec()),
+    )
+    .unwrap();
+    assert_eq!(t.org_of_node(&bergen_node.public()), None);
+    // The proof is bound to its context: a statement signature does not pass as one.
+    let message = [b"964338531".as_slice(), &[0], &bergen_node.public().0].concat();
+    let wrong_context = bergen_node.sign(STATEMENT_CONTEXT, &message);
+    assert!(verify_possession(bergen(), &bergen_node.public(), &wrong_context).is_err());
+    let right = bergen_node.sign(NODE_POSSESSION_CONTEXT, &message);
+    assert_eq!(
+        verify_possession(bergen(), &bergen_node.public(), &right),
+        Ok(())
+    );
 }
