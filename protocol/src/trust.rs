@@ -45,7 +45,9 @@
 
 mod adoption;
 mod initiative;
+pub mod intake;
 mod network;
+mod rate;
 mod registry;
 mod statement;
 #[cfg(test)]
@@ -262,6 +264,10 @@ pub struct Trust {
     /// The latest time this node's engine was told (its clock, passed in): the acceptance time
     /// of statements that arrive on paths that carry no time of their own.
     clock: i64,
+    /// Intake limits: applicants, quota use, peer rates (see [`intake`]).
+    pub(crate) intake: intake::Intake,
+    /// Statements removed because a newer one superseded them, not yet removed from the store.
+    pruned: Vec<StatementId>,
 }
 
 impl std::fmt::Debug for Trust {
@@ -294,6 +300,8 @@ impl Trust {
             endorse_best: HashMap::new(),
             registry: OnceLock::new(),
             clock: 0,
+            intake: intake::Intake::default(),
+            pruned: Vec::new(),
         }
     }
 
@@ -367,6 +375,7 @@ impl Trust {
         statement.verify_signature()?;
         validate(&statement)?;
         let rank = |seq: u64| (seq, statement.time, id);
+        let mut superseded = None;
         match &statement.body {
             Statement::Endorse { artefact, seq, .. } => {
                 if let Some(best) = self.endorse_best.get(&(statement.signer, *artefact)) {
@@ -378,6 +387,9 @@ impl Trust {
                             current: best.0,
                         });
                     }
+                    // Only the highest seq per curator and artefact ever counts, and a replay
+                    // of a lower one is refused: the one it beats can go.
+                    superseded = Some(best.2);
                 }
                 self.endorse_best
                     .insert((statement.signer, *artefact), rank(*seq));
@@ -415,6 +427,12 @@ impl Trust {
         }
         self.accepted.insert(id, accepted_at);
         self.statements.insert(id, statement);
+        if let Some(old) = superseded {
+            if self.remove(&old).is_some() {
+                self.intake.counters.superseded += 1;
+                self.pruned.push(old);
+            }
+        }
         Ok(true)
     }
 
@@ -482,7 +500,14 @@ impl Trust {
         if self.registry_ids.remove(id) {
             self.registry = OnceLock::new();
         }
+        self.intake.forget(id);
         Some(statement)
+    }
+
+    /// Statements removed because a newer one superseded them (an endorsement by the same
+    /// curator with a higher seq) since last asked: the engine removes them from the store.
+    pub fn take_pruned(&mut self) -> Vec<StatementId> {
+        std::mem::take(&mut self.pruned)
     }
 
     /// When this node first accepted the statement (its own clock; 0 for statements stored
@@ -983,6 +1008,22 @@ fn validate(s: &SignedStatement) -> Result<(), TrustError> {
     initiative::validate(s)?;
     adoption::validate(s)?;
     match &s.body {
+        Statement::OrgProfile { name, .. } | Statement::Admit { name, .. }
+            if name.trim().is_empty() || name.chars().count() > intake::MAX_ORG_NAME_CHARS =>
+        {
+            Err(TrustError::Malformed(format!(
+                "an organisation's name has 1 to {} characters",
+                intake::MAX_ORG_NAME_CHARS
+            )))
+        }
+        Statement::NodeCert { label, .. }
+            if label.chars().count() > intake::MAX_NODE_LABEL_CHARS =>
+        {
+            Err(TrustError::Malformed(format!(
+                "a node's label has at most {} characters",
+                intake::MAX_NODE_LABEL_CHARS
+            )))
+        }
         Statement::OrgProfile { org, org_key, .. } if *org_key != s.signer => {
             Err(TrustError::NotEntitled {
                 who: format!("key {}", s.signer),

@@ -884,7 +884,9 @@ fn a_larger_set_converges_under_random_orders() {
         .load(accepted_when_signed(reversed))
         .iter()
         .all(|r| r.is_ok()));
-    assert_eq!(batch.len(), statements.len());
+    // Superseded endorsements (KS's and Trondheim's seq 1) are not kept.
+    assert_eq!(batch.len(), statements.len() - 2);
+    assert_eq!(batch.take_pruned().len(), 2);
     assert_eq!(answers(&batch), expected);
 }
 
@@ -2274,4 +2276,95 @@ fn a_certificate_without_the_node_keys_proof_of_possession_is_refused() {
         verify_possession(bergen(), &bergen_node.public(), &right),
         Ok(())
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Intake limits (issue 10)
+
+#[test]
+fn the_quota_counts_per_organisation_exempts_roots_and_frees_what_leaves() {
+    use super::intake::{Dropped, Standing, ORG_BYTE_QUOTA, ORG_STATEMENT_QUOTA};
+    let mut t = world();
+    let id = |n: usize| StatementId(*blake3::hash(&n.to_le_bytes()).as_bytes());
+    for n in 0..ORG_STATEMENT_QUOTA {
+        t.record_intake(id(n), Standing::Member(bergen()), 100, Some("peer"), T0);
+    }
+    assert_eq!(
+        t.org_usage(bergen()),
+        (ORG_STATEMENT_QUOTA, ORG_STATEMENT_QUOTA * 100)
+    );
+    assert!(matches!(
+        t.check_allowance(Standing::Member(bergen()), 10, Some("peer")),
+        Err(Dropped::OverQuota { .. })
+    ));
+    assert_eq!(
+        t.check_allowance(Standing::Member(trondheim()), 10, None),
+        Ok(())
+    );
+    assert_eq!(
+        t.check_allowance(Standing::Root, ORG_BYTE_QUOTA * 2, None),
+        Ok(())
+    );
+    assert_eq!(
+        t.check_allowance(Standing::Own, ORG_BYTE_QUOTA * 2, None),
+        Ok(())
+    );
+    t.intake.forget(&id(0));
+    assert_eq!(
+        t.check_allowance(Standing::Member(bergen()), 10, None),
+        Ok(())
+    );
+    // The byte quota too.
+    assert!(matches!(
+        t.check_allowance(Standing::Member(trondheim()), ORG_BYTE_QUOTA + 1, None),
+        Err(Dropped::OverQuota { .. })
+    ));
+}
+
+#[test]
+fn names_and_labels_are_short() {
+    use super::intake::{MAX_NODE_LABEL_CHARS, MAX_ORG_NAME_CHARS};
+    let mut t = world();
+    let long_name = "Å".repeat(MAX_ORG_NAME_CHARS + 1);
+    assert!(matches!(
+        put(&mut t, profile(&oslo_key(), oslo(), &long_name, T0)),
+        Err(TrustError::Malformed(_))
+    ));
+    assert!(matches!(
+        put(&mut t, profile(&oslo_key(), oslo(), " ", T0)),
+        Err(TrustError::Malformed(_))
+    ));
+    assert_eq!(
+        put(
+            &mut t,
+            profile(&oslo_key(), oslo(), &"Å".repeat(MAX_ORG_NAME_CHARS), T0)
+        ),
+        Ok(true)
+    );
+    let long_label = "l".repeat(MAX_NODE_LABEL_CHARS + 1);
+    assert!(matches!(
+        put(
+            &mut t,
+            cert(&bergen_key(), bergen(), &bergen_server(), &long_label, T0)
+        ),
+        Err(TrustError::Malformed(_))
+    ));
+}
+
+#[test]
+fn a_superseded_endorsement_is_removed_and_its_replay_refused() {
+    let mut t = world();
+    let first = endorse(&ks_key(), 1, EndorsementStatus::Reviewed, T0 + 1);
+    put(&mut t, first.clone()).unwrap();
+    assert!(t.take_pruned().is_empty());
+    put(
+        &mut t,
+        endorse(&ks_key(), 2, EndorsementStatus::Approved, T0 + 2),
+    )
+    .unwrap();
+    assert_eq!(t.take_pruned(), vec![first.id()]);
+    assert!(!t.contains(&first.id()));
+    assert!(matches!(put(&mut t, first), Err(TrustError::Replay { .. })));
+    assert_eq!(t.endorsements(&artefact())[0].seq, 2);
+    assert_eq!(t.intake_counters().superseded, 1);
 }
