@@ -1843,3 +1843,79 @@ fn a_curators_superseded_endorsements_are_not_kept() {
         );
     }
 }
+
+#[test]
+fn a_stored_certificate_without_proof_no_longer_counts_and_the_first_node_certifies_itself_again() {
+    use serde::Serialize;
+    // The node certificate as it was stored before proofs of possession (variant 2 of the
+    // statement enum, without the proof).
+    #[derive(Serialize)]
+    enum OldStatement {
+        _OrgProfile,
+        _Admit,
+        NodeCert {
+            org: OrgNumber,
+            node_key: PublicKey,
+            label: String,
+        },
+    }
+    #[derive(Serialize)]
+    struct OldSigned {
+        body: OldStatement,
+        signer: PublicKey,
+        time: i64,
+        #[serde(with = "serde_bytes")]
+        signature: Vec<u8>,
+    }
+    let (net, orgs) = network(39, &[BERGEN]);
+    let network = net.nodes[KS].trust().unwrap().network().clone();
+    let node_key = NodeKey::from_secret([90; 32]);
+    let old = OldSigned {
+        body: OldStatement::NodeCert {
+            org: orgs[BERGEN].number,
+            node_key: node_key.public(),
+            label: "first node".into(),
+        },
+        signer: orgs[BERGEN].key.public(),
+        time: net.now - 1000,
+        signature: vec![7; 64],
+    };
+    let mut bytes = vec![crate::trust::STATEMENT_VERSION];
+    bytes.extend(postcard::to_stdvec(&old).unwrap());
+    let mut store = MemStore::new();
+    store.put_statement(&[1; 32], &bytes, 0).unwrap();
+    for s in net.nodes[KS].trust().unwrap().statements() {
+        store.put_statement(&s.id().0, &s.encode(), 0).unwrap();
+    }
+    let mut node: Engine<MemStore, usize> = Engine::new(node_key.clone(), store);
+    let now = net.now;
+    node.join_network(
+        network,
+        Some(orgs[BERGEN].key.clone()),
+        (
+            orgs[BERGEN].number,
+            "Bergen kommune".into(),
+            OrgKind::Kommune,
+        ),
+        now,
+    )
+    .unwrap();
+    let warnings: Vec<String> = node
+        .drain_outputs()
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Event(Event::Rejected { peer, reason, .. }) if peer == "local store" => {
+                Some(reason)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("proof of possession"), "{warnings:?}");
+    // Its own first node is certified again, with a proof: it is admitted.
+    assert!(node.admitted());
+    assert_eq!(
+        node.trust().unwrap().org_of_node(&node_key.public()),
+        Some(orgs[BERGEN].number)
+    );
+}

@@ -556,9 +556,10 @@ impl Trust {
         }
         let mut applicants: Vec<(i64, PublicKey, Vec<HeldStatement>)> = candidates
             .into_iter()
-            .map(|(key, mut list)| {
+            .filter_map(|(key, mut list)| {
                 list.sort();
-                (list[0].0, key, list)
+                let first = list.first()?.0;
+                Some((first, key, list))
             })
             .collect();
         applicants.sort_by_key(|(first, key, _)| (*first, *key));
