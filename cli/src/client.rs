@@ -741,10 +741,12 @@ impl Client {
         &mut self,
         node_key: &str,
         label: &str,
+        proof: &str,
     ) -> anyhow::Result<Option<StatementInfo>> {
         let request = ControlRequest::OrgAddNode {
             node_key: node_key.to_string(),
             label: label.to_string(),
+            proof: Some(proof.to_string()),
         };
         self.statement(&request, Needs::NetworkAndOrgKey).await
     }

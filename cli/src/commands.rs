@@ -371,6 +371,17 @@ mod tests {
             refused(&["org", "add-node", "abcd"]),
             ErrorKind::ValueValidation
         );
+        let key = "AB".repeat(32);
+        assert_eq!(
+            refused(&["org", "add-node", &key, "--proof", "abcd"]),
+            ErrorKind::ValueValidation
+        );
+        match parse(&["org", "add-node", &key, "--proof", &"CD".repeat(64)]).unwrap() {
+            Command::Org(org::OrgCommand::AddNode(a)) => {
+                assert_eq!(a.proof, Some("cd".repeat(64)))
+            }
+            other => panic!("{other:?}"),
+        }
         assert_eq!(
             refused(&["curate", "admit", BERGEN, "--fingerprint", "abc"]),
             ErrorKind::ValueValidation

@@ -73,6 +73,19 @@ pub fn statement_id(s: &str) -> Result<String, String> {
 
 /// The fingerprint operators compare out of band: the first 16 hex digits of BLAKE3 of the
 /// public key's bytes (what the node reports as an org's `fingerprint`).
+/// A node's proof of possession: 64 bytes as 128 hex digits (lowercased).
+pub fn possession_proof(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let mut bytes = [0u8; 64];
+    hex::decode_to_slice(s, &mut bytes).map_err(|_| {
+        format!(
+            "not a proof of possession: expected 128 hex digits (what `allmenning org node-proof` prints on that node), got {} characters",
+            s.chars().count()
+        )
+    })?;
+    Ok(hex::encode(bytes))
+}
+
 pub fn key_fingerprint(key: &PublicKey) -> String {
     blake3::hash(&key.0).to_hex()[..16].to_string()
 }

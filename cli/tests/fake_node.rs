@@ -312,9 +312,16 @@ impl State {
                     .cloned()
                     .collect(),
             }),
-            ControlRequest::OrgAddNode { node_key, label } => {
+            ControlRequest::OrgAddNode {
+                node_key,
+                label,
+                proof,
+            } => {
                 if !self.has_org_key {
                     return Err("refused: not entitled".into());
+                }
+                if proof.is_none_or(|p| p.len() != 128) {
+                    return Err("refused: no proof of possession".into());
                 }
                 self.org_mut(KS)?.nodes.push(NodeKeyInfo {
                     key: node_key,
@@ -1488,14 +1495,29 @@ async fn org_show_add_node_and_revoke_node() {
     assert!(text.starts_with("NUMBER"), "{text}");
     assert!(text.contains("Trondheim kommune"), "{text}");
 
-    // Certify a laptop, then revoke it.
+    // Certify a laptop, then revoke it. Without its proof of possession the CLI says where to
+    // get one, before asking the node.
     let laptop = "AA".repeat(32);
+    let proof = "0f".repeat(64);
     cli.fails(exit::USAGE, &["org", "add-node", "abcd"]).await;
+    let stderr = cli.fails(exit::USAGE, &["org", "add-node", &laptop]).await;
+    assert!(stderr.contains("proof of possession"), "{stderr}");
+    assert!(
+        stderr.contains("hint: run `allmenning org node-proof` on that node"),
+        "{stderr}"
+    );
+    cli.fails(
+        exit::USAGE,
+        &["org", "add-node", &laptop, "--proof", "0f0f"],
+    )
+    .await;
     let statement = cli
         .json(&[
             "org",
             "add-node",
             &laptop,
+            "--proof",
+            &proof,
             "--label",
             "laptop, drift",
             "--json",
@@ -1503,9 +1525,14 @@ async fn org_show_add_node_and_revoke_node() {
         .await;
     assert_eq!(statement["kind"], "node_cert");
     match node.last_request(|r| matches!(r, ControlRequest::OrgAddNode { .. })) {
-        ControlRequest::OrgAddNode { node_key, label } => {
+        ControlRequest::OrgAddNode {
+            node_key,
+            label,
+            proof: sent,
+        } => {
             assert_eq!(node_key, "aa".repeat(32));
             assert_eq!(label, "laptop, drift");
+            assert_eq!(sent, Some(proof.clone()));
         }
         _ => unreachable!(),
     }
@@ -1525,7 +1552,10 @@ async fn org_show_add_node_and_revoke_node() {
     // Without the org key: a hint where to run it.
     node.state.lock().unwrap().has_org_key = false;
     let stderr = cli
-        .fails(exit::ERROR, &["org", "add-node", &"cc".repeat(32)])
+        .fails(
+            exit::ERROR,
+            &["org", "add-node", &"cc".repeat(32), "--proof", &proof],
+        )
         .await;
     assert!(
         stderr.contains("hint: this node does not hold the organisation's key"),
@@ -1712,6 +1742,80 @@ async fn init_creates_the_org_key_unless_told_not_to() {
     assert_eq!(v["org_key"], serde_json::Value::Null);
     assert_eq!(v["org_key_fingerprint"], serde_json::Value::Null);
     assert!(!home.join("org.key").exists());
+    // It prints the command that certifies it, with a proof of possession that verifies, and
+    // `org node-proof` prints the same again later (no running node needed).
+    let node_key = v["node_key"].as_str().unwrap().to_string();
+    let proof = v["node_proof"].as_str().unwrap().to_string();
+    assert_eq!(proof.len(), 128);
+    assert_eq!(
+        v["add_node_command"],
+        format!("allmenning org add-node {node_key} --proof {proof}")
+    );
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(&node_key, &mut key).unwrap();
+    let bergen: allmenning_protocol::OrgNumber = BERGEN.parse().unwrap();
+    allmenning_protocol::trust::verify_possession(
+        bergen,
+        &allmenning_protocol::PublicKey(key),
+        &hex::decode(&proof).unwrap(),
+    )
+    .unwrap();
+    let again = tokio::process::Command::new(exe)
+        .arg("--home")
+        .arg(&home)
+        .args(["org", "node-proof", "--json"])
+        .env_remove("ALLMENNING_HOME")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again["node_key"], node_key.as_str());
+    assert_eq!(again["org"], BERGEN);
+    assert_eq!(again["proof"], proof.as_str());
+    assert_eq!(again["command"], v["add_node_command"]);
+    let text = tokio::process::Command::new(exe)
+        .arg("--home")
+        .arg(&home)
+        .args(["org", "node-proof"])
+        .env_remove("ALLMENNING_HOME")
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains(&format!(
+            "  allmenning org add-node {node_key} --proof {proof}"
+        )),
+        "{text}"
+    );
+    let home_c = tmp.path().join("c");
+    let plain = tokio::process::Command::new(exe)
+        .arg("--home")
+        .arg(&home_c)
+        .args([
+            "init",
+            "--org-name",
+            "Bergen kommune",
+            "--org-number",
+            BERGEN,
+            "--kind",
+            "kommune",
+            "--no-org-key",
+        ])
+        .env_remove("ALLMENNING_HOME")
+        .output()
+        .await
+        .unwrap();
+    let plain = String::from_utf8_lossy(&plain.stdout);
+    assert!(
+        plain.contains("allmenning org add-node ") && plain.contains(" --proof "),
+        "{plain}"
+    );
 
     // A second init refuses (exit 1) and keeps both keys.
     let out = init(tmp.path().join("a"), &[]).await;

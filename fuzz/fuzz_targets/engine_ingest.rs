@@ -22,7 +22,8 @@ fn feed(engine: &mut Engine<MemStore, usize>, requests: &[Request], data: &[u8])
     }
     let _ = engine.handle_request(PEER, data);
     engine.handle_announce(PEER, data);
-    engine.handle_statement(PEER, data);
+    engine.handle_statement(PEER, data, 1_700_000_000);
+    engine.handle_trust_tick(1_700_000_001);
     engine.handle_tick();
     engine.handle_disconnected(&PEER);
     engine.drain_outputs();

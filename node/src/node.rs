@@ -460,6 +460,7 @@ impl Node {
                 }
                 _ = tick.tick() => {
                     self.engine.handle_tick();
+                    self.engine.handle_trust_tick(now_secs());
                     // Kept current once someone asked for it; built on first use, not at
                     // start-up (building loads every artefact once).
                     if self.catalog_in_use() {
@@ -968,7 +969,8 @@ impl Node {
                 // a relay or hub is never banned for what passes through it.
                 let author = message.source.unwrap_or(propagation_source);
                 if message.topic.as_str() == STATEMENTS_TOPIC {
-                    self.engine.handle_statement(author, &message.data);
+                    self.engine
+                        .handle_statement(author, &message.data, now_secs());
                 } else if let Err(e) = allmenning_protocol::wire::Announce::decode(&message.data) {
                     let reason = format!("malformed announce: {e}");
                     tracing::warn!(peer = %author, "refused gossip: {reason}");
@@ -1446,7 +1448,7 @@ impl Node {
                 }
                 let bytes = hex::decode(statement.trim())
                     .map_err(|_| AnswerError::Invalid("not hex".into()))?;
-                self.engine.offer_statement(&bytes)?;
+                self.engine.offer_statement(&bytes, now_secs())?;
                 ControlReply::Done
             }
             ControlRequest::DebugCorruptChange { id, hash } => {

@@ -14,7 +14,12 @@
 //! * `summaries`: artefact id → JSON of the `ArtefactSummary` listing row;
 //! * `blobs`: blob hash → bytes;
 //! * `peers`: libp2p peer id → JSON list of multiaddrs, so a restarted node can redial the peers
-//!   it knew without waiting for bootstrap.
+//!   it knew without waiting for bootstrap;
+//! * `statements`: statement id → a statement record: [`STATEMENT_RECORD_TAG`], the time this
+//!   node first accepted the statement (big-endian i64 seconds) and the encoded statement. The
+//!   acceptance time decides what a statement means after a revocation, so it is kept with the
+//!   statement itself. Records written before times were kept are the bare encoded statement;
+//!   they still load, as accepted at 0.
 //!
 //! Opening only opens trees: nothing is scanned at start-up, so start-up time does not grow with
 //! the bytes stored. Writes that must agree with each other (a change and its proof; a new snapshot
@@ -24,7 +29,7 @@
 use allmenning_protocol::artefact::{ArtefactId, ArtefactSummary};
 use allmenning_protocol::blob::BlobHash;
 use allmenning_protocol::signed::Proof;
-use allmenning_protocol::store::{Store, StoredChange, StoredDocument};
+use allmenning_protocol::store::{Store, StoredChange, StoredDocument, StoredStatement};
 use allmenning_protocol::ChangeHash;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use std::path::{Path, PathBuf};
@@ -42,6 +47,42 @@ const TREE_SUMMARIES: &str = "summaries";
 const TREE_BLOBS: &str = "blobs";
 const TREE_PEERS: &str = "peers";
 const TREE_STATEMENTS: &str = "statements";
+
+/// First byte of a statement record that carries its acceptance time. A bare encoded statement
+/// (the record format before acceptance times) starts with the statement format version, 1.
+const STATEMENT_RECORD_TAG: u8 = 0xA7;
+/// Tag and acceptance time in front of the statement in a record.
+const STATEMENT_RECORD_HEADER: usize = 1 + 8;
+
+fn encode_statement_record(bytes: &[u8], accepted_at: i64) -> Vec<u8> {
+    let mut record = Vec::with_capacity(STATEMENT_RECORD_HEADER + bytes.len());
+    record.push(STATEMENT_RECORD_TAG);
+    record.extend_from_slice(&accepted_at.to_be_bytes());
+    record.extend_from_slice(bytes);
+    record
+}
+
+/// Reads a statement record of either format; a record of the old format (no tag) is a
+/// statement accepted at 0. A tagged record too short for its header is handed on as it is:
+/// it does not decode as a statement, so the engine ignores it (and says so) instead of the
+/// whole node failing to start over one damaged record.
+fn decode_statement_record(record: &[u8]) -> StoredStatement {
+    match record.split_first() {
+        Some((&STATEMENT_RECORD_TAG, rest)) if rest.len() >= 8 => {
+            let (time, bytes) = rest.split_at(8);
+            let mut be = [0u8; 8];
+            be.copy_from_slice(time);
+            StoredStatement {
+                bytes: bytes.to_vec(),
+                accepted_at: i64::from_be_bytes(be),
+            }
+        }
+        _ => StoredStatement {
+            bytes: record.to_vec(),
+            accepted_at: 0,
+        },
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -347,16 +388,27 @@ impl Store for SledStore {
         Ok(())
     }
 
-    fn put_statement(&mut self, id: &[u8; 32], bytes: &[u8]) -> Result<(), Self::Error> {
-        self.statements.insert(id, bytes)?;
+    fn put_statement(
+        &mut self,
+        id: &[u8; 32],
+        bytes: &[u8],
+        accepted_at: i64,
+    ) -> Result<(), Self::Error> {
+        self.statements
+            .insert(id, encode_statement_record(bytes, accepted_at))?;
         Ok(())
     }
 
-    fn statements(&self) -> Result<Vec<Vec<u8>>, Self::Error> {
+    fn remove_statement(&mut self, id: &[u8; 32]) -> Result<(), Self::Error> {
+        self.statements.remove(id)?;
+        Ok(())
+    }
+
+    fn statements(&self) -> Result<Vec<StoredStatement>, Self::Error> {
         self.statements
             .iter()
             .values()
-            .map(|v| v.map(|v| v.to_vec()).map_err(StoreError::from))
+            .map(|v| Ok(decode_statement_record(&v?)))
             .collect()
     }
 
@@ -566,6 +618,55 @@ mod tests {
         );
         assert_eq!(store.proofs(&id(1)).unwrap().len(), 4);
         assert_eq!(store.artefact_ids().unwrap(), vec![id(1), id(2)]);
+    }
+
+    #[test]
+    fn statements_keep_their_acceptance_time_and_old_records_still_load() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("db");
+        {
+            let mut store = SledStore::open(&path).unwrap();
+            store
+                .put_statement(&[1; 32], &[1, 2, 3], 1_700_000_123)
+                .unwrap();
+            store.put_statement(&[2; 32], &[1, 9], -5).unwrap();
+            // A record as written before acceptance times were kept: the bare statement.
+            store.statements.insert([3; 32], &[1u8, 7, 7][..]).unwrap();
+            store.put_statement(&[4; 32], &[1], 9).unwrap();
+            store.remove_statement(&[4; 32]).unwrap();
+            store.flush().unwrap();
+        }
+        let store = reopen(&path);
+        assert_eq!(
+            store.statements().unwrap(),
+            vec![
+                StoredStatement {
+                    bytes: vec![1, 2, 3],
+                    accepted_at: 1_700_000_123
+                },
+                StoredStatement {
+                    bytes: vec![1, 9],
+                    accepted_at: -5
+                },
+                StoredStatement {
+                    bytes: vec![1, 7, 7],
+                    accepted_at: 0
+                },
+            ]
+        );
+        // A tagged record too short for its header is handed on as it is (it will not decode
+        // as a statement), not misread as another time.
+        store
+            .statements
+            .insert([5; 32], &[STATEMENT_RECORD_TAG, 0, 1][..])
+            .unwrap();
+        assert_eq!(
+            store.statements().unwrap()[3],
+            StoredStatement {
+                bytes: vec![STATEMENT_RECORD_TAG, 0, 1],
+                accepted_at: 0
+            }
+        );
     }
 
     #[test]

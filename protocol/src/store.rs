@@ -29,6 +29,20 @@ pub struct StoredDocument {
     pub changes: Vec<Vec<u8>>,
 }
 
+/// A trust statement as stored: its encoding and when this node first accepted it.
+///
+/// The acceptance time is part of what a statement means here: a revocation only ends what the
+/// revoked key signs *after* the revocation was accepted, and a curator's expiry is judged by
+/// when the statement was first seen, not by the date its signer wrote into it (see `trust`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredStatement {
+    /// The encoded `SignedStatement`.
+    pub bytes: Vec<u8>,
+    /// Seconds since the Unix epoch, by this node's clock, when it first accepted the
+    /// statement; 0 for records written before acceptance times were kept.
+    pub accepted_at: i64,
+}
+
 /// Persistence for the engine. Writes may be buffered; `flush` makes everything written so far
 /// durable, and the engine calls it before it reports a local commit as done.
 pub trait Store {
@@ -60,10 +74,18 @@ pub trait Store {
     /// Stores a blob. The caller has checked that `bytes` hash to `hash`.
     fn put_blob(&mut self, hash: &BlobHash, bytes: &[u8]) -> Result<(), Self::Error>;
 
-    /// Stores an encoded trust statement under its id (idempotent).
-    fn put_statement(&mut self, id: &[u8; 32], bytes: &[u8]) -> Result<(), Self::Error>;
-    /// Every stored trust statement, encoded.
-    fn statements(&self) -> Result<Vec<Vec<u8>>, Self::Error>;
+    /// Stores an encoded trust statement under its id with the time this node first accepted
+    /// it (idempotent: the engine stores a statement once, when it first accepts it).
+    fn put_statement(
+        &mut self,
+        id: &[u8; 32],
+        bytes: &[u8],
+        accepted_at: i64,
+    ) -> Result<(), Self::Error>;
+    /// Forgets a stored trust statement (an applicant's that expired, a superseded one).
+    fn remove_statement(&mut self, id: &[u8; 32]) -> Result<(), Self::Error>;
+    /// Every stored trust statement with its acceptance time.
+    fn statements(&self) -> Result<Vec<StoredStatement>, Self::Error>;
 
     /// Makes everything written so far durable.
     fn flush(&mut self) -> Result<(), Self::Error>;
@@ -76,7 +98,7 @@ pub struct MemStore {
     proofs: HashMap<ArtefactId, BTreeMap<ChangeHash, Proof>>,
     summaries: BTreeMap<ArtefactId, ArtefactSummary>,
     blobs: HashMap<BlobHash, Vec<u8>>,
-    statements: BTreeMap<[u8; 32], Vec<u8>>,
+    statements: BTreeMap<[u8; 32], StoredStatement>,
     /// How many times `flush` was called: tests use it to check durability ordering.
     pub flushes: usize,
 }
@@ -93,6 +115,11 @@ impl MemStore {
     /// Total bytes of blobs held (for simulations and tests).
     pub fn blob_bytes(&self) -> usize {
         self.blobs.values().map(Vec::len).sum()
+    }
+
+    /// Total bytes of trust statements held (for tests of what peers can make a node store).
+    pub fn statement_bytes(&self) -> usize {
+        self.statements.values().map(|s| s.bytes.len()).sum()
     }
 
     /// Raw access for tests that tamper with stored data.
@@ -163,12 +190,28 @@ impl Store for MemStore {
         Ok(())
     }
 
-    fn put_statement(&mut self, id: &[u8; 32], bytes: &[u8]) -> Result<(), Self::Error> {
-        self.statements.insert(*id, bytes.to_vec());
+    fn put_statement(
+        &mut self,
+        id: &[u8; 32],
+        bytes: &[u8],
+        accepted_at: i64,
+    ) -> Result<(), Self::Error> {
+        self.statements.insert(
+            *id,
+            StoredStatement {
+                bytes: bytes.to_vec(),
+                accepted_at,
+            },
+        );
         Ok(())
     }
 
-    fn statements(&self) -> Result<Vec<Vec<u8>>, Self::Error> {
+    fn remove_statement(&mut self, id: &[u8; 32]) -> Result<(), Self::Error> {
+        self.statements.remove(id);
+        Ok(())
+    }
+
+    fn statements(&self) -> Result<Vec<StoredStatement>, Self::Error> {
         Ok(self.statements.values().cloned().collect())
     }
 

@@ -103,8 +103,27 @@ impl SimNet {
     }
 
     /// Delivers messages until no node has anything left to send (or `max_steps` outputs).
-    /// Returns the number of outputs processed.
+    /// When the network goes quiet, every node gets a trust tick at the current time, as a real
+    /// node's timer would give it (work put off to the next tick happens then), and delivery
+    /// goes on if that made anyone speak. Returns the number of outputs processed.
     pub fn run(&mut self, max_steps: usize) -> usize {
+        let mut steps = 0;
+        loop {
+            steps += self.run_until_quiet(max_steps - steps);
+            if steps >= max_steps {
+                return steps;
+            }
+            let now = self.now;
+            for node in &mut self.nodes {
+                node.handle_trust_tick(now);
+            }
+            if !self.nodes.iter().any(|n| n.has_pending_output()) {
+                return steps;
+            }
+        }
+    }
+
+    fn run_until_quiet(&mut self, max_steps: usize) -> usize {
         let mut steps = 0;
         loop {
             let busy: Vec<usize> = (0..self.nodes.len()).collect();
@@ -174,7 +193,7 @@ impl SimNet {
                 }
                 for n in reached.into_iter().skip(1) {
                     self.traffic.announces += 1;
-                    self.nodes[n].handle_statement(me, &bytes);
+                    self.nodes[n].handle_statement(me, &bytes, self.now);
                 }
             }
             Output::Event(event) => self.events.push((me, event)),

@@ -12,14 +12,42 @@
 //! - an artefact's owner org sets its **access**: which orgs maintain it, and who may read it.
 //!
 //! Statements travel like any other data and may arrive in any order. [`Trust`] stores every
-//! statement with a good signature and derives its answers from the whole set, so a statement
-//! that arrives before what entitles it (a certificate before the admission of its org) is kept
-//! and counts as soon as the rest arrives, and every node holding the same statements gives the
-//! same answers. Nothing here does I/O or reads a clock: times are the signers' own, in seconds.
+//! statement it is given that has a good signature, together with the time this node first
+//! accepted it (`accepted_at`, by this node's clock, passed in: nothing here reads a clock or
+//! does I/O), and derives its answers from the statements *and those times*:
+//!
+//! - **A statement is judged as of when this node accepted it.** Grants are not bounded in
+//!   time: a statement that arrives before what entitles it (a certificate before the admission
+//!   of its org) is kept and counts as soon as the rest arrives. Revocations are: a node
+//!   revocation, an admission revocation or a delegation revocation takes effect from its own
+//!   `accepted_at`. What the affected key signed and this node accepted before keeps counting
+//!   (revocation is not retroactive, so an access list signed by a laptop that is lost later
+//!   stays in force and an earlier list does not come back); what this node accepts from then
+//!   on does not. A statement accepted in the same second as the revocation counts as after it.
+//!   A node that first sees a revocation and an older statement together cannot tell which came
+//!   first and does not count the older one; so `revoke-node` signs the access lists in force
+//!   that the revoked key signed again with the org key.
+//! - **Curator expiry is judged by when the statement was first seen here**, not by the date
+//!   its signer wrote into it: at that date, but never earlier than `accepted_at` less
+//!   [`CLOCK_SKEW_TOLERANCE`] (10 minutes, for clocks that disagree). A statement dated more than
+//!   the tolerance into this node's future is refused. An expired curator can therefore not
+//!   endorse or admit by backdating; the price is that a node that first sees an endorsement or
+//!   admission by a delegated curator after the delegation expired does not count it (a node
+//!   that joins the network later, say). A root never expires: it can endorse or admit again.
+//! - **An access list that is missing or no longer valid never makes an artefact public**:
+//!   [`Trust::access_in_force`] says whether a valid one is held, and [`Trust::may_read`] fails
+//!   closed (owner only) without one; whether an artefact is restricted at all is the engine's to
+//!   know.
+//!
+//! So nodes that accepted the same statements at the same times give the same answers whatever
+//! order they arrived in; nodes that accepted them at different times may differ on statements
+//! signed around a revocation, and each fails closed about what it cannot order.
 
 mod adoption;
 mod initiative;
+pub mod intake;
 mod network;
+mod rate;
 mod registry;
 mod statement;
 #[cfg(test)]
@@ -32,7 +60,8 @@ pub use initiative::{
 };
 pub use network::{Network, Root, NETWORK_VERSION};
 pub use statement::{
-    EndorsementStatus, ProposedChange, Scope, SignedStatement, Statement, StatementId,
+    prove_possession, verify_possession, EndorsementStatus, ProposedChange, Scope, SignedStatement,
+    Statement, StatementId,
 };
 
 use crate::artefact::ArtefactId;
@@ -47,12 +76,26 @@ use std::sync::OnceLock;
 pub const NETWORK_CONTEXT: &[u8] = b"allmenning/network/v1";
 /// Domain-separation context for statement signatures.
 pub const STATEMENT_CONTEXT: &[u8] = b"allmenning/statement/v1";
+/// Domain-separation context for a node key's consent to being certified (`NodeCert`).
+pub const NODE_POSSESSION_CONTEXT: &[u8] = b"allmenning/node-possession/v1";
 /// The statement format version (the first byte of an encoded statement and of signed bytes).
 pub const STATEMENT_VERSION: u8 = 1;
 /// Largest encoded statement accepted.
 pub const MAX_STATEMENT_BYTES: usize = 64 * 1024;
 /// Largest encoded network file accepted.
 pub const MAX_NETWORK_BYTES: usize = 64 * 1024;
+/// How far apart two nodes' clocks may be, in seconds. A statement dated further than this into
+/// this node's future is refused; a curator's expiry is judged no earlier than this much before
+/// the statement was first seen here (see [`judged_at`]).
+pub const CLOCK_SKEW_TOLERANCE: i64 = 10 * 60;
+
+/// The time at which a statement's curator rights are judged: the time its signer wrote into
+/// it, but never earlier than when this node first accepted it less [`CLOCK_SKEW_TOLERANCE`].
+/// A signer can date a statement into the past, but not make this node have seen it earlier,
+/// so an expired curator cannot endorse or admit by backdating.
+pub fn judged_at(time: i64, accepted_at: i64) -> i64 {
+    time.max(accepted_at.saturating_sub(CLOCK_SKEW_TOLERANCE))
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TrustError {
@@ -85,6 +128,24 @@ pub enum TrustError {
         key: PublicKey,
         expires: i64,
         at: i64,
+    },
+    #[error(
+        "the certificate of node {node} for organisation {org} does not carry that node key's \
+         proof of possession ({reason}): on that node, `allmenning org node-proof` prints it"
+    )]
+    NoProofOfPossession {
+        node: PublicKey,
+        org: OrgNumber,
+        reason: String,
+    },
+    #[error(
+        "statement by {signer} is dated {time}, more than {CLOCK_SKEW_TOLERANCE} s after this \
+         node's clock ({now}): refused"
+    )]
+    FromTheFuture {
+        signer: PublicKey,
+        time: i64,
+        now: i64,
     },
 }
 
@@ -177,9 +238,10 @@ fn beats(a: (u64, i64, StatementId), b: (u64, i64, StatementId)) -> bool {
     a.0 > b.0 || (a.0 == b.0 && (a.1, a.2) < (b.1, b.2))
 }
 
-/// All statements this node knows, and what follows from them. Deterministic: the same set of
-/// statements gives the same answers on every node whatever order they arrived in (statements
-/// that arrive before what entitles them are kept, and count once it arrives).
+/// All statements this node knows, with when it accepted each, and what follows from them.
+/// Deterministic: the same statements with the same acceptance times give the same answers
+/// whatever order they arrived in (statements that arrive before what entitles them are kept,
+/// and count once it arrives).
 ///
 /// Who-is-who (admissions, delegations, certificates, revocations) is derived lazily in one
 /// O(n log n) pass after a registry statement arrives; endorsements and access are evaluated per
@@ -189,6 +251,9 @@ pub struct Trust {
     /// The network's roots if its signature verifies; none otherwise (nothing is trusted).
     roots: Vec<Root>,
     statements: BTreeMap<StatementId, SignedStatement>,
+    /// When this node first accepted each statement, by its own clock (0: before such times
+    /// were kept). What a statement means depends on it: see the module docs.
+    accepted: HashMap<StatementId, i64>,
     registry_ids: BTreeSet<StatementId>,
     /// `Initiative` and `JoinInitiative` statements.
     initiative_ids: BTreeSet<StatementId>,
@@ -196,6 +261,13 @@ pub struct Trust {
     /// Best `Endorse` per (signer, artefact), for replay checks.
     endorse_best: HashMap<(PublicKey, ArtefactId), (u64, i64, StatementId)>,
     registry: OnceLock<Registry>,
+    /// The latest time this node's engine was told (its clock, passed in): the acceptance time
+    /// of statements that arrive on paths that carry no time of their own.
+    clock: i64,
+    /// Intake limits: applicants, quota use, peer rates (see [`intake`]).
+    pub(crate) intake: intake::Intake,
+    /// Statements removed because a newer one superseded them, not yet removed from the store.
+    pruned: Vec<StatementId>,
 }
 
 impl std::fmt::Debug for Trust {
@@ -221,12 +293,27 @@ impl Trust {
             network,
             roots,
             statements: BTreeMap::new(),
+            accepted: HashMap::new(),
             registry_ids: BTreeSet::new(),
             initiative_ids: BTreeSet::new(),
             by_artefact: HashMap::new(),
             endorse_best: HashMap::new(),
             registry: OnceLock::new(),
+            clock: 0,
+            intake: intake::Intake::default(),
+            pruned: Vec::new(),
         }
+    }
+
+    /// Moves this node's clock forward to `now` (never back) and returns it.
+    pub(crate) fn advance_clock(&mut self, now: i64) -> i64 {
+        self.clock = self.clock.max(now);
+        self.clock
+    }
+
+    /// The latest time this node's engine was told.
+    pub(crate) fn clock(&self) -> i64 {
+        self.clock
     }
 
     pub fn network(&self) -> &Network {
@@ -235,16 +322,45 @@ impl Trust {
 
     fn registry(&self) -> &Registry {
         self.registry.get_or_init(|| {
-            Registry::build(&self.roots, self.registry_ids.iter(), &self.statements)
+            Registry::build(
+                &self.roots,
+                self.registry_ids.iter(),
+                &self.statements,
+                &self.accepted,
+            )
         })
     }
 
-    /// Checks the signature and size, refuses replays (an `Endorse` whose seq does not go above
-    /// the best known from the same signer for the same artefact; an `Access` whose seq does not
-    /// go above the best known for that artefact and owner from a signer entitled for that owner),
-    /// and stores it. Between two different statements with the same seq, the earlier (time,
-    /// then id) is kept and the other refused as a replay. Ok(true) if new, Ok(false) if known.
-    pub fn insert(&mut self, statement: SignedStatement) -> Result<bool, TrustError> {
+    /// Checks a statement this node sees for the first time at `accepted_at` (its own clock)
+    /// and stores it with that time: size, a date no further than [`CLOCK_SKEW_TOLERANCE`] into
+    /// this node's future, the signature, what the statement alone must satisfy, and replays
+    /// (an `Endorse` whose seq does not go above the best known from the same signer for the
+    /// same artefact; an `Access` whose seq does not go above the one in force for that artefact
+    /// and owner). Between two different statements with the same seq, the earlier (time, then
+    /// id) is kept and the other refused as a replay. Ok(true) if new, Ok(false) if known.
+    pub fn insert(
+        &mut self,
+        statement: SignedStatement,
+        accepted_at: i64,
+    ) -> Result<bool, TrustError> {
+        if statement.time > accepted_at.saturating_add(CLOCK_SKEW_TOLERANCE) {
+            return Err(TrustError::FromTheFuture {
+                signer: statement.signer,
+                time: statement.time,
+                now: accepted_at,
+            });
+        }
+        self.insert_accepted(statement, accepted_at)
+    }
+
+    /// Inserts a statement accepted at `accepted_at`, without the check on its date (which was
+    /// made when it was first accepted: a statement loaded from the store may be dated after
+    /// the time recorded for it, 0 for records from before times were kept).
+    fn insert_accepted(
+        &mut self,
+        statement: SignedStatement,
+        accepted_at: i64,
+    ) -> Result<bool, TrustError> {
         let len = statement.encode().len();
         if len > MAX_STATEMENT_BYTES {
             return Err(TrustError::TooLarge {
@@ -252,13 +368,14 @@ impl Trust {
                 limit: MAX_STATEMENT_BYTES,
             });
         }
-        statement.verify_signature()?;
         let id = statement.id();
         if self.statements.contains_key(&id) {
             return Ok(false);
         }
+        statement.verify_signature()?;
         validate(&statement)?;
         let rank = |seq: u64| (seq, statement.time, id);
+        let mut superseded = None;
         match &statement.body {
             Statement::Endorse { artefact, seq, .. } => {
                 if let Some(best) = self.endorse_best.get(&(statement.signer, *artefact)) {
@@ -270,6 +387,9 @@ impl Trust {
                             current: best.0,
                         });
                     }
+                    // Only the highest seq per curator and artefact ever counts, and a replay
+                    // of a lower one is refused: the one it beats can go.
+                    superseded = Some(best.2);
                 }
                 self.endorse_best
                     .insert((statement.signer, *artefact), rank(*seq));
@@ -305,29 +425,99 @@ impl Trust {
             self.registry_ids.insert(id);
             self.registry = OnceLock::new();
         }
+        self.accepted.insert(id, accepted_at);
         self.statements.insert(id, statement);
+        if let Some(old) = superseded {
+            if self.remove(&old).is_some() {
+                self.intake.counters.superseded += 1;
+                self.pruned.push(old);
+            }
+        }
         Ok(true)
     }
 
-    /// Inserts many statements, e.g. when loading from disk or after a sync: registry statements
-    /// first, then endorsements and access statements by ascending seq, so that none is refused
-    /// only because a later one of the same batch arrived first. Results are in input order.
+    /// Inserts many statements that arrived together at `accepted_at` (one message from a
+    /// peer): registry statements first, then endorsements and access statements by ascending
+    /// seq, so that none is refused only because a later one of the same batch came first.
+    /// Results are in input order.
     pub fn insert_many(
         &mut self,
         statements: impl IntoIterator<Item = SignedStatement>,
+        accepted_at: i64,
     ) -> Vec<Result<bool, TrustError>> {
-        let mut batch: Vec<(usize, SignedStatement)> = statements.into_iter().enumerate().collect();
-        batch.sort_by_key(|(i, s)| match &s.body {
+        self.insert_ordered(
+            statements.into_iter().map(|s| (s, accepted_at)),
+            |trust, s, at| trust.insert(s, at),
+        )
+    }
+
+    /// Loads statements from this node's store, each with the time it was first accepted.
+    /// Ordered like [`Trust::insert_many`]; results are in input order.
+    pub fn load(
+        &mut self,
+        records: impl IntoIterator<Item = (SignedStatement, i64)>,
+    ) -> Vec<Result<bool, TrustError>> {
+        self.insert_ordered(records, |trust, s, at| trust.insert_accepted(s, at))
+    }
+
+    fn insert_ordered(
+        &mut self,
+        records: impl IntoIterator<Item = (SignedStatement, i64)>,
+        mut insert: impl FnMut(&mut Self, SignedStatement, i64) -> Result<bool, TrustError>,
+    ) -> Vec<Result<bool, TrustError>> {
+        let mut batch: Vec<(usize, (SignedStatement, i64))> =
+            records.into_iter().enumerate().collect();
+        batch.sort_by_key(|(i, (s, _))| match &s.body {
             Statement::Endorse { seq, .. } => (1, *seq, s.time, *i),
             Statement::Access { seq, .. } => (2, *seq, s.time, *i),
             _ => (0, 0, 0, *i),
         });
         let mut results: Vec<(usize, Result<bool, TrustError>)> = batch
             .into_iter()
-            .map(|(i, s)| (i, self.insert(s)))
+            .map(|(i, (s, at))| (i, insert(self, s, at)))
             .collect();
         results.sort_by_key(|(i, _)| *i);
         results.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Forgets a statement (an applicant's that expired, a superseded endorsement). What it
+    /// entitled no longer counts; a replay check it took part in stays.
+    pub fn remove(&mut self, id: &StatementId) -> Option<SignedStatement> {
+        let statement = self.statements.remove(id)?;
+        self.accepted.remove(id);
+        for key in [statement.body.artefact(), statement.body.adaptation()]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(ids) = self.by_artefact.get_mut(key) {
+                ids.retain(|i| i != id);
+                if ids.is_empty() {
+                    self.by_artefact.remove(key);
+                }
+            }
+        }
+        self.initiative_ids.remove(id);
+        if self.registry_ids.remove(id) {
+            self.registry = OnceLock::new();
+        }
+        self.intake.forget(id);
+        Some(statement)
+    }
+
+    /// Statements removed because a newer one superseded them (an endorsement by the same
+    /// curator with a higher seq) since last asked: the engine removes them from the store.
+    pub fn take_pruned(&mut self) -> Vec<StatementId> {
+        std::mem::take(&mut self.pruned)
+    }
+
+    /// When this node first accepted the statement (its own clock; 0 for statements stored
+    /// before such times were kept).
+    pub fn accepted_at(&self, id: &StatementId) -> Option<i64> {
+        self.accepted.get(id).copied()
+    }
+
+    fn accepted_of(&self, id: &StatementId) -> i64 {
+        self.accepted.get(id).copied().unwrap_or(0)
     }
 
     /// Proposals made for `artefact` (owned by `owner_hint`), oldest first, each with the
@@ -351,11 +541,13 @@ impl Trust {
             else {
                 continue;
             };
-            // Only members propose: a revoked or unknown key's proposal is not shown.
-            if reg.org_of_node(&s.signer).is_none() {
-                continue;
-            }
+            // Only members propose: a proposal by a key that acted for no admitted organisation
+            // when this node accepted it is not shown.
             let id = s.id();
+            let proposed_at = self.accepted_of(&id);
+            let Some(proposer_org) = reg.org_at(&s.signer, proposed_at) else {
+                continue;
+            };
             let mut verdict: Option<ProposalVerdictView> = None;
             for v in &statements {
                 let Statement::ProposalVerdict {
@@ -367,17 +559,18 @@ impl Trust {
                 else {
                     continue;
                 };
+                let decided_at = self.accepted_of(&v.id());
                 if *proposal != id
                     || (*accepted && verdict_hashes != hashes)
                     || self
-                        .may_write(artefact, owner_hint, &v.signer, |_| false)
+                        .may_write_at(artefact, owner_hint, &v.signer, decided_at, |_| false)
                         .is_err()
                 {
                     continue;
                 }
                 let candidate = ProposalVerdictView {
                     accepted: *accepted,
-                    by: reg.org_of_node(&v.signer),
+                    by: reg.org_at(&v.signer, decided_at),
                     time: v.time,
                 };
                 // An acceptance stands over a refusal: the changes may already have spread.
@@ -391,7 +584,7 @@ impl Trust {
             out.push(ProposalView {
                 id,
                 proposer: s.signer,
-                proposer_org: reg.org_of_node(&s.signer),
+                proposer_org: Some(proposer_org),
                 base: base.clone(),
                 hashes: hashes.clone(),
                 message: message.clone(),
@@ -426,7 +619,7 @@ impl Trust {
             .flatten()
             .filter_map(|id| self.statements.get(id))
             .filter(|s| s.body.adaptation() == Some(adaptation))
-            .filter_map(|s| adoption::view(reg, s))
+            .filter_map(|s| adoption::view(reg, s, self.accepted_of(&s.id())))
             .min_by_key(|v| (v.time, v.statement))
     }
 
@@ -440,7 +633,7 @@ impl Trust {
             .flatten()
             .filter_map(|id| self.statements.get(id))
             .filter(|s| matches!(&s.body, Statement::Adopt { upstream: u, .. } if u == upstream))
-            .filter_map(|s| adoption::view(reg, s))
+            .filter_map(|s| adoption::view(reg, s, self.accepted_of(&s.id())))
             .collect();
         out.sort_by_key(|v| (v.time, v.statement));
         let mut seen = BTreeSet::new();
@@ -453,8 +646,8 @@ impl Trust {
         let reg = self.registry();
         let mut out: Vec<AdoptionView> = self
             .statements
-            .values()
-            .filter_map(|s| adoption::view(reg, s))
+            .iter()
+            .filter_map(|(id, s)| adoption::view(reg, s, self.accepted_of(id)))
             .collect();
         out.sort_by_key(|v| (v.time, v.statement));
         let mut seen = BTreeSet::new();
@@ -468,7 +661,7 @@ impl Trust {
             self.registry(),
             self.initiative_ids
                 .iter()
-                .filter_map(|id| self.statements.get(id)),
+                .filter_map(|id| Some((self.statements.get(id)?, self.accepted_of(id)))),
         )
     }
 
@@ -499,7 +692,7 @@ impl Trust {
 
     /// True if a `Revoke` in force withdraws this statement.
     pub fn is_revoked(&self, id: &StatementId) -> bool {
-        self.registry().revoked.contains(id)
+        self.registry().revoked_at.contains_key(id)
     }
 
     /// The admitted org of a node key: its org is admitted (not revoked), it holds a `NodeCert`
@@ -559,8 +752,10 @@ impl Trust {
     }
 
     /// Valid endorsements of an artefact: of each curator key's endorsements only the highest
-    /// seq counts, and it counts if that key had `Scope::Endorse` at the statement's time and it
-    /// is not revoked. Sorted newest first.
+    /// seq counts, and it counts if it is not revoked and its signer held `Scope::Endorse` for
+    /// it: judged at its time but no earlier than its acceptance here less the clock tolerance
+    /// (see [`judged_at`]), and accepted before any revocation of the delegation. Sorted
+    /// newest first.
     pub fn endorsements(&self, artefact: &ArtefactId) -> Vec<EndorsementView> {
         let reg = self.registry();
         let mut best: BTreeMap<PublicKey, (u64, i64, StatementId)> = BTreeMap::new();
@@ -577,14 +772,16 @@ impl Trust {
         let mut out: Vec<EndorsementView> = best
             .into_iter()
             .filter_map(|(signer, (_, time, id))| {
-                if reg.revoked.contains(&id) {
+                if reg.revoked_at.contains_key(&id) {
                     return None;
                 }
-                let rights = reg.rights(&signer, time)?;
+                let accepted = self.accepted_of(&id);
+                let judged = judged_at(time, accepted);
+                let rights = reg.rights_at(&signer, judged, accepted)?;
                 if !rights.scopes.contains(&Scope::Endorse) {
                     return None;
                 }
-                let curator = reg.curator_org(&signer, Some(time), Scope::Endorse)?;
+                let curator = reg.curator_org(&signer, Some((judged, accepted)), Scope::Endorse)?;
                 let Statement::Endorse {
                     heads,
                     status,
@@ -612,8 +809,9 @@ impl Trust {
         out
     }
 
-    /// The valid `Access` statements of an artefact for `owner` (signed by a key acting for
-    /// `owner`, naming `owner`), from the first to the one in force, with their seqs.
+    /// The valid `Access` statements of an artefact for `owner` (naming `owner`, signed by a key
+    /// that acted for `owner` when this node accepted the statement), from the first to the one
+    /// in force, with their seqs.
     fn access_chain(
         &self,
         artefact: &ArtefactId,
@@ -630,7 +828,11 @@ impl Trust {
                 match &s.body {
                     Statement::Access {
                         owner: named, seq, ..
-                    } if *named == owner && reg.orgs_of(&s.signer).contains(&owner) => {
+                    } if *named == owner
+                        && reg
+                            .orgs_at(&s.signer, self.accepted_of(id))
+                            .contains(&owner) =>
+                    {
                         Some((s, *seq, *id))
                     }
                     _ => None,
@@ -645,22 +847,35 @@ impl Trust {
         chain.into_iter().map(|(s, seq, _)| (s, seq)).collect()
     }
 
-    /// The access statement in force: the highest seq signed by the owner org (its org key or a
-    /// node certified for it). `owner_hint` is the owner recorded in the artefact (the
-    /// publisher's org); `Access` statements naming another owner are ignored. Default: owner
-    /// only, public.
+    /// The access statement in force, if a valid one is held: the highest seq signed for the
+    /// owner org (by its org key or a node certified for it, as of the statement's acceptance).
+    /// `owner_hint` is the owner recorded in the artefact (the publisher's org); `Access`
+    /// statements naming another owner are ignored.
+    pub fn access_in_force(
+        &self,
+        artefact: &ArtefactId,
+        owner_hint: OrgNumber,
+    ) -> Option<AccessView> {
+        self.access_chain(artefact, owner_hint)
+            .last()
+            .map(|(s, _)| access_view(s))
+    }
+
+    /// The access statement in force, or, when no valid one is held, the default: owner only,
+    /// no readers listed (`statement: None`, `seq: 0`). The default says nothing about whether
+    /// the artefact is public: a restricted artefact whose access statements are missing or no
+    /// longer valid here is still restricted, so callers that decide who may read tell the two
+    /// apart by `statement` (or use [`Trust::access_in_force`] and [`Trust::may_read`]).
     pub fn access(&self, artefact: &ArtefactId, owner_hint: OrgNumber) -> AccessView {
-        match self.access_chain(artefact, owner_hint).last() {
-            Some((s, _)) => access_view(s),
-            None => AccessView {
+        self.access_in_force(artefact, owner_hint)
+            .unwrap_or_else(|| AccessView {
                 owner: owner_hint,
                 maintainers: Vec::new(),
                 readers: None,
                 heads: Vec::new(),
                 seq: 0,
                 statement: None,
-            },
-        }
+            })
     }
 
     /// May `author` (a node key) write to the artefact? Ok if its org is the owner or a current
@@ -675,8 +890,20 @@ impl Trust {
         author: &PublicKey,
         in_past_of: impl Fn(&[Head]) -> bool,
     ) -> Result<(), TrustError> {
+        self.may_write_at(artefact, owner_hint, author, registry::NOW, in_past_of)
+    }
+
+    /// [`Trust::may_write`] for something `author` signed that this node accepted at `at`.
+    fn may_write_at(
+        &self,
+        artefact: &ArtefactId,
+        owner_hint: OrgNumber,
+        author: &PublicKey,
+        at: i64,
+        in_past_of: impl Fn(&[Head]) -> bool,
+    ) -> Result<(), TrustError> {
         let reg = self.registry();
-        let orgs = reg.orgs_of(author);
+        let orgs = reg.orgs_at(author, at);
         let action = format!("write to artefact {artefact} (owned by {owner_hint})");
         if orgs.is_empty() {
             return Err(TrustError::NotEntitled {
@@ -735,16 +962,21 @@ impl Trust {
         })
     }
 
-    /// May this node (key) read the artefact? Public: yes. Restricted: only nodes of the owner,
-    /// of a listed reader org, or of a current maintainer (a maintainer must read to write).
+    /// May this node (key) read the artefact? With a valid access statement in force: anyone if
+    /// it lists no readers (public), else nodes of the owner, of a listed reader org, or of a
+    /// current maintainer (a maintainer must read to write). Without one, only the owner's
+    /// nodes: this fails closed, because an artefact whose access statements are missing or no
+    /// longer valid here may well be restricted (the engine asks only about artefacts it does
+    /// not know to be public).
     pub fn may_read(&self, artefact: &ArtefactId, owner_hint: OrgNumber, node: &PublicKey) -> bool {
-        let access = self.access(artefact, owner_hint);
+        let orgs = self.registry().orgs_of(node);
+        let Some(access) = self.access_in_force(artefact, owner_hint) else {
+            return orgs.contains(&owner_hint);
+        };
         let Some(readers) = &access.readers else {
             return true;
         };
-        self.registry()
-            .orgs_of(node)
-            .iter()
+        orgs.iter()
             .any(|o| *o == access.owner || readers.contains(o) || access.maintainers.contains(o))
     }
 }
@@ -776,6 +1008,22 @@ fn validate(s: &SignedStatement) -> Result<(), TrustError> {
     initiative::validate(s)?;
     adoption::validate(s)?;
     match &s.body {
+        Statement::OrgProfile { name, .. } | Statement::Admit { name, .. }
+            if name.trim().is_empty() || name.chars().count() > intake::MAX_ORG_NAME_CHARS =>
+        {
+            Err(TrustError::Malformed(format!(
+                "an organisation's name has 1 to {} characters",
+                intake::MAX_ORG_NAME_CHARS
+            )))
+        }
+        Statement::NodeCert { label, .. }
+            if label.chars().count() > intake::MAX_NODE_LABEL_CHARS =>
+        {
+            Err(TrustError::Malformed(format!(
+                "a node's label has at most {} characters",
+                intake::MAX_NODE_LABEL_CHARS
+            )))
+        }
         Statement::OrgProfile { org, org_key, .. } if *org_key != s.signer => {
             Err(TrustError::NotEntitled {
                 who: format!("key {}", s.signer),
@@ -783,6 +1031,12 @@ fn validate(s: &SignedStatement) -> Result<(), TrustError> {
                 reason: format!("a profile is signed by the org key it announces ({org_key})"),
             })
         }
+        Statement::NodeCert {
+            org,
+            node_key,
+            possession,
+            ..
+        } => verify_possession(*org, node_key, possession),
         Statement::Endorse { heads, .. } if heads.is_empty() => Err(TrustError::Malformed(
             "an endorsement names the exact version (heads) it endorses".into(),
         )),

@@ -97,6 +97,9 @@ fn trust_forged_endorsement() {
     wait_until(secs(20), "Bergen shows KS's first endorsement", || {
         bergen.endorsements(&id).iter().any(|e| e["seq"] == 1)
     });
+    // Kept by the adversary while it is current: nodes drop an endorsement once the same
+    // curator's higher seq supersedes it.
+    let (first_hex, first) = endorsement_with_seq(&ks, &artefact, 1);
     ks.ok(&[
         "curate",
         "endorse",
@@ -110,7 +113,10 @@ fn trust_forged_endorsement() {
         bergen.endorsements(&id).iter().any(|e| e["seq"] == 2)
     });
     assert_only_ks(&bergen, &id, "recommended", 2);
-    let (first_hex, first) = endorsement_with_seq(&ks, &artefact, 1);
+    assert!(
+        !ks.debug_statements().contains(&first_hex),
+        "KS no longer keeps its superseded endorsement"
+    );
     let (second_hex, second) = endorsement_with_seq(&ks, &artefact, 2);
     assert_eq!(first.signer, second.signer, "both signed by KS's org key");
     assert!(
@@ -130,8 +136,8 @@ fn trust_forged_endorsement() {
         "KS endorses with its org key"
     );
 
-    // Replay to a node that holds both: seq 1 is known there (the node may answer that it
-    // has it, or refuse it), and changes nothing.
+    // Replay to a node that held both: seq 1 was superseded there (the node may answer that it
+    // has it, or refuse it as a replay), and changes nothing.
     let _ = bergen.inject_statement(&first_hex);
     assert_only_ks(&bergen, &id, "recommended", 2);
 

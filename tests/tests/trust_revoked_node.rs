@@ -38,8 +38,29 @@ fn trust_revoked_node() {
         describe(&early)
     );
 
-    // Bergen's org-key holder certifies the laptop; every node learns it.
-    let cert = bergen.json(&["org", "add-node", &laptop_key, "--label", "laptop, drift"]);
+    // Bergen's org-key holder certifies the laptop with the laptop's proof of possession (what
+    // `org node-proof` prints there); without it the certificate is refused, saying how to get
+    // one. Every node learns the certificate.
+    let refused = bergen.cli(&["org", "add-node", &laptop_key]);
+    assert!(
+        !refused.status.success() && output_text(&refused).contains("org node-proof"),
+        "add-node without a proof says how to get one\n{}",
+        describe(&refused)
+    );
+    let proof = laptop.json(&["org", "node-proof"]);
+    assert_eq!(proof["node_key"], laptop_key.as_str(), "{proof}");
+    let proof = proof["proof"]
+        .as_str()
+        .expect("node-proof --json has a proof");
+    let cert = bergen.json(&[
+        "org",
+        "add-node",
+        &laptop_key,
+        "--proof",
+        proof,
+        "--label",
+        "laptop, drift",
+    ]);
     assert_eq!(cert["kind"], "node-cert", "{cert}");
     for n in [&ks, &bergen, &trondheim, &laptop] {
         wait_until(

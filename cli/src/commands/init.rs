@@ -1,5 +1,6 @@
 //! `allmenning init`
 
+use super::org::NodeProof;
 use super::Ctx;
 use crate::outln;
 use crate::output::print_json;
@@ -29,7 +30,8 @@ Examples:
   allmenning init --org-name \"Bergen kommune\" --org-number 964338531 --kind kommune
   allmenning --home /srv/allmenning init --org-name KS --org-number 971032146 --kind ks
   allmenning --home ~/laptop init --org-name \"Bergen kommune\" --org-number 964338531 \\
-      --kind kommune --no-org-key   # then `allmenning org add-node KEY` on the org-key holder")]
+      --kind kommune --no-org-key   # prints the `allmenning org add-node KEY --proof HEX`
+                                     # command to run on the org-key holder")]
 pub struct InitArgs {
     /// The organisation's name, as people know it
     #[arg(long, value_name = "NAME")]
@@ -64,6 +66,11 @@ struct Initialised {
     org_key: Option<String>,
     /// First 16 hex digits of BLAKE3 of the org public key.
     org_key_fingerprint: Option<String>,
+    /// This node's proof of possession for its organisation (for `org add-node --proof`).
+    node_proof: String,
+    /// Without the org key here: the command that certifies this node, to run on the node
+    /// that holds it.
+    add_node_command: Option<String>,
 }
 
 #[derive(serde::Serialize)]
@@ -90,7 +97,9 @@ pub async fn run(ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
     };
     let mut secret = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut secret);
-    let public_key = NodeKey::from_secret(secret).public().to_hex();
+    let node_key = NodeKey::from_secret(secret);
+    let public_key = node_key.public().to_hex();
+    let node_proof = NodeProof::new(&node_key, org.number);
     let org_secret = if args.no_org_key {
         None
     } else {
@@ -113,8 +122,10 @@ pub async fn run(ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
             },
             node_key: public_key.clone(),
             public_key,
+            add_node_command: org_key.is_none().then(|| node_proof.command.clone()),
             org_key,
             org_key_fingerprint,
+            node_proof: node_proof.proof,
         });
     }
     outln!(
@@ -132,7 +143,8 @@ pub async fn run(ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
         }
         _ => {
             outln!("org key:  none on this node; on the node that holds it, run")?;
-            outln!("          allmenning org add-node {public_key}")?;
+            outln!("          {}", node_proof.command)?;
+            outln!("          (`allmenning org node-proof` prints it again)")?;
         }
     }
     outln!(

@@ -58,7 +58,7 @@ pub struct StartArgs {
 /// Show the running node's identity, network, addresses and peers.
 ///
 /// The node key is what the node holding the organisation's key certifies with
-/// `allmenning org add-node NODE_KEY`.
+/// `allmenning org add-node NODE_KEY --proof HEX` (`allmenning org node-proof` prints it).
 #[derive(clap::Args, Clone, Debug)]
 #[command(after_help = "\
 Examples:

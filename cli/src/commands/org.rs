@@ -1,4 +1,4 @@
-//! `allmenning org show | add-node | revoke-node`
+//! `allmenning org show | add-node | revoke-node | node-proof`
 
 use super::Ctx;
 use crate::error::{classify, exit, CliError};
@@ -6,7 +6,8 @@ use crate::outln;
 use crate::output::{format_time, print, print_json, short, table};
 use crate::parse;
 use allmenning_node::control::{CuratorInfo, OrgDetail, StatementInfo};
-use allmenning_protocol::identity::OrgNumber;
+use allmenning_protocol::identity::{NodeKey, OrgNumber};
+use allmenning_protocol::trust::prove_possession;
 
 /// Organisations: who they are, their keys and nodes, and their curator rights.
 #[derive(clap::Subcommand, Clone, Debug)]
@@ -14,6 +15,7 @@ pub enum OrgCommand {
     Show(ShowArgs),
     AddNode(AddNodeArgs),
     RevokeNode(RevokeNodeArgs),
+    NodeProof(NodeProofArgs),
 }
 
 /// Show an organisation: profile, org key fingerprint, who admitted it, its nodes and curator
@@ -43,16 +45,22 @@ pub struct ShowArgs {
 /// Certify another node of this organisation, so that its changes count as the organisation's.
 ///
 /// Run it on the node that holds the organisation's key (org.key). NODE_KEY is the other node's
-/// key: the "node_key" of `allmenning node status --json` there (or what `allmenning init`
-/// printed).
+/// key and PROOF its proof of possession: its own signature saying it speaks for this
+/// organisation, without which no node counts a certificate (so no organisation can claim
+/// another's node). `allmenning org node-proof` on the other node prints this whole command;
+/// so does `allmenning init --no-org-key` when that node is set up.
 #[derive(clap::Args, Clone, Debug)]
 #[command(after_help = "\
 Example:
-  allmenning org add-node 3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29 --label \"laptop, drift\"")]
+  allmenning org add-node 3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29 \\
+      --proof 5f0c...e20b --label \"laptop, drift\"   # from `allmenning org node-proof` there")]
 pub struct AddNodeArgs {
     /// The node's public key (64 hex digits)
     #[arg(value_name = "NODE_KEY", value_parser = parse::node_key)]
     pub node_key: String,
+    /// The node's proof of possession (128 hex digits): `allmenning org node-proof` on that node
+    #[arg(long, value_name = "HEX", value_parser = parse::possession_proof)]
+    pub proof: Option<String>,
     /// A note on what the node is, shown by `org show`
     #[arg(
         long,
@@ -62,6 +70,23 @@ pub struct AddNodeArgs {
     )]
     pub label: String,
     /// Print the signed statement as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Print this node's proof of possession, and the command that certifies it.
+///
+/// A node certificate counts only with the node key's own signature over the organisation number
+/// and the key. Run this on the node to certify (one set up with `init --no-org-key`), then run
+/// the `allmenning org add-node ... --proof ...` command it prints on the node that holds the
+/// organisation's key. It reads this node's home only: the node need not be running.
+#[derive(clap::Args, Clone, Debug)]
+#[command(after_help = "\
+Examples:
+  allmenning org node-proof
+  allmenning org node-proof --json | jq -r .command")]
+pub struct NodeProofArgs {
+    /// Print as JSON: {"node_key", "org", "proof", "command"}
     #[arg(long)]
     pub json: bool,
 }
@@ -87,6 +112,7 @@ pub async fn run(ctx: &Ctx, command: OrgCommand) -> anyhow::Result<()> {
         OrgCommand::Show(args) => show(ctx, args).await,
         OrgCommand::AddNode(args) => add_node(ctx, args).await,
         OrgCommand::RevokeNode(args) => revoke_node(ctx, args).await,
+        OrgCommand::NodeProof(args) => node_proof(ctx, args),
     }
 }
 
@@ -271,9 +297,23 @@ pub fn report_statement(
 }
 
 async fn add_node(ctx: &Ctx, args: AddNodeArgs) -> anyhow::Result<()> {
+    let Some(proof) = args.proof.as_deref() else {
+        return Err(CliError::Usage {
+            message: format!(
+                "certifying node {} needs its proof of possession (--proof)",
+                short(&args.node_key)
+            ),
+            hint: Some(
+                "run `allmenning org node-proof` on that node: it prints the whole \
+                 `allmenning org add-node KEY --proof HEX` command to run here"
+                    .into(),
+            ),
+        }
+        .into());
+    };
     let mut client = ctx.client().await?;
     let statement = client
-        .org_add_node(&args.node_key, args.label.trim())
+        .org_add_node(&args.node_key, args.label.trim(), proof)
         .await?;
     report_statement(
         args.json,
@@ -293,4 +333,46 @@ async fn revoke_node(ctx: &Ctx, args: RevokeNodeArgs) -> anyhow::Result<()> {
             short(&args.node_key)
         ),
     )
+}
+
+/// This node's proof of possession for its organisation, and the command that certifies it.
+#[derive(serde::Serialize)]
+pub struct NodeProof {
+    pub node_key: String,
+    pub org: String,
+    pub proof: String,
+    /// The `allmenning org add-node` command to run on the node holding the org key.
+    pub command: String,
+}
+
+impl NodeProof {
+    /// The proof `node` gives for being certified by `org`.
+    pub fn new(node: &NodeKey, org: OrgNumber) -> NodeProof {
+        let node_key = node.public().to_hex();
+        let proof = hex::encode(prove_possession(node, org));
+        NodeProof {
+            command: format!("allmenning org add-node {node_key} --proof {proof}"),
+            org: org.to_string(),
+            node_key,
+            proof,
+        }
+    }
+}
+
+fn node_proof(ctx: &Ctx, args: NodeProofArgs) -> anyhow::Result<()> {
+    let home = ctx.home()?;
+    let config = home.load_config()?;
+    let proof = NodeProof::new(&home.node_key()?, config.org.number);
+    if args.json {
+        return print_json(&proof);
+    }
+    outln!(
+        "node {} asks to be certified for {} ({})",
+        proof.node_key,
+        config.org.name,
+        proof.org
+    )?;
+    outln!("on the node that holds the organisation's key (org.key), run:")?;
+    outln!("  {}", proof.command)?;
+    Ok(())
 }

@@ -65,6 +65,7 @@ fn main() {
                 org,
                 node_key: node_key.public(),
                 label: "laptop".into(),
+                possession: allmenning_protocol::trust::prove_possession(&node_key, org).to_vec(),
             },
             &org_key,
             NOW,

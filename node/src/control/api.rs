@@ -189,6 +189,10 @@ pub enum ControlRequest {
     OrgAddNode {
         node_key: String,
         label: String,
+        /// That node's proof of possession (128 hex digits, from `allmenning org node-proof`
+        /// there); a certificate without a valid one counts nowhere, so the node refuses it.
+        #[serde(default)]
+        proof: Option<String>,
     },
     /// Revokes a node key of this node's organisation (a lost laptop).
     OrgRevokeNode {

@@ -31,6 +31,28 @@ fn public_key(text: &str) -> Result<PublicKey, AnswerError> {
     Ok(PublicKey(key))
 }
 
+/// The node's proof of possession for `org add-node`: 64 bytes as hex. A missing or garbled
+/// proof is refused here with the way to get a good one; whether it matches is the engine's
+/// check.
+fn possession_proof(node_key: &PublicKey, proof: Option<&str>) -> Result<Vec<u8>, AnswerError> {
+    let how = format!(
+        "on the node with key {node_key}, run `allmenning org node-proof`: it prints the \
+         `allmenning org add-node {node_key} --proof ...` command to run here"
+    );
+    let Some(proof) = proof.map(str::trim).filter(|p| !p.is_empty()) else {
+        return Err(invalid(format!(
+            "certifying a node needs its proof of possession (--proof): {how}"
+        )));
+    };
+    let mut bytes = [0u8; 64];
+    hex::decode_to_slice(proof, &mut bytes).map_err(|_| {
+        invalid(format!(
+            "not a proof of possession (128 hex digits expected): {proof:?}; {how}"
+        ))
+    })?;
+    Ok(bytes.to_vec())
+}
+
 pub(super) fn network_info(network: &Network) -> Result<NetworkInfo, AnswerError> {
     Ok(NetworkInfo {
         name: network.name.clone(),
@@ -272,8 +294,14 @@ impl Node {
                 };
                 Ok(ControlReply::Orgs { orgs })
             }
-            R::OrgAddNode { node_key, label } => {
-                let id = self.engine.add_node(public_key(&node_key)?, &label, now)?;
+            R::OrgAddNode {
+                node_key,
+                label,
+                proof,
+            } => {
+                let node_key = public_key(&node_key)?;
+                let proof = possession_proof(&node_key, proof.as_deref())?;
+                let id = self.engine.add_node(node_key, &label, &proof, now)?;
                 self.statement_reply(id)
             }
             R::OrgRevokeNode { node_key } => {

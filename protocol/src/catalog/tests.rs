@@ -92,7 +92,7 @@ fn world() -> Trust {
             &ks_key(),
             T0,
         );
-        trust.insert(admit).expect("admission");
+        trust.insert(admit, T0).expect("admission");
     }
     trust
 }
@@ -109,7 +109,9 @@ fn endorse(trust: &mut Trust, artefact: &Artefact, status: EndorsementStatus, se
         &ks_key(),
         T0 + seq as i64,
     );
-    trust.insert(statement).expect("endorsement");
+    trust
+        .insert(statement, T0 + seq as i64)
+        .expect("endorsement");
 }
 
 fn set_access(
@@ -130,7 +132,7 @@ fn set_access(
         &bergen_key(),
         T0 + 10,
     );
-    trust.insert(statement).expect("access");
+    trust.insert(statement, T0 + 10).expect("access");
 }
 
 #[test]

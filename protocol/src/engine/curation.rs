@@ -1,18 +1,33 @@
-//! The engine's side of trust: joining a network, signing and spreading statements, and the
-//! read checks that keep restricted artefacts on the nodes they are shared with.
+//! The engine's side of trust: joining a network, signing, taking in and spreading statements,
+//! and the read checks that keep restricted artefacts on the nodes they are shared with.
 //!
-//! Statements travel two ways. Public ones (profiles, admissions, certificates, delegations,
-//! endorsements, access lists of public artefacts) are gossiped and exchanged with every peer on
-//! connect. The access list of a restricted artefact names the artefact, so it goes only to
-//! nodes that may read it, pushed directly (`Offer`) or served on request to them alone.
+//! Statements travel two ways. Those about no single artefact (profiles, admissions,
+//! certificates, delegations, revocations, initiatives) are gossiped and exchanged with every
+//! peer on connect. One that names an artefact (an endorsement, access list, proposal, verdict
+//! or adoption) says something about it (its id, its version, a note), so it is gossiped and
+//! served to anyone only when this node holds the artefact and knows it to be public. For an
+//! artefact held here as restricted it goes only to nodes that may read it, pushed directly
+//! (`Offer`) or served on request to them alone; for an artefact this node does not hold it
+//! cannot tell, so it keeps the statement (if its signer is admitted) and passes it on to nobody.
+//!
+//! What comes in passes the intake limits of `trust::intake` (members only, a bounded and
+//! expiring allowance for applicants, a quota per organisation, a rate per peer, bounded
+//! messages), cheapest checks first, and is stored with the time this node accepted it, which
+//! is what it is judged by (see `trust`). Re-checking peers after who-may-do-what changed is
+//! coalesced to once per clock second, the rest at the next tick.
 
 use super::{store_err, Engine, EngineError, Output, PeerKey};
 use crate::artefact::{Artefact, ArtefactId};
 use crate::identity::{NodeKey, OrgKind, OrgNumber, PublicKey};
 use crate::store::Store;
+use crate::trust::intake::{
+    changes_authority, intake_order, Dropped, Standing, StatementVerdict,
+    MAX_STATEMENTS_PER_MESSAGE, MAX_STATEMENT_RESPONSE_BYTES,
+};
 use crate::trust::{
-    AccessView, EndorsementStatus, EndorsementView, InitiativeId, InitiativeStatus, InitiativeView,
-    Network, Scope, SignedStatement, Statement, StatementId, Trust,
+    judged_at, prove_possession, verify_possession, AccessView, EndorsementStatus, EndorsementView,
+    InitiativeId, InitiativeStatus, InitiativeView, Network, Scope, SignedStatement, Statement,
+    StatementId, Trust,
 };
 use crate::wire::{heads_from_wire, heads_to_wire, Head, Request, Response, WireBlob};
 use automerge::{ChangeHash, ReadDoc};
@@ -38,6 +53,23 @@ pub enum RevokeTarget {
     Statement(StatementId),
 }
 
+/// To whom a statement may be passed on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RelayScope {
+    Everyone,
+    /// Only peers that may read this (restricted) artefact.
+    Readers(ArtefactId),
+    Nobody,
+}
+
+/// What became of one message's statements.
+#[derive(Default)]
+struct TakenIn {
+    kept: Vec<(SignedStatement, Standing)>,
+    /// Statements refused as malformed, forged or invalid (counted against the sender).
+    faults: usize,
+}
+
 /// The roles `grant` hands out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -59,11 +91,42 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     ) -> Result<(), EngineError> {
         network.verify()?;
         let mut trust = Trust::new(network);
+        trust.advance_clock(now);
         let stored = self.store.statements().map_err(store_err)?;
-        let decoded = stored
-            .iter()
-            .filter_map(|b| SignedStatement::decode(b).ok());
-        let _ = trust.insert_many(decoded);
+        let mut undecodable = 0usize;
+        let mut records = Vec::with_capacity(stored.len());
+        for record in stored {
+            match SignedStatement::decode(&record.bytes) {
+                Ok(statement) => records.push((statement, record.accepted_at)),
+                Err(_) => undecodable += 1,
+            }
+        }
+        let refused = trust.load(records).iter().filter(|r| r.is_err()).count();
+        let mut own_keys = vec![self.key.public()];
+        own_keys.extend(org_key.as_ref().map(NodeKey::public));
+        trust.set_own_keys(own_keys);
+        // What the intake limits would not have let in (from before they existed, or
+        // applicants whose time ran out while the node was down) leaves the store too.
+        let mut dropped = trust.settle_loaded(now);
+        dropped.extend(trust.take_pruned());
+        for id in &dropped {
+            self.store.remove_statement(&id.0).map_err(store_err)?;
+        }
+        if !dropped.is_empty() {
+            self.store.flush().map_err(store_err)?;
+        }
+        if undecodable + refused > 0 {
+            self.outbox.push_back(Output::Event(super::Event::Rejected {
+                peer: String::from("local store"),
+                id: None,
+                reason: format!(
+                    "{} stored trust statements no longer count ({undecodable} in a format this \
+                     version does not read, such as node certificates without proof of \
+                     possession; {refused} that fail today's checks)",
+                    undecodable + refused
+                ),
+            }));
+        }
         self.trust = Some(trust);
         self.org_key = org_key.clone();
         self.profile = Some(profile.clone());
@@ -93,11 +156,15 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 })
             });
             if !certified {
+                // This node holds both keys, so it proves possession of its own node key itself.
+                // (A certificate from before proofs of possession no longer decodes: this
+                // re-certifies the first node after an upgrade.)
                 self.issue(
                     Statement::NodeCert {
                         org,
                         node_key: node,
                         label: "first node".into(),
+                        possession: prove_possession(&self.key, org).to_vec(),
                     },
                     now,
                 )?;
@@ -180,21 +247,20 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         let statement = SignedStatement::sign(body, &key, now);
         let id = statement.id();
         let trust = self.trust.as_mut().ok_or(EngineError::NoNetwork)?;
-        trust.insert(statement.clone())?;
+        let accepted_at = trust.advance_clock(now);
+        trust.insert(statement.clone(), accepted_at)?;
+        let pruned = trust.take_pruned();
         self.store
-            .put_statement(&id.0, &statement.encode())
+            .put_statement(&id.0, &statement.encode(), accepted_at)
             .map_err(store_err)?;
+        for old in pruned {
+            self.store.remove_statement(&old.0).map_err(store_err)?;
+        }
         self.store.flush().map_err(store_err)?;
         self.spread(&statement, None);
         // Who may write or read may have changed; endorsements and initiatives change neither.
-        if !matches!(
-            statement.body,
-            Statement::Endorse { .. }
-                | Statement::Initiative { .. }
-                | Statement::JoinInitiative { .. }
-                | Statement::Propose { .. }
-        ) {
-            self.recheck_peers();
+        if changes_authority(&statement, Standing::Own) {
+            self.request_recheck();
         }
         Ok(id)
     }
@@ -322,12 +388,15 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .unwrap_or_default()
     }
 
-    /// Gossips a statement, or, for the access list of a restricted artefact, offers it only to
-    /// connected peers that may read the artefact.
+    /// Passes a statement on. One that names an artefact (an endorsement, access list,
+    /// proposal, verdict or adoption) is gossiped only when this node holds the artefact and
+    /// knows it to be public; when it holds it restricted, the statement is offered directly to
+    /// the connected peers that may read it; when it does not hold it, it cannot tell, and
+    /// passes it on to nobody. Anything else is gossiped.
     fn spread(&mut self, statement: &SignedStatement, except: Option<&P>) {
-        match self.restricted_access_artefact(statement) {
-            None => self.outbox.push_back(Output::Statement(statement.clone())),
-            Some(artefact) => {
+        match self.relay_scope(statement) {
+            RelayScope::Everyone => self.outbox.push_back(Output::Statement(statement.clone())),
+            RelayScope::Readers(artefact) => {
                 let peers: Vec<P> = self.connected.iter().cloned().collect();
                 for peer in peers {
                     if Some(&peer) == except || !self.peer_may_read(&peer, &artefact) {
@@ -341,33 +410,78 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                     });
                 }
             }
+            RelayScope::Nobody => {}
         }
     }
 
-    /// The artefact of a statement that must stay with the artefact's readers: an `Access`
-    /// that restricts readers, or a proposal or verdict about a restricted artefact.
-    fn restricted_access_artefact(&mut self, statement: &SignedStatement) -> Option<ArtefactId> {
-        match &statement.body {
-            Statement::Access {
-                artefact,
-                readers: Some(_),
-                ..
-            } => Some(*artefact),
-            Statement::Propose { artefact, .. } | Statement::ProposalVerdict { artefact, .. } => {
-                let artefact = *artefact;
-                self.is_restricted(&artefact).then_some(artefact)
-            }
-            _ => None,
+    /// Whether this node holds artefact `id` and knows it to be public.
+    fn known_public(&mut self, id: &ArtefactId) -> bool {
+        self.owner_of(id).is_some() && !self.is_restricted(id)
+    }
+
+    /// To whom a statement may be passed on (see [`Engine::spread`]).
+    fn relay_scope(&mut self, statement: &SignedStatement) -> RelayScope {
+        let Some(artefact) = statement.body.artefact().copied() else {
+            return RelayScope::Everyone;
+        };
+        // An adoption names its upstream and creates a (public) adaptation: either one held
+        // and public here says the adoption is public.
+        let adaptation = statement.body.adaptation().copied();
+        if self.known_public(&artefact) || adaptation.is_some_and(|a| self.known_public(&a)) {
+            return RelayScope::Everyone;
+        }
+        if self.owner_of(&artefact).is_some() {
+            RelayScope::Readers(artefact)
+        } else {
+            RelayScope::Nobody
         }
     }
 
-    /// After who-may-do-what changed, ask every peer again what it has: changes refused before
-    /// may be acceptable now, and restricted artefacts may have become readable.
+    /// May `peer` be given this statement (in a `Statements` answer)?
+    fn may_pass_to(&mut self, statement: &SignedStatement, peer: &P) -> bool {
+        match self.relay_scope(statement) {
+            RelayScope::Everyone => true,
+            RelayScope::Readers(artefact) => self.peer_may_read(peer, &artefact),
+            RelayScope::Nobody => false,
+        }
+    }
+
+    /// After who-may-do-what changed: re-checks peers now, or, if that was done in this clock
+    /// second already, at the next tick, so that a stream of such statements costs one round of
+    /// questions per tick rather than one per statement.
+    fn request_recheck(&mut self) {
+        let Some(trust) = self.trust.as_mut() else {
+            return;
+        };
+        let now = trust.clock();
+        if trust.intake.recheck_now(now) {
+            self.recheck_peers();
+        }
+    }
+
+    /// Asks every peer again what it has: changes refused before may be acceptable now, and
+    /// restricted artefacts may have become readable; and, if statements were dropped because
+    /// their signer was unknown then, for statements again too.
     fn recheck_peers(&mut self) {
         // What was refused may be permitted now.
         self.refused.clear();
+        let statements_too = self
+            .trust
+            .as_mut()
+            .is_some_and(|t| t.intake.take_missed_statements());
+        let have = if statements_too {
+            Some(self.statement_prefixes())
+        } else {
+            None
+        };
         let peers: Vec<P> = self.connected.iter().cloned().collect();
         for peer in peers {
+            if let Some(have) = &have {
+                self.outbox.push_back(Output::Request {
+                    peer: peer.clone(),
+                    request: Request::Statements { have: have.clone() },
+                });
+            }
             self.outbox.push_back(Output::Request {
                 peer,
                 request: Request::Inventory,
@@ -390,6 +504,9 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .unwrap_or_default()
     }
 
+    /// The statements `peer` lacks (by id prefix) that it may be given, at most
+    /// `MAX_STATEMENTS_PER_MESSAGE` and `MAX_STATEMENT_RESPONSE_BYTES` at once (the peer asks
+    /// again for the rest).
     pub(super) fn serve_statements(&mut self, peer: &P, have: &[[u8; 8]]) -> Response {
         let Some(trust) = &self.trust else {
             return Response::Statements {
@@ -407,117 +524,220 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .cloned()
             .collect();
         let mut out = Vec::new();
+        let mut bytes = 0usize;
         for statement in candidates {
-            if let Some(artefact) = self.restricted_access_artefact(&statement) {
-                if !self.peer_may_read(peer, &artefact) {
-                    continue;
-                }
+            if !self.may_pass_to(&statement, peer) {
+                continue;
             }
-            out.push(WireBlob(statement.encode()));
+            let encoded = statement.encode();
+            if out.len() >= MAX_STATEMENTS_PER_MESSAGE
+                || bytes + encoded.len() > MAX_STATEMENT_RESPONSE_BYTES
+            {
+                break;
+            }
+            bytes += encoded.len();
+            out.push(WireBlob(encoded));
         }
         Response::Statements { statements: out }
     }
 
-    /// Takes statements from a peer (or from gossip). Returns how many were new.
+    /// Takes statements from a peer (or from gossip), accepted at this node's clock (the latest
+    /// time it was told). Returns how many were new.
     pub(super) fn ingest_statements(
         &mut self,
         peer: Option<&P>,
         statements: Vec<WireBlob>,
     ) -> usize {
-        let Some(trust) = self.trust.as_mut() else {
+        let Some(now) = self.trust.as_ref().map(Trust::clock) else {
             return 0;
         };
-        let mut decoded = Vec::new();
+        self.ingest_statements_at(peer, statements, now)
+    }
+
+    /// Takes statements from a peer (or from gossip) that arrived at `now`. Returns how many
+    /// were new.
+    pub(super) fn ingest_statements_at(
+        &mut self,
+        peer: Option<&P>,
+        statements: Vec<WireBlob>,
+        now: i64,
+    ) -> usize {
+        self.take_in(peer, statements, now).kept.len()
+    }
+
+    /// The intake of one message's statements, cheapest checks first (see `trust::intake`):
+    /// decode, already held?, the signer's standing (member, or an applicant within its
+    /// allowance, within its organisation's quota), curator rights for an endorsement, the
+    /// peer's rate, and only then the signature and what the statement must satisfy, and the
+    /// store. Statements are taken in an order where what entitles others comes first; the
+    /// signers' standing is looked up once per kind of statement, not once per statement.
+    fn take_in(&mut self, peer: Option<&P>, mut blobs: Vec<WireBlob>, now: i64) -> TakenIn {
+        let mut taken = TakenIn::default();
+        let from = peer.map(|p| p.to_string());
+        let Some(trust) = self.trust.as_mut() else {
+            return taken;
+        };
+        let now = trust.advance_clock(now);
+        if blobs.len() >= MAX_STATEMENTS_PER_MESSAGE {
+            // Cut short, or a full answer: the peer may have more. Ask again later.
+            let extra = blobs.len() - MAX_STATEMENTS_PER_MESSAGE;
+            trust.intake.counters.truncated += extra as u64;
+            blobs.truncate(MAX_STATEMENTS_PER_MESSAGE);
+            if let Some(from) = &from {
+                trust.intake.reask_later(from);
+            }
+        }
         let mut problems = Vec::new();
-        for WireBlob(bytes) in statements {
+        let mut decoded: Vec<(SignedStatement, StatementId, usize)> = Vec::new();
+        for WireBlob(bytes) in blobs {
             match SignedStatement::decode(&bytes) {
-                Ok(s) => decoded.push(s),
+                Ok(s) => {
+                    let id = s.id();
+                    decoded.push((s, id, bytes.len()));
+                }
                 Err(e) => problems.push(format!("malformed statement: {e}")),
             }
         }
-        // Endorsements from keys with no curator rights are not kept (nor passed on): anyone
-        // could otherwise fill every node's store. One that arrived before the delegation that
-        // entitles it is offered again on the next connection.
-        let (mut endorsements, others): (Vec<_>, Vec<_>) = decoded
-            .into_iter()
-            .partition(|s| matches!(s.body, Statement::Endorse { .. }));
-        let mut new = Vec::new();
-        let results = trust.insert_many(others.clone());
-        for (statement, result) in others.into_iter().zip(results) {
-            match result {
-                Ok(true) => new.push(statement),
-                Ok(false) => {}
-                Err(e) => problems.push(format!("statement refused: {e}")),
+        decoded.sort_by_key(|(s, _, _)| intake_order(s));
+        let mut start = 0;
+        while start < decoded.len() {
+            let group = intake_order(&decoded[start].0).0;
+            let end = decoded[start..]
+                .iter()
+                .position(|(s, _, _)| intake_order(s).0 != group)
+                .map_or(decoded.len(), |n| start + n);
+            // Who stands where, against who-is-who as it was before this kind of statement.
+            let standings: Vec<Result<Standing, Dropped>> = decoded[start..end]
+                .iter()
+                .map(|(s, id, _)| trust.standing(s, id))
+                .collect();
+            for ((statement, id, len), standing) in decoded[start..end].iter().zip(standings) {
+                let standing = match standing.and_then(|standing| {
+                    trust
+                        .check_allowance(standing, *len, from.as_deref())
+                        .map(|()| standing)
+                }) {
+                    Ok(standing) => standing,
+                    Err(dropped) => {
+                        trust.intake.count(&dropped);
+                        continue;
+                    }
+                };
+                // An endorsement counts only from a curator, judged by when it is first seen.
+                if matches!(statement.body, Statement::Endorse { .. }) {
+                    let judged = judged_at(statement.time, now);
+                    if let Err(e) = trust.check_curator(&statement.signer, Scope::Endorse, judged) {
+                        problems.push(format!("endorsement refused: {e}"));
+                        continue;
+                    }
+                }
+                if let Some(from) = &from {
+                    if !trust.take_token(from, now) {
+                        trust.intake.count(&Dropped::RateLimited);
+                        trust.intake.reask_later(from);
+                        continue;
+                    }
+                }
+                match trust.insert(statement.clone(), now) {
+                    Ok(true) => {
+                        trust.record_intake(*id, standing, *len, from.as_deref(), now);
+                        taken.kept.push((statement.clone(), standing));
+                    }
+                    Ok(false) => {}
+                    Err(e) => problems.push(format!("statement refused: {e}")),
+                }
             }
+            start = end;
         }
-        endorsements.sort_by_key(|s| match s.body {
-            Statement::Endorse { seq, .. } => seq,
-            _ => 0,
-        });
-        for statement in endorsements {
-            if let Err(e) = trust.check_curator(&statement.signer, Scope::Endorse, statement.time) {
-                problems.push(format!("endorsement refused: {e}"));
-                continue;
-            }
-            match trust.insert(statement.clone()) {
-                Ok(true) => new.push(statement),
-                Ok(false) => {}
-                Err(e) => problems.push(format!("statement refused: {e}")),
-            }
-        }
+        let pruned = trust.take_pruned();
+        taken.faults = problems.len();
         for reason in problems {
             if let Some(peer) = peer {
                 self.reject(peer, None, reason);
             }
         }
-        let mut authority_changed = false;
-        for statement in &new {
+        for (statement, _) in &taken.kept {
             let id = statement.id();
-            if let Err(e) = self.store.put_statement(&id.0, &statement.encode()) {
-                self.outbox.push_back(Output::Event(super::Event::Rejected {
-                    peer: String::from("local store"),
-                    id: None,
-                    reason: format!("cannot store statement {id}: {e}"),
-                }));
+            if let Err(e) = self.store.put_statement(&id.0, &statement.encode(), now) {
+                self.store_trouble(format!("cannot store statement {id}: {e}"));
             }
-            authority_changed |= !matches!(
-                statement.body,
-                Statement::Endorse { .. }
-                    | Statement::Initiative { .. }
-                    | Statement::JoinInitiative { .. }
-                    | Statement::Propose { .. }
-            );
         }
-        if !new.is_empty() {
+        for id in &pruned {
+            if let Err(e) = self.store.remove_statement(&id.0) {
+                self.store_trouble(format!("cannot remove superseded statement {id}: {e}"));
+            }
+        }
+        if !taken.kept.is_empty() || !pruned.is_empty() {
             let _ = self.store.flush();
         }
-        if authority_changed {
-            self.recheck_peers();
+        if taken
+            .kept
+            .iter()
+            .any(|(s, standing)| changes_authority(s, *standing))
+        {
+            self.request_recheck();
         }
-        new.len()
+        taken
     }
 
-    /// Takes one encoded statement handed in locally (imported from a file, or by a test): it
-    /// is checked exactly like one from a peer, and an error says why it was refused.
-    pub fn offer_statement(&mut self, bytes: &[u8]) -> Result<bool, EngineError> {
+    fn store_trouble(&mut self, reason: String) {
+        self.outbox.push_back(Output::Event(super::Event::Rejected {
+            peer: String::from("local store"),
+            id: None,
+            reason,
+        }));
+    }
+
+    /// Takes one encoded statement handed in locally at `now` (imported from a file, or by a
+    /// test): it is checked exactly like one from a peer (but for the per-peer rate), and an
+    /// error says why it was refused.
+    pub fn offer_statement(&mut self, bytes: &[u8], now: i64) -> Result<bool, EngineError> {
         let statement = SignedStatement::decode(bytes)?;
+        let id = statement.id();
         let trust = self.trust.as_mut().ok_or(EngineError::NoNetwork)?;
-        if matches!(statement.body, Statement::Endorse { .. }) {
-            trust.check_curator(&statement.signer, Scope::Endorse, statement.time)?;
-        }
-        let new = trust.insert(statement.clone())?;
-        if new {
-            let id = statement.id();
-            self.store
-                .put_statement(&id.0, &statement.encode())
-                .map_err(store_err)?;
-            self.store.flush().map_err(store_err)?;
-            self.spread(&statement, None);
-            if !matches!(statement.body, Statement::Endorse { .. }) {
-                self.recheck_peers();
+        let now = trust.advance_clock(now);
+        let standing = match trust.standing(&statement, &id).and_then(|standing| {
+            trust
+                .check_allowance(standing, bytes.len(), None)
+                .map(|()| standing)
+        }) {
+            Ok(standing) => standing,
+            Err(Dropped::Known) => return Ok(false),
+            Err(dropped) => {
+                trust.intake.count(&dropped);
+                return Err(EngineError::NotPermitted(format!(
+                    "statement not kept: {dropped}"
+                )));
             }
+        };
+        if matches!(statement.body, Statement::Endorse { .. }) {
+            let judged = judged_at(statement.time, now);
+            trust.check_curator(&statement.signer, Scope::Endorse, judged)?;
         }
-        Ok(new)
+        let new = trust.insert(statement.clone(), now)?;
+        if !new {
+            return Ok(false);
+        }
+        trust.record_intake(id, standing, bytes.len(), None, now);
+        let pruned = trust.take_pruned();
+        self.store
+            .put_statement(&id.0, &statement.encode(), now)
+            .map_err(store_err)?;
+        for old in pruned {
+            self.store.remove_statement(&old.0).map_err(store_err)?;
+        }
+        self.store.flush().map_err(store_err)?;
+        self.spread(&statement, None);
+        if changes_authority(&statement, standing) {
+            self.request_recheck();
+        }
+        Ok(true)
+    }
+
+    /// Whether the engine has effects waiting to be taken (for simulations that tick a node
+    /// only to see whether that gives it something to do).
+    pub fn has_pending_output(&self) -> bool {
+        !self.outbox.is_empty()
     }
 
     /// Test hook: let this node commit even where its own check says nobody will accept the
@@ -526,9 +746,63 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         self.skip_local_write_check = skip;
     }
 
-    /// A gossiped statement arrived via `peer`.
-    pub fn handle_statement(&mut self, peer: P, bytes: &[u8]) {
-        self.ingest_statements(Some(&peer), vec![WireBlob(bytes.to_vec())]);
+    /// A gossiped statement by `peer` arrived at `now`. The verdict says whether gossip may
+    /// pass it on (for a gossipsub validation result): `Accept` only for a statement this node
+    /// kept and would gossip itself.
+    pub fn handle_statement(&mut self, peer: P, bytes: &[u8], now: i64) -> StatementVerdict {
+        let taken = self.take_in(Some(&peer), vec![WireBlob(bytes.to_vec())], now);
+        if taken.faults > 0 {
+            return StatementVerdict::Reject;
+        }
+        let mut verdict = StatementVerdict::Ignore;
+        for (statement, _) in &taken.kept {
+            if self.relay_scope(statement) == RelayScope::Everyone {
+                verdict = StatementVerdict::Accept;
+            }
+        }
+        verdict
+    }
+
+    /// Called now and then (every few seconds) with the time. Keeps this node's trust clock
+    /// current (statements in responses carry no time of their own, and are accepted at it),
+    /// drops applicants whose time ran out, re-checks peers if an authority change put that
+    /// off, and asks again for statements peers had to hold back (over their rate, or beyond
+    /// one message) once their budget has refilled.
+    pub fn handle_trust_tick(&mut self, now: i64) {
+        let Some(trust) = self.trust.as_mut() else {
+            return;
+        };
+        let now = trust.advance_clock(now);
+        let expired = trust.expire_applicants(now);
+        let recheck = trust.intake.take_due_recheck(now);
+        let reasks: BTreeSet<String> = trust.intake.due_reasks(now).into_iter().collect();
+        trust.intake.rates.forget_idle(now);
+        for id in &expired {
+            if let Err(e) = self.store.remove_statement(&id.0) {
+                self.store_trouble(format!("cannot remove expired statement {id}: {e}"));
+            }
+        }
+        if !expired.is_empty() {
+            let _ = self.store.flush();
+        }
+        if recheck {
+            self.recheck_peers();
+        }
+        if !reasks.is_empty() {
+            let have = self.statement_prefixes();
+            let peers: Vec<P> = self
+                .connected
+                .iter()
+                .filter(|p| reasks.contains(&p.to_string()))
+                .cloned()
+                .collect();
+            for peer in peers {
+                self.outbox.push_back(Output::Request {
+                    peer,
+                    request: Request::Statements { have: have.clone() },
+                });
+            }
+        }
     }
 
     /// The artefact's owner (from its genesis), cached.
@@ -882,26 +1156,42 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         self.issue(Statement::Revoke { target: target_id }, now)
     }
 
-    /// Certifies another node key for this node's organisation.
+    /// Certifies another node key for this node's organisation. `possession` is that node's
+    /// proof that it holds the key and consents to speak for this organisation
+    /// (`allmenning org node-proof` prints it there; see `trust::prove_possession`).
     pub fn add_node(
         &mut self,
         node_key: PublicKey,
         label: &str,
+        possession: &[u8],
         now: i64,
     ) -> Result<StatementId, EngineError> {
         self.org_key_or_err()?;
         let org = self.own_org()?;
+        if let Err(e) = verify_possession(org, &node_key, possession) {
+            return Err(EngineError::NotPermitted(format!(
+                "{e}. Run `allmenning org node-proof` on the node to certify and run the \
+                 `allmenning org add-node ... --proof ...` command it prints here"
+            )));
+        }
         self.issue(
             Statement::NodeCert {
                 org,
                 node_key,
                 label: label.to_string(),
+                possession: possession.to_vec(),
             },
             now,
         )
     }
 
-    /// Revokes a node key of this node's organisation.
+    /// Revokes a node key of this node's organisation (a lost laptop): what it signs from now
+    /// on no longer counts. What it signed before stays in force on the nodes that accepted it
+    /// before the revocation, but a node that receives the revocation and an old access list
+    /// together (a fresh one) cannot tell which came first and does not count the access list.
+    /// So the access lists in force for this organisation's artefacts that the revoked key
+    /// signed are signed again with the org key: same content, next seq. (After revoking a key
+    /// that may be in someone else's hands, check them with `access list`.)
     pub fn revoke_node(
         &mut self,
         node_key: PublicKey,
@@ -909,7 +1199,40 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     ) -> Result<StatementId, EngineError> {
         self.org_key_or_err()?;
         let org = self.own_org()?;
-        self.issue(Statement::NodeRevoke { org, node_key }, now)
+        let revocation = self.issue(Statement::NodeRevoke { org, node_key }, now)?;
+        let trust = self.trust_or_err()?;
+        let signed_by_revoked: BTreeSet<ArtefactId> = trust
+            .statements()
+            .filter(|s| s.signer == node_key)
+            .filter_map(|s| match &s.body {
+                Statement::Access {
+                    artefact, owner, ..
+                } if *owner == org => Some(*artefact),
+                _ => None,
+            })
+            .collect();
+        let in_force: Vec<(ArtefactId, AccessView)> = signed_by_revoked
+            .into_iter()
+            .filter_map(|artefact| {
+                let view = trust.access_in_force(&artefact, org)?;
+                let signer = trust.get(&view.statement?)?.signer;
+                (signer == node_key).then_some((artefact, view))
+            })
+            .collect();
+        for (artefact, view) in in_force {
+            self.issue(
+                Statement::Access {
+                    artefact,
+                    owner: org,
+                    maintainers: view.maintainers,
+                    readers: view.readers,
+                    heads: view.heads,
+                    seq: view.seq + 1,
+                },
+                now,
+            )?;
+        }
+        Ok(revocation)
     }
 
     /// Sets who may write and read an artefact this node's organisation owns.

@@ -3,8 +3,10 @@
 
 use super::*;
 use crate::artefact::{FileEdit, Metadata};
+use crate::store::MemStore;
 use crate::testing::SimNet;
-use crate::trust::{EndorsementStatus, InitiativeStatus, Network, Statement};
+use crate::trust::intake::StatementVerdict;
+use crate::trust::{EndorsementStatus, InitiativeId, InitiativeStatus, Network, Scope, Statement};
 use crate::wire::Response;
 
 const KS: usize = 0;
@@ -448,7 +450,7 @@ fn endorsements_by_curators_are_seen_everywhere_and_forgeries_and_replays_are_re
         &NodeKey::from_secret([66; 32]),
         now,
     );
-    net.nodes[TRONDHEIM].handle_statement(BERGEN, &forged.encode());
+    net.nodes[TRONDHEIM].handle_statement(BERGEN, &forged.encode(), net.now);
     assert_eq!(net.nodes[TRONDHEIM].endorsements(&id).unwrap().len(), 1);
     // A replay of an older endorsement (lower seq) is refused.
     let first = net.nodes[KS]
@@ -463,7 +465,7 @@ fn endorsements_by_curators_are_seen_everywhere_and_forgeries_and_replays_are_re
         .unwrap();
     net.run(100_000);
     let _ = net.nodes[OSLO].drain_outputs();
-    net.nodes[OSLO].handle_statement(KS, &first.encode());
+    net.nodes[OSLO].handle_statement(KS, &first.encode(), net.now);
     let states = net.nodes[OSLO].endorsements(&id).unwrap();
     assert_eq!(states[0].endorsement.status, EndorsementStatus::Recommended);
 }
@@ -554,7 +556,7 @@ fn initiatives_have_a_captain_and_participants_everywhere_and_cannot_be_forged()
         },
     ] {
         let forged = SignedStatement::sign(body, &orgs[TRONDHEIM].key, now + 4);
-        net.nodes[KS].handle_statement(TRONDHEIM, &forged.encode());
+        net.nodes[KS].handle_statement(TRONDHEIM, &forged.encode(), net.now);
     }
     net.run(100_000);
     let i = &net.nodes[KS].initiatives()[0];
@@ -854,7 +856,9 @@ fn an_adoption_cannot_be_forged_nor_claim_an_existing_artefact() {
         &orgs[TRONDHEIM].key,
         net.now,
     );
-    net.nodes[KS].offer_statement(&forged.encode()).unwrap();
+    net.nodes[KS]
+        .offer_statement(&forged.encode(), net.now)
+        .unwrap();
     assert!(net.nodes[KS].adoption(&adaptation).is_none());
     assert!(net.nodes[KS]
         .trust()
@@ -874,7 +878,9 @@ fn an_adoption_cannot_be_forged_nor_claim_an_existing_artefact() {
         &orgs[TRONDHEIM].key,
         net.now,
     );
-    assert!(net.nodes[KS].offer_statement(&claim.encode()).is_err());
+    assert!(net.nodes[KS]
+        .offer_statement(&claim.encode(), net.now)
+        .is_err());
     // So Trondheim still cannot write to Oslo's artefact.
     net.nodes[TRONDHEIM].skip_local_write_check_for_testing(true);
     edit(&mut net, TRONDHEIM, &upstream, "# overtatt\n")
@@ -882,4 +888,1035 @@ fn an_adoption_cannot_be_forged_nor_claim_an_existing_artefact() {
         .unwrap();
     net.run(100_000);
     assert!(!text_of(&mut net, KS, &upstream).contains("overtatt"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hardening against hostile peers and admitted-but-malicious organisations (issue 10).
+
+const DAY: i64 = 86_400;
+
+/// Bergen's second node (a laptop without the org key), certified by Bergen's org key.
+fn bergen_laptop() -> NodeKey {
+    NodeKey::from_secret([150; 32])
+}
+
+fn certify_laptop(net: &mut SimNet, laptop: &NodeKey) {
+    let now = net.now;
+    let proof = crate::trust::prove_possession(laptop, crate::testing::orgs::bergen());
+    net.nodes[BERGEN]
+        .add_node(laptop.public(), "laptop", &proof, now)
+        .unwrap();
+    net.run(100_000);
+}
+
+/// Gossips `statement` to `to` as if `from` had sent it.
+fn gossip(net: &mut SimNet, to: usize, from: usize, statement: &SignedStatement) {
+    let now = net.now;
+    net.nodes[to].handle_statement(from, &statement.encode(), now);
+}
+
+/// Hands `statement` to `node` as a local import (checked like one from a peer).
+fn offer(net: &mut SimNet, node: usize, statement: &SignedStatement) -> Result<bool, EngineError> {
+    let now = net.now;
+    net.nodes[node].offer_statement(&statement.encode(), now)
+}
+
+fn statements_naming(net: &SimNet, node: usize, id: &ArtefactId) -> usize {
+    net.nodes[node]
+        .trust()
+        .unwrap()
+        .statements()
+        .filter(|s| s.body.artefact() == Some(id))
+        .count()
+}
+
+#[test]
+fn an_access_list_signed_by_a_node_key_revoked_later_keeps_counting() {
+    let (mut net, orgs) = network(20, &[BERGEN, TRONDHEIM, OSLO]);
+    net.connect(BERGEN, TRONDHEIM);
+    net.connect(BERGEN, OSLO);
+    net.run(100_000);
+    let laptop = bergen_laptop();
+    certify_laptop(&mut net, &laptop);
+    let (trondheim, oslo) = (orgs[TRONDHEIM].number, orgs[OSLO].number);
+    let id = publish(&mut net, &orgs, BERGEN, Some(vec![trondheim, oslo]));
+    assert!(has(&mut net, OSLO, &id));
+    // The laptop removes Oslo as a reader.
+    net.now += 60;
+    let heads = heads_to_wire(&heads_of_node(&mut net, BERGEN, &id));
+    let removal = SignedStatement::sign(
+        Statement::Access {
+            artefact: id,
+            owner: orgs[BERGEN].number,
+            maintainers: vec![],
+            readers: Some(vec![trondheim]),
+            heads,
+            seq: 2,
+        },
+        &laptop,
+        net.now,
+    );
+    offer(&mut net, BERGEN, &removal).unwrap();
+    net.run(100_000);
+    for n in [BERGEN, TRONDHEIM] {
+        assert_eq!(
+            net.nodes[n].access(&id).unwrap().readers,
+            Some(vec![trondheim]),
+            "node {n}"
+        );
+    }
+    // Later the laptop is lost and revoked: what it signed before stays in force.
+    net.now += 60;
+    let now = net.now;
+    net.nodes[BERGEN].revoke_node(laptop.public(), now).unwrap();
+    net.run(100_000);
+    for n in [BERGEN, TRONDHEIM] {
+        let access = net.nodes[n].access(&id).unwrap();
+        assert_eq!(access.readers, Some(vec![trondheim]), "node {n}");
+        let oslo_node = net.nodes[OSLO].public_key();
+        assert!(
+            !net.nodes[n]
+                .trust()
+                .unwrap()
+                .may_read(&id, orgs[BERGEN].number, &oslo_node),
+            "node {n} lets removed Oslo read again"
+        );
+    }
+    // Content written after the removal does not reach Oslo.
+    net.now += 60;
+    let later = edit(
+        &mut net,
+        BERGEN,
+        &id,
+        "# DPIA\n\nEtter at Oslo ble fjernet\n",
+    )
+    .unwrap()
+    .unwrap();
+    net.run(100_000);
+    assert!(net.nodes[TRONDHEIM]
+        .artefact(&id)
+        .unwrap()
+        .doc
+        .get_change_by_hash(&later)
+        .is_some());
+    assert!(net.nodes[OSLO]
+        .artefact(&id)
+        .unwrap()
+        .doc
+        .get_change_by_hash(&later)
+        .is_none());
+    // A fresh node that receives the revocation and the old access list together still sees
+    // the owner's intent: revoke-node re-signed the access list in force with the org key.
+    let all: Vec<SignedStatement> = net.nodes[BERGEN]
+        .trust()
+        .unwrap()
+        .statements()
+        .cloned()
+        .collect();
+    let mut fresh: Engine<MemStore, usize> =
+        Engine::new(NodeKey::from_secret([151; 32]), MemStore::new());
+    let network = net.nodes[KS].trust().unwrap().network().clone();
+    let now = net.now;
+    fresh
+        .join_network(
+            network,
+            None,
+            (oslo, "Oslo kommune".into(), OrgKind::Kommune),
+            now,
+        )
+        .unwrap();
+    let response = Response::Statements {
+        statements: all.iter().map(|s| WireBlob(s.encode())).collect(),
+    };
+    fresh.handle_response(
+        BERGEN,
+        &Request::Statements { have: vec![] },
+        &response.encode(),
+    );
+    let view = fresh.trust().unwrap().access(&id, orgs[BERGEN].number);
+    assert_eq!(view.readers, Some(vec![trondheim]));
+    let signer = fresh
+        .trust()
+        .unwrap()
+        .get(&view.statement.unwrap())
+        .unwrap()
+        .signer;
+    assert_eq!(
+        signer,
+        orgs[BERGEN].key.public(),
+        "re-signed by the org key"
+    );
+}
+
+#[test]
+fn a_revoked_admission_keeps_the_owners_restricted_artefacts_restricted() {
+    let (mut net, orgs) = network(21, &[BERGEN, TRONDHEIM, OSLO]);
+    net.connect(BERGEN, TRONDHEIM);
+    net.connect(TRONDHEIM, OSLO);
+    net.run(100_000);
+    let trondheim = orgs[TRONDHEIM].number;
+    let id = publish(&mut net, &orgs, BERGEN, Some(vec![trondheim]));
+    assert!(has(&mut net, TRONDHEIM, &id));
+    net.now += 60;
+    let now = net.now;
+    net.nodes[KS]
+        .revoke(RevokeTarget::Admission(orgs[BERGEN].number), now)
+        .unwrap();
+    net.run(100_000);
+    assert!(!net.nodes[TRONDHEIM]
+        .trust()
+        .unwrap()
+        .org(orgs[BERGEN].number)
+        .is_some_and(|o| o.admitted));
+    // Trondheim, a reader, keeps it restricted: Oslo (linked to Trondheim) never gets it.
+    assert_eq!(
+        net.nodes[TRONDHEIM].access(&id).unwrap().readers,
+        Some(vec![trondheim])
+    );
+    net.disconnect(TRONDHEIM, OSLO);
+    net.connect(TRONDHEIM, OSLO);
+    net.run(100_000);
+    assert!(!has(&mut net, OSLO, &id), "the artefact went public");
+    assert_eq!(statements_naming(&net, OSLO, &id), 0);
+}
+
+#[test]
+fn a_backdated_endorsement_by_an_expired_curator_is_refused() {
+    let (mut net, orgs) = network(22, &[BERGEN, TRONDHEIM, OSLO]);
+    let id = publish(&mut net, &orgs, BERGEN, None);
+    let expires = net.now + 10 * DAY;
+    let now = net.now;
+    net.nodes[KS]
+        .delegate(
+            orgs[TRONDHEIM].number,
+            vec![Scope::Endorse],
+            Some(expires),
+            now,
+        )
+        .unwrap();
+    net.run(100_000);
+    // Eleven days later Trondheim signs an endorsement dated before its delegation expired.
+    net.now = expires + DAY;
+    let heads = heads_to_wire(&heads_of_node(&mut net, OSLO, &id));
+    let backdated = SignedStatement::sign(
+        Statement::Endorse {
+            artefact: id,
+            heads: heads.clone(),
+            status: EndorsementStatus::Approved,
+            note: "tilbakedatert".into(),
+            seq: 1,
+        },
+        &orgs[TRONDHEIM].key,
+        expires - 100,
+    );
+    gossip(&mut net, OSLO, TRONDHEIM, &backdated);
+    assert!(net.nodes[OSLO].endorsements(&id).unwrap().is_empty());
+    assert!(!net.nodes[OSLO].trust().unwrap().contains(&backdated.id()));
+    // A statement dated far in the future is refused too, even by a root.
+    let future = SignedStatement::sign(
+        Statement::Endorse {
+            artefact: id,
+            heads,
+            status: EndorsementStatus::Approved,
+            note: "fra fremtiden".into(),
+            seq: 1,
+        },
+        &orgs[KS].key,
+        net.now + DAY,
+    );
+    gossip(&mut net, OSLO, KS, &future);
+    assert!(!net.nodes[OSLO].trust().unwrap().contains(&future.id()));
+}
+
+#[test]
+fn another_organisation_cannot_hijack_a_node_key_with_a_certificate() {
+    let (mut net, orgs) = network(23, &[BERGEN, TRONDHEIM, OSLO]);
+    let bergen_node = net.nodes[BERGEN].public_key();
+    // Trondheim has no proof of possession from Bergen's node key: it can send none, or an
+    // invalid one, or replay the proof Bergen's node gave for its own organisation.
+    let bergen_proof = crate::trust::prove_possession(
+        &NodeKey::from_secret(net.nodes[BERGEN].key.secret_bytes()),
+        orgs[BERGEN].number,
+    );
+    for possession in [vec![], vec![0; 64], bergen_proof.to_vec()] {
+        let hijack = SignedStatement::sign(
+            Statement::NodeCert {
+                org: orgs[TRONDHEIM].number,
+                node_key: bergen_node,
+                label: "kapret".into(),
+                possession,
+            },
+            &orgs[TRONDHEIM].key,
+            net.now,
+        );
+        for n in [KS, BERGEN, OSLO] {
+            gossip(&mut net, n, TRONDHEIM, &hijack);
+            assert!(!net.nodes[n].trust().unwrap().contains(&hijack.id()));
+        }
+    }
+    // Nor can Trondheim's org-key holder certify it through the engine.
+    let now = net.now;
+    let refused = net.nodes[TRONDHEIM].add_node(bergen_node, "kapret", &bergen_proof, now);
+    assert!(
+        matches!(&refused, Err(EngineError::NotPermitted(m)) if m.contains("org node-proof")),
+        "{refused:?}"
+    );
+    net.run(100_000);
+    for n in [KS, BERGEN, OSLO] {
+        assert_eq!(
+            net.nodes[n].trust().unwrap().org_of_node(&bergen_node),
+            Some(orgs[BERGEN].number),
+            "node {n}"
+        );
+    }
+    assert!(net.nodes[BERGEN].admitted());
+    let id = publish(&mut net, &orgs, BERGEN, None);
+    assert!(has(&mut net, OSLO, &id));
+}
+
+#[test]
+fn endorsements_of_a_restricted_artefact_stay_with_its_readers() {
+    let (mut net, orgs) = network(24, &[BERGEN, TRONDHEIM, OSLO]);
+    let now = net.now;
+    net.nodes[KS]
+        .delegate(orgs[TRONDHEIM].number, vec![Scope::Endorse], None, now)
+        .unwrap();
+    net.connect(BERGEN, TRONDHEIM);
+    net.run(100_000);
+    let id = publish(&mut net, &orgs, BERGEN, Some(vec![orgs[TRONDHEIM].number]));
+    assert!(has(&mut net, TRONDHEIM, &id));
+    net.nodes[TRONDHEIM]
+        .endorse(
+            &id,
+            EndorsementStatus::Approved,
+            "hemmelig merknad",
+            now + 1,
+        )
+        .unwrap();
+    net.run(100_000);
+    assert_eq!(net.nodes[BERGEN].endorsements(&id).unwrap().len(), 1);
+    for n in [KS, OSLO] {
+        assert_eq!(statements_naming(&net, n, &id), 0, "node {n}");
+    }
+    let answer =
+        net.nodes[TRONDHEIM].handle_request(OSLO, &Request::Statements { have: vec![] }.encode());
+    let Ok(Response::Statements { statements }) = Response::decode(&answer) else {
+        panic!("statements")
+    };
+    assert!(statements
+        .iter()
+        .all(|s| SignedStatement::decode(&s.0).unwrap().body.artefact() != Some(&id)));
+}
+
+#[test]
+fn statements_about_an_artefact_this_node_lacks_are_kept_but_not_passed_on() {
+    let (mut net, orgs) = network(25, &[BERGEN, TRONDHEIM, OSLO]);
+    let elsewhere = ArtefactId([42; 16]);
+    let endorsement = SignedStatement::sign(
+        Statement::Endorse {
+            artefact: elsewhere,
+            heads: vec![Head([1; 32])],
+            status: EndorsementStatus::Reviewed,
+            note: "ukjent".into(),
+            seq: 1,
+        },
+        &orgs[KS].key,
+        net.now,
+    );
+    let now = net.now;
+    assert_eq!(
+        net.nodes[OSLO].handle_statement(KS, &endorsement.encode(), now),
+        StatementVerdict::Ignore,
+        "kept, but gossip is not to pass it on"
+    );
+    assert!(net.nodes[OSLO].trust().unwrap().contains(&endorsement.id()));
+    let answer =
+        net.nodes[OSLO].handle_request(TRONDHEIM, &Request::Statements { have: vec![] }.encode());
+    let Ok(Response::Statements { statements }) = Response::decode(&answer) else {
+        panic!("statements")
+    };
+    assert!(statements
+        .iter()
+        .all(|s| SignedStatement::decode(&s.0).unwrap().body.artefact() != Some(&elsewhere)));
+}
+
+#[test]
+fn a_fresh_keys_flood_of_large_statements_stays_within_the_applicant_allowance() {
+    let (mut net, _orgs) = network(26, &[BERGEN, TRONDHEIM]);
+    let before = net.nodes[OSLO].store().statement_bytes();
+    let padding = "x".repeat(30 * 1024);
+    // Valid organisation numbers that nobody has: each fresh key claims one.
+    let mut numbers = (800_000_000u32..).filter_map(|n| OrgNumber::parse(&n.to_string()).ok());
+    for i in 0..200u32 {
+        let mut secret = [0u8; 32];
+        secret[..4].copy_from_slice(&i.to_le_bytes());
+        secret[31] = 201;
+        let fresh = NodeKey::from_secret(secret);
+        let org = numbers.next().unwrap();
+        let fake = SignedStatement::sign(
+            Statement::OrgProfile {
+                org,
+                name: format!("Bergen kommune {padding}"),
+                kind: OrgKind::Kommune,
+                org_key: fresh.public(),
+            },
+            &fresh,
+            net.now,
+        );
+        gossip(&mut net, OSLO, KS, &fake);
+        let small = SignedStatement::sign(
+            Statement::OrgProfile {
+                org,
+                name: "Bergen kommune".into(),
+                kind: OrgKind::Kommune,
+                org_key: fresh.public(),
+            },
+            &fresh,
+            net.now,
+        );
+        gossip(&mut net, OSLO, KS, &small);
+        let proposal = SignedStatement::sign(
+            Statement::Propose {
+                artefact: ArtefactId([9; 16]),
+                base: vec![],
+                hashes: vec![],
+                changes: vec![],
+                message: padding.clone(),
+            },
+            &fresh,
+            net.now,
+        );
+        gossip(&mut net, OSLO, KS, &proposal);
+    }
+    let after = net.nodes[OSLO].store().statement_bytes();
+    assert!(
+        after - before <= 64 * 2048,
+        "the flood grew the store by {} bytes",
+        after - before
+    );
+    let waiting = net.nodes[OSLO]
+        .trust()
+        .unwrap()
+        .orgs()
+        .into_iter()
+        .filter(|o| !o.admitted)
+        .count();
+    assert!(
+        waiting <= 64 + 1,
+        "{waiting} organisations wait for admission"
+    );
+    let pending = net.nodes[OSLO].trust().unwrap().len();
+    assert!(pending < 200, "{pending} statements held");
+}
+
+/// A profile of a fresh organisation (number `n` of a range nobody has), signed by a fresh key.
+fn applicant(n: u32) -> (NodeKey, OrgNumber, SignedStatement) {
+    let mut secret = [0u8; 32];
+    secret[..4].copy_from_slice(&n.to_le_bytes());
+    secret[31] = 202;
+    let key = NodeKey::from_secret(secret);
+    let org = (700_000_000 + n * 10..)
+        .find_map(|n| OrgNumber::parse(&n.to_string()).ok())
+        .unwrap();
+    let profile = SignedStatement::sign(
+        Statement::OrgProfile {
+            org,
+            name: format!("Søker {n}"),
+            kind: OrgKind::Kommune,
+            org_key: key.public(),
+        },
+        &key,
+        1_700_000_000,
+    );
+    (key, org, profile)
+}
+
+fn applicant_cert(key: &NodeKey, org: OrgNumber, node: u8) -> SignedStatement {
+    let node = NodeKey::from_secret([node; 32]);
+    SignedStatement::sign(
+        Statement::NodeCert {
+            org,
+            node_key: node.public(),
+            label: "node".into(),
+            possession: crate::trust::prove_possession(&node, org).to_vec(),
+        },
+        key,
+        1_700_000_000,
+    )
+}
+
+fn counters(net: &SimNet, node: usize) -> crate::trust::intake::IntakeCounters {
+    net.nodes[node].trust().unwrap().intake_counters()
+}
+
+#[test]
+fn a_curator_admits_an_applicant_that_reaches_it_directly_or_through_another_node() {
+    let mut net = SimNet::new(4, 30);
+    let orgs = orgs();
+    let network = Network::create(
+        "Test",
+        orgs[KS].number,
+        "KS",
+        &orgs[KS].key,
+        vec![],
+        net.now,
+    );
+    let join = |net: &mut SimNet, i: usize| {
+        let now = net.now;
+        let org = &orgs[i];
+        net.nodes[i]
+            .join_network(
+                network.clone(),
+                Some(org.key.clone()),
+                (org.number, org.name.into(), org.kind),
+                now,
+            )
+            .unwrap();
+    };
+    // Bergen announces itself straight to KS; Oslo only to Trondheim, before KS is around.
+    net.connect(TRONDHEIM, OSLO);
+    join(&mut net, TRONDHEIM);
+    join(&mut net, OSLO);
+    net.run(100_000);
+    assert!(net.nodes[TRONDHEIM]
+        .trust()
+        .unwrap()
+        .org(orgs[OSLO].number)
+        .is_some());
+    join(&mut net, KS);
+    join(&mut net, BERGEN);
+    net.connect(KS, BERGEN);
+    net.connect(KS, TRONDHEIM);
+    net.run(100_000);
+    for i in [BERGEN, TRONDHEIM, OSLO] {
+        let now = net.now;
+        net.nodes[KS].admit(orgs[i].number, None, now).unwrap();
+        net.run(100_000);
+    }
+    for i in [BERGEN, TRONDHEIM, OSLO] {
+        assert!(net.nodes[i].admitted(), "node {i} is admitted");
+    }
+    // Admitted: out of the allowance, and counted against the quota instead.
+    net.now += 60;
+    net.run(100_000);
+    assert_eq!(
+        net.nodes[TRONDHEIM].trust().unwrap().pending_applicants(),
+        0
+    );
+    assert!(
+        net.nodes[TRONDHEIM]
+            .trust()
+            .unwrap()
+            .org_usage(orgs[OSLO].number)
+            .0
+            >= 2
+    );
+}
+
+#[test]
+fn the_applicant_allowance_is_bounded_per_node_per_peer_and_per_applicant_and_expires() {
+    use crate::trust::intake::{
+        APPLICANT_TTL, MAX_APPLICANTS_PER_PEER, MAX_PENDING_APPLICANTS,
+        MAX_STATEMENTS_PER_APPLICANT,
+    };
+    let (mut net, orgs) = network(31, &[BERGEN, TRONDHEIM]);
+    let base = net.nodes[OSLO].trust().unwrap().pending_applicants();
+    // One peer delivers twenty applicants: only its share is kept.
+    for n in 0..20 {
+        gossip(&mut net, OSLO, KS, &applicant(n).2);
+    }
+    let pending = || net.nodes[OSLO].trust().unwrap().pending_applicants();
+    assert_eq!(pending(), base + MAX_APPLICANTS_PER_PEER);
+    // Many peers fill the node's places, and no more.
+    for n in 20..200 {
+        let peer = 100 + n as usize;
+        gossip(&mut net, OSLO, peer, &applicant(n).2);
+    }
+    let pending = net.nodes[OSLO].trust().unwrap().pending_applicants();
+    assert_eq!(pending, MAX_PENDING_APPLICANTS);
+    assert_eq!(counters(&net, OSLO).applicant_refused, 200 - 64);
+    // An applicant keeps a handful of statements, each small.
+    let (key, org, _) = applicant(20);
+    for node in 0..12u8 {
+        gossip(&mut net, OSLO, 120, &applicant_cert(&key, org, 160 + node));
+    }
+    let held = |net: &SimNet| {
+        net.nodes[OSLO]
+            .trust()
+            .unwrap()
+            .statements()
+            .filter(|s| s.signer == key.public())
+            .count()
+    };
+    assert_eq!(held(&net), MAX_STATEMENTS_PER_APPLICANT);
+    // A week later, not admitted: gone from memory and store. One admitted meanwhile stays.
+    let (admitted_key, admitted_org, _) = applicant(21);
+    let admission = SignedStatement::sign(
+        Statement::Admit {
+            org: admitted_org,
+            name: "Søker 21".into(),
+            kind: OrgKind::Kommune,
+            org_key: admitted_key.public(),
+        },
+        &orgs[KS].key,
+        net.now,
+    );
+    gossip(&mut net, OSLO, KS, &admission);
+    let stored_before = net.nodes[OSLO].store().statements().unwrap().len();
+    net.now += APPLICANT_TTL + 1;
+    let now = net.now;
+    net.nodes[OSLO].handle_trust_tick(now);
+    assert_eq!(held(&net), 0);
+    let trust = net.nodes[OSLO].trust().unwrap();
+    assert_eq!(trust.pending_applicants(), 0);
+    assert!(trust.org(admitted_org).is_some_and(|o| o.admitted));
+    assert!(trust
+        .statements()
+        .any(|s| s.signer == admitted_key.public()));
+    let expired = counters(&net, OSLO).expired as usize;
+    assert_eq!(
+        expired,
+        MAX_PENDING_APPLICANTS - 1 - 1 + MAX_STATEMENTS_PER_APPLICANT
+    );
+    assert_eq!(
+        net.nodes[OSLO].store().statements().unwrap().len(),
+        stored_before - expired
+    );
+    // Places are free again.
+    gossip(&mut net, OSLO, KS, &applicant(500).2);
+    assert_eq!(net.nodes[OSLO].trust().unwrap().pending_applicants(), 1);
+}
+
+#[test]
+fn a_peer_over_its_statement_rate_is_cut_off_and_asked_again_later() {
+    use crate::trust::intake::STATEMENT_RATE;
+    let (mut net, orgs) = network(32, &[BERGEN, TRONDHEIM, OSLO]);
+    net.connect(TRONDHEIM, OSLO);
+    net.run(100_000);
+    let flood = STATEMENT_RATE.burst as usize + 1_000;
+    let statements: Vec<SignedStatement> = (0..flood as u32)
+        .map(|n| {
+            let mut id = [0u8; 16];
+            id[..4].copy_from_slice(&n.to_le_bytes());
+            SignedStatement::sign(
+                Statement::Initiative {
+                    id: InitiativeId(id),
+                    captain: orgs[TRONDHEIM].number,
+                    title: format!("Initiativ {n}"),
+                    description: String::new(),
+                    status: InitiativeStatus::Planned,
+                    artefacts: vec![],
+                    seq: 1,
+                },
+                &orgs[TRONDHEIM].key,
+                net.now,
+            )
+        })
+        .collect();
+    let before = net.nodes[OSLO].trust().unwrap().len();
+    for s in &statements {
+        gossip(&mut net, OSLO, TRONDHEIM, s);
+    }
+    // Trondheim's bucket at Oslo was full but for the few statements it gossiped while the
+    // network formed.
+    let kept = net.nodes[OSLO].trust().unwrap().len() - before;
+    assert!(kept <= STATEMENT_RATE.burst as usize);
+    assert!(kept >= STATEMENT_RATE.burst as usize - 10, "{kept}");
+    assert_eq!(counters(&net, OSLO).rate_limited as usize, flood - kept);
+    // Another peer is not held back by it.
+    let (_, _, profile) = applicant(1);
+    gossip(&mut net, OSLO, KS, &profile);
+    assert!(net.nodes[OSLO].trust().unwrap().contains(&profile.id()));
+    // Trondheim holds them all; once its budget has refilled, Oslo asks it again.
+    for s in &statements {
+        let now = net.now;
+        net.nodes[TRONDHEIM]
+            .trust
+            .as_mut()
+            .unwrap()
+            .insert(s.clone(), now)
+            .unwrap();
+    }
+    let _ = net.nodes[OSLO].drain_outputs();
+    net.now += 1;
+    let now = net.now;
+    net.nodes[OSLO].handle_trust_tick(now);
+    assert!(
+        !net.nodes[OSLO].drain_outputs().iter().any(|o| matches!(
+            o,
+            Output::Request {
+                peer: TRONDHEIM,
+                request: Request::Statements { .. }
+            }
+        )),
+        "not before its budget has refilled"
+    );
+    net.now += 60;
+    net.run(100_000);
+    let kept = net.nodes[OSLO].trust().unwrap().len() - before;
+    assert_eq!(kept, flood + 1, "the rest arrived when asked again");
+}
+
+#[test]
+fn an_organisation_cannot_make_other_nodes_store_more_than_its_quota() {
+    use crate::trust::intake::ORG_BYTE_QUOTA;
+    let (mut net, orgs) = network(33, &[BERGEN, TRONDHEIM, OSLO]);
+    let id = publish(&mut net, &orgs, BERGEN, None);
+    let message = "x".repeat(60 * 1024);
+    let before = net.nodes[OSLO].store().statement_bytes();
+    let mut sent = 0usize;
+    for n in 0..(ORG_BYTE_QUOTA / (60 * 1024) + 50) {
+        let proposal = SignedStatement::sign(
+            Statement::Propose {
+                artefact: id,
+                base: vec![],
+                hashes: vec![],
+                changes: vec![],
+                message: format!("{n}{message}"),
+            },
+            &orgs[TRONDHEIM].key,
+            net.now,
+        );
+        sent += proposal.encode().len();
+        gossip(&mut net, OSLO, TRONDHEIM, &proposal);
+    }
+    assert!(sent > ORG_BYTE_QUOTA);
+    let (statements, bytes) = net.nodes[OSLO]
+        .trust()
+        .unwrap()
+        .org_usage(orgs[TRONDHEIM].number);
+    assert!(bytes <= ORG_BYTE_QUOTA, "{bytes}");
+    assert!(statements > 0);
+    assert!(counters(&net, OSLO).over_quota >= 40);
+    let grown = net.nodes[OSLO].store().statement_bytes() - before;
+    assert!(grown <= ORG_BYTE_QUOTA + 64 * 1024, "{grown}");
+    // Other organisations are not affected.
+    let now = net.now;
+    let other = net.nodes[BERGEN]
+        .new_initiative("Bergens eget", "", vec![], [9; 16], now)
+        .unwrap();
+    net.run(100_000);
+    assert!(net.nodes[OSLO].initiatives().iter().any(|i| i.id == other));
+}
+
+#[test]
+fn a_stream_of_authority_changes_asks_peers_again_once_per_tick() {
+    let (mut net, orgs) = network(34, &[BERGEN, TRONDHEIM, OSLO]);
+    let ids: Vec<ArtefactId> = (0..3)
+        .map(|_| publish(&mut net, &orgs, BERGEN, None))
+        .collect();
+    let _ = net.nodes[OSLO].drain_outputs();
+    let inventories = |outputs: &[Output<usize>]| {
+        outputs
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o,
+                    Output::Request {
+                        request: Request::Inventory,
+                        ..
+                    }
+                )
+            })
+            .count()
+    };
+    // Fifty access lists in one second: one round of inventory requests now, one at the tick.
+    net.now += 10;
+    for n in 0..50u64 {
+        let id = ids[n as usize % ids.len()];
+        let access = SignedStatement::sign(
+            Statement::Access {
+                artefact: id,
+                owner: orgs[BERGEN].number,
+                maintainers: vec![orgs[TRONDHEIM].number],
+                readers: None,
+                heads: vec![],
+                seq: 10 + n,
+            },
+            &orgs[BERGEN].key,
+            net.now,
+        );
+        gossip(&mut net, OSLO, BERGEN, &access);
+    }
+    let peers = 1;
+    assert_eq!(inventories(&net.nodes[OSLO].drain_outputs()), peers);
+    let now = net.now;
+    net.nodes[OSLO].handle_trust_tick(now);
+    assert_eq!(inventories(&net.nodes[OSLO].drain_outputs()), peers);
+    net.nodes[OSLO].handle_trust_tick(now);
+    assert_eq!(inventories(&net.nodes[OSLO].drain_outputs()), 0);
+    // An applicant's profile changes nobody's rights: no questions at all.
+    net.now += 10;
+    gossip(&mut net, OSLO, KS, &applicant(3).2);
+    let now = net.now;
+    net.nodes[OSLO].handle_trust_tick(now);
+    assert_eq!(inventories(&net.nodes[OSLO].drain_outputs()), 0);
+}
+
+#[test]
+fn one_message_gives_at_most_its_share_of_statements_and_the_peer_is_asked_for_the_rest() {
+    use crate::trust::intake::MAX_STATEMENTS_PER_MESSAGE;
+    let (mut net, orgs) = network(35, &[BERGEN, TRONDHEIM, OSLO]);
+    let statements: Vec<WireBlob> = (0..MAX_STATEMENTS_PER_MESSAGE as u32 + 100)
+        .map(|n| {
+            let mut id = [0u8; 16];
+            id[..4].copy_from_slice(&n.to_le_bytes());
+            WireBlob(
+                SignedStatement::sign(
+                    Statement::JoinInitiative {
+                        initiative: InitiativeId(id),
+                        org: orgs[TRONDHEIM].number,
+                    },
+                    &orgs[TRONDHEIM].key,
+                    net.now,
+                )
+                .encode(),
+            )
+        })
+        .collect();
+    let before = net.nodes[OSLO].trust().unwrap().len();
+    let response = Response::Statements { statements };
+    net.nodes[OSLO].handle_response(
+        KS,
+        &Request::Statements { have: vec![] },
+        &response.encode(),
+    );
+    let kept = net.nodes[OSLO].trust().unwrap().len() - before;
+    assert_eq!(kept, MAX_STATEMENTS_PER_MESSAGE);
+    assert_eq!(counters(&net, OSLO).truncated, 100);
+    let _ = net.nodes[OSLO].drain_outputs();
+    net.now += 120;
+    let now = net.now;
+    net.nodes[OSLO].handle_trust_tick(now);
+    assert!(net.nodes[OSLO].drain_outputs().iter().any(|o| matches!(
+        o,
+        Output::Request {
+            peer: KS,
+            request: Request::Statements { .. }
+        }
+    )));
+    // And a node serves at most that many at once.
+    let answer =
+        net.nodes[OSLO].handle_request(TRONDHEIM, &Request::Statements { have: vec![] }.encode());
+    let Ok(Response::Statements { statements }) = Response::decode(&answer) else {
+        panic!("statements")
+    };
+    assert_eq!(statements.len(), MAX_STATEMENTS_PER_MESSAGE);
+}
+
+#[test]
+fn junk_is_dropped_without_a_signature_check_and_forgeries_of_members_are_refused() {
+    let (mut net, orgs) = network(36, &[BERGEN, TRONDHEIM, OSLO]);
+    let _ = net.nodes[OSLO].drain_outputs();
+    let stranger = NodeKey::from_secret([77; 32]);
+    let mut junk = SignedStatement::sign(
+        Statement::JoinInitiative {
+            initiative: InitiativeId([1; 16]),
+            org: orgs[OSLO].number,
+        },
+        &stranger,
+        net.now,
+    );
+    junk.signature = vec![0; 64];
+    let now = net.now;
+    assert_eq!(
+        net.nodes[OSLO].handle_statement(KS, &junk.encode(), now),
+        StatementVerdict::Ignore
+    );
+    assert!(!net.nodes[OSLO]
+        .drain_outputs()
+        .iter()
+        .any(|o| matches!(o, Output::Event(Event::Rejected { .. }))));
+    assert_eq!(counters(&net, OSLO).unknown_signer, 1);
+    // The same with a member's key as signer is checked, and its author blamed.
+    let mut forged = junk.clone();
+    forged.signer = orgs[TRONDHEIM].key.public();
+    assert_eq!(
+        net.nodes[OSLO].handle_statement(TRONDHEIM, &forged.encode(), now),
+        StatementVerdict::Reject
+    );
+    assert!(net.nodes[OSLO]
+        .drain_outputs()
+        .iter()
+        .any(|o| matches!(o, Output::Event(Event::Rejected { reason, .. }) if reason.contains("signature"))));
+    // A good one is kept, and may be gossiped on; again, it is known.
+    let good = SignedStatement::sign(
+        Statement::JoinInitiative {
+            initiative: InitiativeId([1; 16]),
+            org: orgs[TRONDHEIM].number,
+        },
+        &orgs[TRONDHEIM].key,
+        now,
+    );
+    assert_eq!(
+        net.nodes[OSLO].handle_statement(TRONDHEIM, &good.encode(), now),
+        StatementVerdict::Accept
+    );
+    assert_eq!(
+        net.nodes[OSLO].handle_statement(KS, &good.encode(), now),
+        StatementVerdict::Ignore
+    );
+    // Locally offered junk says why it is not kept.
+    let refused = net.nodes[OSLO].offer_statement(&junk.encode(), now);
+    assert!(
+        matches!(&refused, Err(EngineError::NotPermitted(m)) if m.contains("no admitted organisation")),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn stored_junk_from_before_the_limits_leaves_the_store_at_start_up() {
+    let (net, orgs) = network(37, &[BERGEN, TRONDHEIM]);
+    let network = net.nodes[KS].trust().unwrap().network().clone();
+    let mut store = MemStore::new();
+    // What a node kept before the limits: KS's statements, and a stranger's flood, stored
+    // without acceptance times.
+    for s in net.nodes[KS].trust().unwrap().statements() {
+        store.put_statement(&s.id().0, &s.encode(), 0).unwrap();
+    }
+    let legit = store.statement_bytes();
+    let padding = "x".repeat(30 * 1024);
+    let stranger = NodeKey::from_secret([88; 32]);
+    for n in 0..20u8 {
+        let junk = SignedStatement::sign(
+            Statement::Propose {
+                artefact: ArtefactId([n; 16]),
+                base: vec![],
+                hashes: vec![],
+                changes: vec![],
+                message: padding.clone(),
+            },
+            &stranger,
+            net.now,
+        );
+        store
+            .put_statement(&junk.id().0, &junk.encode(), 0)
+            .unwrap();
+    }
+    let mut node: Engine<MemStore, usize> = Engine::new(NodeKey::from_secret([89; 32]), store);
+    let now = net.now;
+    node.join_network(
+        network,
+        None,
+        (orgs[OSLO].number, "Oslo".into(), OrgKind::Kommune),
+        now,
+    )
+    .unwrap();
+    assert!(node.store().statement_bytes() <= legit);
+    let trust = node.trust().unwrap();
+    assert!(trust.org(orgs[BERGEN].number).is_some_and(|o| o.admitted));
+    assert!(!trust.statements().any(|s| s.signer == stranger.public()));
+}
+
+#[test]
+fn a_curators_superseded_endorsements_are_not_kept() {
+    let (mut net, orgs) = network(38, &[BERGEN, TRONDHEIM, OSLO]);
+    let id = publish(&mut net, &orgs, BERGEN, None);
+    for n in 0..5 {
+        let now = net.now + n;
+        net.nodes[KS]
+            .endorse(&id, EndorsementStatus::Reviewed, &format!("runde {n}"), now)
+            .unwrap();
+        net.run(100_000);
+    }
+    for node in [KS, OSLO] {
+        let held = net.nodes[node]
+            .trust()
+            .unwrap()
+            .statements()
+            .filter(|s| matches!(s.body, Statement::Endorse { .. }))
+            .count();
+        assert_eq!(held, 1, "node {node}");
+        let stored = net.nodes[node]
+            .store()
+            .statements()
+            .unwrap()
+            .iter()
+            .filter_map(|r| SignedStatement::decode(&r.bytes).ok())
+            .filter(|s| matches!(s.body, Statement::Endorse { .. }))
+            .count();
+        assert_eq!(stored, 1, "node {node}");
+        assert_eq!(
+            net.nodes[node].endorsements(&id).unwrap()[0]
+                .endorsement
+                .seq,
+            5
+        );
+    }
+}
+
+#[test]
+fn a_stored_certificate_without_proof_no_longer_counts_and_the_first_node_certifies_itself_again() {
+    use serde::Serialize;
+    // The node certificate as it was stored before proofs of possession (variant 2 of the
+    // statement enum, without the proof).
+    #[derive(Serialize)]
+    enum OldStatement {
+        _OrgProfile,
+        _Admit,
+        NodeCert {
+            org: OrgNumber,
+            node_key: PublicKey,
+            label: String,
+        },
+    }
+    #[derive(Serialize)]
+    struct OldSigned {
+        body: OldStatement,
+        signer: PublicKey,
+        time: i64,
+        #[serde(with = "serde_bytes")]
+        signature: Vec<u8>,
+    }
+    let (net, orgs) = network(39, &[BERGEN]);
+    let network = net.nodes[KS].trust().unwrap().network().clone();
+    let node_key = NodeKey::from_secret([90; 32]);
+    let old = OldSigned {
+        body: OldStatement::NodeCert {
+            org: orgs[BERGEN].number,
+            node_key: node_key.public(),
+            label: "first node".into(),
+        },
+        signer: orgs[BERGEN].key.public(),
+        time: net.now - 1000,
+        signature: vec![7; 64],
+    };
+    let mut bytes = vec![crate::trust::STATEMENT_VERSION];
+    bytes.extend(postcard::to_stdvec(&old).unwrap());
+    let mut store = MemStore::new();
+    store.put_statement(&[1; 32], &bytes, 0).unwrap();
+    for s in net.nodes[KS].trust().unwrap().statements() {
+        store.put_statement(&s.id().0, &s.encode(), 0).unwrap();
+    }
+    let mut node: Engine<MemStore, usize> = Engine::new(node_key.clone(), store);
+    let now = net.now;
+    node.join_network(
+        network,
+        Some(orgs[BERGEN].key.clone()),
+        (
+            orgs[BERGEN].number,
+            "Bergen kommune".into(),
+            OrgKind::Kommune,
+        ),
+        now,
+    )
+    .unwrap();
+    let warnings: Vec<String> = node
+        .drain_outputs()
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Event(Event::Rejected { peer, reason, .. }) if peer == "local store" => {
+                Some(reason)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("proof of possession"), "{warnings:?}");
+    // Its own first node is certified again, with a proof: it is admitted.
+    assert!(node.admitted());
+    assert_eq!(
+        node.trust().unwrap().org_of_node(&node_key.public()),
+        Some(orgs[BERGEN].number)
+    );
 }

@@ -7,6 +7,8 @@
 //! counts when its signer speaks for the adopting organisation (org key or certified node key)
 //! and that organisation is admitted. The adaptation's id is derived from the statement's own
 //! fields, so nobody can claim an existing artefact (and its write rights) as their adaptation.
+//! Like every statement, an adoption is judged as of when this node accepted it: an adoption
+//! accepted before its organisation's admission was revoked keeps counting.
 //!
 //! The adaptation's document starts as the upstream's history up to the adopted heads; the
 //! engine then lets the adopting organisation write to it, and keeps admitting the upstream's
@@ -106,8 +108,12 @@ pub(super) fn validate(statement: &SignedStatement) -> Result<(), TrustError> {
     Ok(())
 }
 
-/// The adoption a statement makes, if it is a valid `Adopt`.
-pub(super) fn view(registry: &Registry, statement: &SignedStatement) -> Option<AdoptionView> {
+/// The adoption a statement this node accepted at `accepted_at` makes, if it is a valid `Adopt`.
+pub(super) fn view(
+    registry: &Registry,
+    statement: &SignedStatement,
+    accepted_at: i64,
+) -> Option<AdoptionView> {
     let Statement::Adopt {
         upstream,
         heads,
@@ -119,8 +125,11 @@ pub(super) fn view(registry: &Registry, statement: &SignedStatement) -> Option<A
     else {
         return None;
     };
-    let admitted = registry.org_view(*org).filter(|v| v.admitted)?;
-    if !registry.orgs_of(&statement.signer).contains(org) {
+    let org_name = registry.admitted_name_at(*org, accepted_at)?;
+    if !registry
+        .orgs_at(&statement.signer, accepted_at)
+        .contains(org)
+    {
         return None;
     }
     Some(AdoptionView {
@@ -129,7 +138,7 @@ pub(super) fn view(registry: &Registry, statement: &SignedStatement) -> Option<A
         upstream: *upstream,
         heads: heads.clone(),
         org: *org,
-        org_name: admitted.name,
+        org_name,
         title: title.clone(),
         time: statement.time,
     })

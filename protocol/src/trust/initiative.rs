@@ -5,8 +5,9 @@
 //! captain organisation (`Statement::Initiative`), updated by the captain only (higher `seq`:
 //! status, description, linked artefacts), and joined by other organisations
 //! (`Statement::JoinInitiative`). Like every trust fact it is evaluated the same on every node
-//! whatever the arrival order: a statement counts only if its signer speaks for the organisation
-//! it names (org key or certified node key) and that organisation is admitted.
+//! whatever the arrival order: a statement counts only if its signer spoke for the organisation
+//! it names (org key or certified node key), and that organisation was admitted, when this node
+//! accepted it.
 
 use super::registry::Registry;
 use super::{SignedStatement, Statement, TrustError};
@@ -146,30 +147,38 @@ pub(super) fn validate(statement: &SignedStatement) -> Result<(), TrustError> {
     Ok(())
 }
 
-/// Whether `statement`'s signer speaks for `org` and `org` is admitted.
-fn speaks_for(registry: &Registry, statement: &SignedStatement, org: OrgNumber) -> bool {
-    registry.orgs_of(&statement.signer).contains(&org)
-        && registry.org_view(org).is_some_and(|v| v.admitted)
+/// Whether `statement`'s signer spoke for `org`, and `org` was admitted, as of `accepted_at`.
+fn speaks_for(
+    registry: &Registry,
+    statement: &SignedStatement,
+    accepted_at: i64,
+    org: OrgNumber,
+) -> bool {
+    registry
+        .orgs_at(&statement.signer, accepted_at)
+        .contains(&org)
+        && registry.is_admitted_at(org, accepted_at)
 }
 
 fn name_of(registry: &Registry, org: OrgNumber) -> String {
     registry.org_name(org).unwrap_or_else(|| org.to_string())
 }
 
-/// Every initiative the statements establish, newest first.
+/// Every initiative the statements (each with the time this node accepted it) establish,
+/// newest first.
 pub(super) fn evaluate<'a>(
     registry: &Registry,
-    statements: impl Iterator<Item = &'a SignedStatement>,
+    statements: impl Iterator<Item = (&'a SignedStatement, i64)>,
 ) -> Vec<InitiativeView> {
-    let statements: Vec<&SignedStatement> = statements.collect();
+    let statements: Vec<(&SignedStatement, i64)> = statements.collect();
     // The captain is whoever announced the initiative first (seq, then time, then id).
     let mut versions: BTreeMap<InitiativeId, Vec<(u64, i64, &SignedStatement)>> = BTreeMap::new();
-    for s in &statements {
+    for (s, accepted_at) in &statements {
         if let Statement::Initiative {
             id, captain, seq, ..
         } = &s.body
         {
-            if speaks_for(registry, s, *captain) {
+            if speaks_for(registry, s, *accepted_at, *captain) {
                 versions.entry(*id).or_default().push((*seq, s.time, s));
             }
         }
@@ -206,9 +215,12 @@ pub(super) fn evaluate<'a>(
             continue;
         };
         let mut participants: BTreeSet<OrgNumber> = BTreeSet::new();
-        for s in &statements {
+        for (s, accepted_at) in &statements {
             if let Statement::JoinInitiative { initiative, org } = &s.body {
-                if *initiative == id && *org != *captain && speaks_for(registry, s, *org) {
+                if *initiative == id
+                    && *org != *captain
+                    && speaks_for(registry, s, *accepted_at, *org)
+                {
                     participants.insert(*org);
                 }
             }

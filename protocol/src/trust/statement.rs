@@ -6,7 +6,9 @@
 //! does not depend on the signature's encoding, so a `Revoke` always names the statement it meant.
 
 use super::initiative::{InitiativeId, InitiativeStatus};
-use super::{TrustError, MAX_STATEMENT_BYTES, STATEMENT_CONTEXT, STATEMENT_VERSION};
+use super::{
+    TrustError, MAX_STATEMENT_BYTES, NODE_POSSESSION_CONTEXT, STATEMENT_CONTEXT, STATEMENT_VERSION,
+};
 use crate::artefact::ArtefactId;
 use crate::identity::{NodeKey, OrgKind, OrgNumber, PublicKey};
 use crate::wire::Head;
@@ -160,11 +162,16 @@ pub enum Statement {
         kind: OrgKind,
         org_key: PublicKey,
     },
-    /// An org key certifies one of its org's node keys.
+    /// An org key certifies one of its org's node keys. `possession` is the node key's own
+    /// signature over the organisation number and itself (see [`prove_possession`]): without
+    /// it, any admitted organisation could certify another's node key, making that node count
+    /// for two organisations and so for none.
     NodeCert {
         org: OrgNumber,
         node_key: PublicKey,
         label: String,
+        #[serde(with = "serde_bytes")]
+        possession: Vec<u8>,
     },
     /// An org key revokes one of its node keys (a lost laptop): later changes by it are refused.
     NodeRevoke { org: OrgNumber, node_key: PublicKey },
@@ -246,6 +253,51 @@ pub enum Statement {
         /// The adaptation's own title ("" to show the upstream's).
         title: String,
     },
+}
+
+/// What a node key signs to consent to being certified for `org`: the organisation number and
+/// the node key, under [`NODE_POSSESSION_CONTEXT`].
+fn possession_message(org: OrgNumber, node_key: &PublicKey) -> Vec<u8> {
+    let mut out = org.to_string().into_bytes();
+    out.push(0);
+    out.extend_from_slice(&node_key.0);
+    out
+}
+
+/// The node key's proof of possession for a certificate by `org`: what
+/// `allmenning org node-proof` prints on the node, and `org add-node --proof` takes on the
+/// org-key holder.
+pub fn prove_possession(node: &NodeKey, org: OrgNumber) -> [u8; 64] {
+    node.sign(
+        NODE_POSSESSION_CONTEXT,
+        &possession_message(org, &node.public()),
+    )
+}
+
+/// Checks a node key's proof of possession for a certificate by `org`.
+pub fn verify_possession(
+    org: OrgNumber,
+    node_key: &PublicKey,
+    proof: &[u8],
+) -> Result<(), TrustError> {
+    let refused = |reason: String| TrustError::NoProofOfPossession {
+        node: *node_key,
+        org,
+        reason,
+    };
+    let proof: &[u8; 64] = proof.try_into().map_err(|_| {
+        refused(format!(
+            "a proof has 64 bytes, this one has {}",
+            proof.len()
+        ))
+    })?;
+    node_key
+        .verify(
+            NODE_POSSESSION_CONTEXT,
+            &possession_message(org, node_key),
+            proof,
+        )
+        .map_err(|e| refused(e.to_string()))
 }
 
 /// One change of a proposal: its bytes and the proof it may be applied.
