@@ -306,6 +306,9 @@ fn gossipsub_config() -> Result<gossipsub::Config, NetError> {
         .heartbeat_initial_delay(Duration::from_millis(500))
         // Only accept messages signed by their origin, so an announce is attributable.
         .validation_mode(gossipsub::ValidationMode::Strict)
+        // A message is passed on only after the engine took it (the event loop reports each
+        // verdict): a statement nobody may store, or junk, goes no further than this node.
+        .validate_messages()
         .max_transmit_size(
             wire::MAX_ANNOUNCE_BYTES.max(allmenning_protocol::trust::MAX_STATEMENT_BYTES)
                 + GOSSIP_ENVELOPE_BYTES,
@@ -954,10 +957,16 @@ mod tests {
                         }
                     }
                     ev = b.select_next_some() => {
-                        if let SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { message, propagation_source, .. })) = ev {
+                        if let SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { message, propagation_source, message_id })) = ev {
                             assert_eq!(propagation_source, a_id);
                             check(message.source, &message.data, &message.topic);
                             got_b = true;
+                            // B takes it, so gossipsub passes it on to C.
+                            let _ = b.behaviour_mut().gossipsub.report_message_validation_result(
+                                &message_id,
+                                &propagation_source,
+                                gossipsub::MessageAcceptance::Accept,
+                            );
                         }
                     }
                     ev = c.select_next_some() => {

@@ -22,6 +22,7 @@ use crate::net::{
 use crate::store::{SledStore, StoreError};
 use allmenning_protocol::artefact::{FileContent, FileEdit, Kind, Metadata};
 use allmenning_protocol::engine::{Engine, EngineError, Event, FileData, Output};
+use allmenning_protocol::trust::intake::StatementVerdict;
 use allmenning_protocol::wire::Request;
 use allmenning_protocol::{ArtefactId, ChangeHash};
 use futures::StreamExt;
@@ -952,32 +953,16 @@ impl Node {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
                 propagation_source,
+                message_id,
                 message,
-                ..
             })) => {
-                if !self.work.admit(&propagation_source, Instant::now()) {
-                    tracing::debug!(peer = %propagation_source, "peer over its work budget; gossip message not processed");
-                    return;
-                }
-                // Prefer pulling from the author of the announce if we are connected to it.
-                let from = match message.source {
-                    Some(source) if self.connected.contains(&source) => source,
-                    _ => propagation_source,
-                };
-                // Strict validation means gossipsub checked that `source` wrote the message; the
-                // peer that forwarded it only relayed it. Bad content is the author's doing, so
-                // a relay or hub is never banned for what passes through it.
-                let author = message.source.unwrap_or(propagation_source);
-                if message.topic.as_str() == STATEMENTS_TOPIC {
-                    self.engine
-                        .handle_statement(author, &message.data, now_secs());
-                } else if let Err(e) = allmenning_protocol::wire::Announce::decode(&message.data) {
-                    let reason = format!("malformed announce: {e}");
-                    tracing::warn!(peer = %author, "refused gossip: {reason}");
-                    self.penalise(&author.to_string(), &reason);
-                } else {
-                    self.engine.handle_announce(from, &message.data);
-                }
+                let acceptance = self.on_gossip(propagation_source, message);
+                // Passed on to the mesh only if accepted here.
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&message_id, &propagation_source, acceptance);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
@@ -1014,6 +999,46 @@ impl Node {
                 tracing::info!(from = %send_back_addr, "incoming connection refused: {error}");
             }
             _ => {}
+        }
+    }
+
+    /// A gossip message from `propagation_source`: the engine takes it, and the verdict says
+    /// whether gossipsub passes it on.
+    fn on_gossip(
+        &mut self,
+        propagation_source: PeerId,
+        message: gossipsub::Message,
+    ) -> gossipsub::MessageAcceptance {
+        if !self.work.admit(&propagation_source, Instant::now()) {
+            tracing::debug!(peer = %propagation_source, "peer over its work budget; gossip message not processed");
+            return gossipsub::MessageAcceptance::Ignore;
+        }
+        // Prefer pulling from the author of the announce if we are connected to it.
+        let from = match message.source {
+            Some(source) if self.connected.contains(&source) => source,
+            _ => propagation_source,
+        };
+        // Strict validation means gossipsub checked that `source` wrote the message; the peer
+        // that forwarded it only relayed it. Bad content is the author's doing, so a relay or
+        // hub is never banned for what passes through it.
+        let author = message.source.unwrap_or(propagation_source);
+        if message.topic.as_str() == STATEMENTS_TOPIC {
+            match self
+                .engine
+                .handle_statement(author, &message.data, now_secs())
+            {
+                StatementVerdict::Accept => gossipsub::MessageAcceptance::Accept,
+                StatementVerdict::Ignore => gossipsub::MessageAcceptance::Ignore,
+                StatementVerdict::Reject => gossipsub::MessageAcceptance::Reject,
+            }
+        } else if let Err(e) = allmenning_protocol::wire::Announce::decode(&message.data) {
+            let reason = format!("malformed announce: {e}");
+            tracing::warn!(peer = %author, "refused gossip: {reason}");
+            self.penalise(&author.to_string(), &reason);
+            gossipsub::MessageAcceptance::Reject
+        } else {
+            self.engine.handle_announce(from, &message.data);
+            gossipsub::MessageAcceptance::Accept
         }
     }
 
