@@ -12,6 +12,7 @@
 //! which first run a structural check (module `precheck`) for malformed chunks that make
 //! Automerge panic instead of failing.
 
+pub mod hostile;
 mod precheck;
 
 use crate::artefact::origin;
