@@ -104,3 +104,47 @@ pub fn published_changes() -> Vec<(Vec<u8>, allmenning_protocol::signed::Proof)>
     }
     out
 }
+
+/// The request an engine sent for `response` to answer it (so it is not refused as unsolicited):
+/// a pull of the artefact it names (from `heads`), blobs it holds, statements, the inventory.
+pub fn request_for(
+    response: &allmenning_protocol::wire::Response,
+    fallback: ArtefactId,
+    heads: &[allmenning_protocol::ChangeHash],
+) -> Request {
+    use allmenning_protocol::wire::{Response, WireBlob};
+    use allmenning_protocol::BlobHash;
+    match response {
+        Response::Snapshot { id, .. }
+        | Response::Changes { id, .. }
+        | Response::Diverged { id, .. }
+        | Response::NotFound { id } => pull(*id, heads),
+        Response::Blobs { blobs, .. } => Request::Blobs {
+            id: fallback,
+            hashes: blobs.iter().map(|WireBlob(b)| BlobHash::of(b)).collect(),
+        },
+        Response::Statements { .. } => Request::Statements { have: Vec::new() },
+        Response::Inventory { .. } => Request::Inventory,
+        Response::Refused { .. } | Response::Ack | Response::Busy { .. } => pull(fallback, heads),
+    }
+}
+
+/// `response` with the checksum of every Automerge chunk it carries recomputed: a fuzzer that
+/// mutates a chunk then reaches what the chunk holds instead of the checksum check.
+pub fn with_fixed_checksums(
+    response: &allmenning_protocol::wire::Response,
+) -> allmenning_protocol::wire::Response {
+    use allmenning_protocol::signed::hostile::fix_checksums;
+    use allmenning_protocol::wire::Response;
+    let mut response = response.clone();
+    match &mut response {
+        Response::Snapshot { document, .. } => fix_checksums(document),
+        Response::Changes { changes, .. } => {
+            for change in changes {
+                fix_checksums(&mut change.bytes);
+            }
+        }
+        _ => {}
+    }
+    response
+}
