@@ -209,6 +209,25 @@ pub fn change_claiming_preds(preds: u64) -> Vec<u8> {
     )
 }
 
+/// A change of `ops` operations, each putting null under the same key of `key_len` bytes: one
+/// run of that key, so the change is hardly bigger than the key, but applying it makes Automerge
+/// copy the key for every operation (2^14 operations of a 64 KiB key: a gigabyte).
+pub fn change_repeating_key(ops: u64, key_len: usize) -> Vec<u8> {
+    let n = i64::try_from(ops).unwrap_or(i64::MAX);
+    let mut insert = Vec::new();
+    uleb(&mut insert, ops);
+    change(
+        &ACTOR_ID,
+        &[
+            (spec(1, STRING), string_run(n, &"k".repeat(key_len))),
+            (spec(3, BOOLEAN), insert),
+            (spec(4, INTEGER), run(n, 1)),
+            (spec(5, VALUE_METADATA), run(n, 0)),
+            (spec(7, GROUP), run(n, 0)),
+        ],
+    )
+}
+
 /// Raw deflate of `len` zero bytes, about 1 KiB per MiB, made in time proportional to that: the
 /// deflate of a MiB of zeros that follows other zeros, which ends on a byte boundary (a sync
 /// flush) and refers only to zeros before it, is compressed once and repeated.
@@ -359,4 +378,39 @@ pub fn fix_checksums(bytes: &mut [u8]) {
         bytes[pos + 4..pos + 8].copy_from_slice(&hash[..4]);
         pos += end;
     }
+}
+
+/// A document chunk of `changes` changes (at least 2) without ops, each depending on the one
+/// before and all with the same message of `message_len` bytes: one run of that message, but
+/// loading the document makes Automerge copy the message into every change it rebuilds (2^12
+/// changes with a 64 KiB message take it 1.5 s).
+pub fn document_repeating_message(changes: u64, message_len: usize) -> Vec<u8> {
+    let n = i64::try_from(changes).unwrap_or(i64::MAX).max(2);
+    // Dependency counts 0, 1, 1, ...; dependency indices 0, 1, 2, ...
+    let mut deps_count = vec![0x7f, 0x00];
+    deps_count.extend(if n > 2 {
+        run(n - 1, 1)
+    } else {
+        vec![0x7f, 0x01]
+    });
+    let mut deps_index = vec![0x7f, 0x00];
+    if n > 2 {
+        deps_index.extend(delta_run(n - 2, 1));
+    }
+    document(
+        &[&ACTOR_ID],
+        &[],
+        &[
+            (spec(0, ACTOR), run(n, 0)),
+            (spec(0, DELTA), delta_run(n, 1)),
+            (spec(1, DELTA), delta_run(n, 0)),
+            (spec(2, DELTA), delta_run(n, 0)),
+            (spec(3, STRING), string_run(n, &"m".repeat(message_len))),
+            (spec(4, GROUP), deps_count),
+            (spec(4, DELTA), deps_index),
+            (spec(5, VALUE_METADATA), run(n, 0)),
+        ],
+        &[],
+        &[],
+    )
 }
