@@ -39,16 +39,26 @@
 //!   without overflow checks; `ChangeGraphCols::load` then indexes its vectors with the change
 //!   indices of the dependency column and with the rows of the dependency count column, unchecked.
 //!   Its op columns are loaded with hexane's validating loaders, which refuse out-of-range values
-//!   (so the op decoders never meet an op id beyond `u32`), and only their run lengths need
-//!   checking.
+//!   (so the op decoders never meet an op id beyond `u32`).
+//! * Rebuilding a document (found by fuzzing with recomputed checksums): automerge indexes its
+//!   actor tables with the actor indices of the op columns unchecked (op_set2/change.rs
+//!   `ActorMapper::process_actor`), reads each value from the raw value column with the length
+//!   its metadata claims and panics past the column's end (hexane raw.rs `RawColumnIter::take`),
+//!   and panics removing a document actor that has no changes (automerge.rs
+//!   `remove_unused_actors`). So op column actor indices must be below the number of actors, the
+//!   value lengths must fit the value columns, and every actor must have a change.
 //! * Parsing a bundle chunk can panic in hexane (see [`check_snapshot`]). Both
 //!   `Change::from_bytes` and `Automerge::load` parse a chunk of any type, and `Automerge::load`
 //!   decodes change chunks exactly as `Change::from_bytes` does.
 //!
 //! Nothing refused for these reasons can be a chunk a correct Automerge wrote: op counters and
 //! actor indices are `u32` inside Automerge, its encoder never writes a run of 2^63 values, and
-//! its document writer never writes nulls, overflowing sums or out-of-range indices where the
-//! loader does not expect them.
+//! its document writer never writes nulls, overflowing sums, out-of-range indices, values past
+//! their column, or actors without changes.
+//!
+//! Not guarded: the change collector that rebuilds a document's changes from its ops asserts that
+//! op ids are unique and lie within their changes (op_set2/change/collector.rs). Checking that
+//! means rebuilding the document, so those panics are left to `catch_unwind` in the engine.
 //!
 //! # Strictness
 //!
@@ -169,6 +179,7 @@ const DELTA: u32 = 3;
 const BOOLEAN: u32 = 4;
 const STRING: u32 = 5;
 const VALUE_METADATA: u32 = 6;
+const VALUE: u32 = 7;
 /// Bit 3 of a column specification: a deflated column.
 const DEFLATE: u32 = 0b1000;
 
@@ -306,7 +317,14 @@ pub(super) fn check_change(bytes: &[u8]) -> Result<ChangeChunk<'_>, MalformedInp
     let (mut claimed_ops, mut claimed_bytes) = (0u64, 0u64);
     for (spec, data) in columns {
         if let Some((encoding, check, name)) = change_column(spec) {
-            let claim = walk(&mut Reader::new(data), encoding, check, name, Mode::Lenient)?;
+            let claim = walk(
+                &mut Reader::new(data),
+                encoding,
+                check,
+                name,
+                Mode::Lenient,
+                &mut |_| {},
+            )?;
             claimed_ops = claimed_ops.max(claim.rows);
             claimed_bytes = claimed_bytes.saturating_add(claim.bytes);
             if spec == (7 << 4 | GROUP) {
@@ -446,6 +464,9 @@ const DEPS_COUNT: u32 = 4 << 4 | GROUP;
 const DEPS_INDEX: u32 = 4 << 4 | DELTA;
 const CHANGE_ACTOR: u32 = ACTOR;
 const SUCC_COUNT: u32 = 8 << 4 | GROUP;
+/// The value columns of documents: the same specifications among change and op columns.
+const VALUE_META: u32 = 5 << 4 | VALUE_METADATA;
+const RAW_VALUE: u32 = 5 << 4 | VALUE;
 
 /// What a snapshot claims.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -543,6 +564,9 @@ fn check_document(
     let (mut inflated, mut strings) = (0u64, 0u64);
     let mut changes = 0u64;
     let mut change_claim = 0u64;
+    // At most one per byte of the header, so proportional to the input.
+    let mut with_changes = vec![false; usize::try_from(actors).unwrap_or(usize::MAX)];
+    let (mut value_bytes, mut raw_bytes) = (0u64, 0u64);
     for (spec, data) in change_columns {
         let plain = spec & !DEFLATE;
         let column = document_change_column(plain).map(|(encoding, check, name)| {
@@ -556,11 +580,26 @@ fn check_document(
             };
             (encoding, check, name)
         });
-        let claim = read_column(spec, data, column, inflate_limit, &mut inflated)?;
+        // Which actors have changes (a value per run, each below `actors`, checked first).
+        let mut mark_actor = |actor: u64| {
+            if let Some(seen) = usize::try_from(actor)
+                .ok()
+                .and_then(|a| with_changes.get_mut(a))
+            {
+                *seen = true;
+            }
+        };
+        let on_value: &mut dyn FnMut(u64) = match plain {
+            CHANGE_ACTOR => &mut mark_actor,
+            _ => &mut |_| {},
+        };
+        let (claim, len) = read_column(spec, data, column, inflate_limit, &mut inflated, on_value)?;
         change_claim = change_claim.max(claim.rows);
         strings = strings.saturating_add(claim.bytes);
         match plain {
             CHANGE_ACTOR => changes = claim.rows,
+            VALUE_META => value_bytes = claim.value_bytes,
+            RAW_VALUE => raw_bytes = len,
             DEPS_COUNT => {
                 change_claim = change_claim.max(claim.sum);
                 // `max_ops[i]` for every row of the dependency counts: no more than changes.
@@ -575,17 +614,47 @@ fn check_document(
             _ => {}
         }
     }
+    check_value_lengths(value_bytes, raw_bytes, "change extra metadata")?;
+    // An actor without changes makes automerge panic as it removes it (`remove_unused_actors`:
+    // "cant rewrite - actor is present", or an index out of bounds among the authors).
+    // `Automerge::save` lists only actors with changes.
+    if with_changes.contains(&false) {
+        return Err(MalformedInput::BadColumn {
+            column: "change actor",
+            problem: "a document actor without changes",
+        }
+        .into());
+    }
     let mut op_claim = 0u64;
+    let (mut value_bytes, mut raw_bytes) = (0u64, 0u64);
     for (spec, data) in op_columns {
-        let column = document_op_column(spec & !DEFLATE)
-            .map(|(encoding, name)| (encoding, Check::Rows, name));
-        let claim = read_column(spec, data, column, inflate_limit, &mut inflated)?;
+        let plain = spec & !DEFLATE;
+        let column = document_op_column(plain).map(|(encoding, name)| {
+            // Actor indices, of objects, keys, op ids and successors: below the actors.
+            let check = match plain & 0b111 {
+                ACTOR => Check::Below(actors),
+                _ => Check::Rows,
+            };
+            (encoding, check, name)
+        });
+        let (claim, len) = read_column(
+            spec,
+            data,
+            column,
+            inflate_limit,
+            &mut inflated,
+            &mut |_| {},
+        )?;
         op_claim = op_claim.max(claim.rows);
         strings = strings.saturating_add(claim.bytes);
-        if spec & !DEFLATE == SUCC_COUNT {
-            op_claim = op_claim.max(claim.sum);
+        match plain {
+            SUCC_COUNT => op_claim = op_claim.max(claim.sum),
+            VALUE_META => value_bytes = claim.value_bytes,
+            RAW_VALUE => raw_bytes = len,
+            _ => {}
         }
     }
+    check_value_lengths(value_bytes, raw_bytes, "value metadata")?;
     claims.document_ops = op_claim.max(change_claim);
     claims.inflated_bytes = inflated;
     claims.string_bytes = claims.string_bytes.saturating_add(strings);
@@ -594,38 +663,43 @@ fn check_document(
 
 /// Walks one document column (`column`: how, if automerge loads it), inflating it first if it is
 /// deflated (automerge inflates every deflated column, known or not), and adds what it inflates
-/// to to `inflated`, refusing it once that passes `inflate_limit`.
+/// to to `inflated`, refusing it once that passes `inflate_limit`. Returns what it claims and its
+/// length (inflated).
 fn read_column(
     spec: u32,
     data: &[u8],
     column: Option<(Encoding, Check, &'static str)>,
     inflate_limit: u64,
     inflated: &mut u64,
-) -> Result<Claim, Refusal> {
+    on_value: &mut dyn FnMut(u64),
+) -> Result<(Claim, u64), Refusal> {
     if spec & DEFLATE == 0 {
-        return match column {
-            Some((encoding, check, name)) => Ok(walk(
+        let claim = match column {
+            Some((encoding, check, name)) => walk(
                 &mut Reader::new(data),
                 encoding,
                 check,
                 name,
                 Mode::Strict,
-            )?),
-            None => Ok(Claim::default()),
+                on_value,
+            )?,
+            None => Claim::default(),
         };
+        return Ok((claim, data.len() as u64));
     }
     let left = inflate_limit.saturating_sub(*inflated);
     let mut source = Inflate::new(data, left);
-    let walked = column
-        .map(|(encoding, check, name)| walk(&mut source, encoding, check, name, Mode::Strict));
+    let walked = column.map(|(encoding, check, name)| {
+        walk(&mut source, encoding, check, name, Mode::Strict, on_value)
+    });
     // A column that stopped inflating looks truncated to the walk: that reason comes first.
     // Otherwise a refused column need not be inflated further.
     if let (Some(Err(e)), false) = (&walked, source.stopped()) {
         return Err(e.clone().into());
     }
     let name = column.map_or("unknown", |(_, _, name)| name);
-    match source.finish() {
-        Ok(bytes) => *inflated = inflated.saturating_add(bytes),
+    let len = match source.finish() {
+        Ok(bytes) => bytes,
         Err((InflateFailure::Corrupt, _)) => {
             return Err(MalformedInput::Deflate { column: name }.into())
         }
@@ -635,8 +709,21 @@ fn read_column(
                 left: inflate_limit,
             }))
         }
+    };
+    *inflated = inflated.saturating_add(len);
+    Ok((walked.transpose()?.unwrap_or_default(), len))
+}
+
+/// Refuses value metadata claiming more bytes than the raw value column holds: hexane's
+/// `RawColumnIter::take` (raw.rs) panics when automerge reads a value past its end.
+fn check_value_lengths(claimed: u64, raw: u64, column: &'static str) -> Result<(), MalformedInput> {
+    if claimed > raw {
+        return Err(MalformedInput::BadColumn {
+            column,
+            problem: "values longer than the raw value column",
+        });
     }
-    Ok(walked.transpose()?.unwrap_or_default())
+    Ok(())
 }
 
 #[cfg(test)]

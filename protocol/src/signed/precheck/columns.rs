@@ -308,6 +308,10 @@ pub(super) enum Check {
     /// A change column of delta-coded op counters: the running sums are checked against
     /// `u32::MAX`; once one is negative automerge refuses the op, and reads no further.
     OpIdCounter,
+    /// A document column of actor indices (nulls allowed): each below the number of actors,
+    /// which automerge indexes its actor tables with unchecked (op_set2/change.rs,
+    /// `ActorMapper::process_actor`).
+    Below(u64),
     /// A document column that hexane decodes without validating it (`hexane::decoder`,
     /// `DeltaDecoder`, which unwrap, panic on nulls and add without overflow checks): no null
     /// runs, values at most `max`, running sums within `sums`.
@@ -332,6 +336,9 @@ pub(super) struct Claim {
     /// For a string column, the bytes of its strings with their runs expanded (a run of 2^20
     /// copies of a 64 KiB key claims 64 GiB): what Automerge copies as it builds the ops.
     pub(super) bytes: u64,
+    /// For a value metadata column, the bytes of the raw value column its values take (each
+    /// value's metadata is its type in the low four bits and its length in bytes above them).
+    pub(super) value_bytes: u64,
 }
 
 /// Whether a walk stops quietly where the bytes stop decoding (change chunks: automerge's decoder
@@ -343,13 +350,15 @@ pub(super) enum Mode {
     Strict,
 }
 
-/// Walks one column: its rows, the sum of its values, and the checks of `check`.
+/// Walks one column: its rows, the sum of its values, and the checks of `check`. `on_value` sees
+/// every value of an unsigned column that passed them (once per run).
 pub(super) fn walk<S: Source>(
     src: &mut S,
     encoding: Encoding,
     check: Check,
     column: &'static str,
     mode: Mode,
+    on_value: &mut dyn FnMut(u64),
 ) -> Result<Claim, MalformedInput> {
     let mut claim = Claim::default();
     // Where the bytes stop decoding: the end of the walk, or a refusal.
@@ -404,7 +413,11 @@ pub(super) fn walk<S: Source>(
                 Encoding::Uint => match src.uleb() {
                     Some(value) => {
                         check_value(value, check, column)?;
+                        on_value(value);
                         claim.sum = claim.sum.saturating_add(value.saturating_mul(repeat));
+                        claim.value_bytes = claim
+                            .value_bytes
+                            .saturating_add((value >> 4).saturating_mul(repeat));
                         true
                     }
                     None => false,
@@ -441,6 +454,10 @@ fn check_value(value: u64, check: Check, column: &'static str) -> Result<(), Mal
             value: value.into(),
         }),
         Check::Unvalidated { max, .. } if value > max => Err(MalformedInput::ValueOutOfRange {
+            column,
+            value: value.into(),
+        }),
+        Check::Below(limit) if value >= limit => Err(MalformedInput::ValueOutOfRange {
             column,
             value: value.into(),
         }),
@@ -482,7 +499,7 @@ fn delta_run(
                 });
             }
         }
-        Check::Rows | Check::OpIdPart => {}
+        Check::Rows | Check::OpIdPart | Check::Below(_) => {}
     }
     // hexane adds without overflow checks being off in debug builds: a sum outside i64 panics
     // there; automerge's change decoder saturates. Either way no valid column gets there.

@@ -219,7 +219,15 @@ fn walk_bytes(
     check: Check,
     mode: Mode,
 ) -> Result<u64, MalformedInput> {
-    walk(&mut Reader::new(bytes), encoding, check, "test", mode).map(|c| c.rows)
+    walk(
+        &mut Reader::new(bytes),
+        encoding,
+        check,
+        "test",
+        mode,
+        &mut |_| {},
+    )
+    .map(|c| c.rows)
 }
 
 #[test]
@@ -639,7 +647,7 @@ fn document_change_columns_that_make_automerge_panic_are_refused() {
 #[test]
 fn document_run_lengths_of_minus_2_pow_63_and_overflowing_sums_are_refused() {
     let refused = |op_columns: &[(u32, Vec<u8>)]| {
-        let bytes = hostile::document(&[&hostile::ACTOR_ID], &[], &[], op_columns, &[]);
+        let bytes = hostile::document(&[], &[], &[], op_columns, &[]);
         check_snapshot(&bytes, u64::MAX)
     };
     assert_eq!(
@@ -764,4 +772,117 @@ fn mutated_changes_that_pass_the_check_do_not_panic() {
         refused > 100 && decoded > 100,
         "{refused} refused, {decoded} decoded"
     );
+}
+
+/// Found by fuzzing (snapshot_load, once it could recompute checksums): value metadata claiming
+/// more bytes than the raw value column holds makes hexane panic (raw.rs:622) when automerge
+/// reads the value.
+/// One op putting a string under key "a" of the object (`obj_counter`, `obj_actor`), with
+/// `value` for its raw value column.
+fn one_op_document(obj: Option<(u8, u8)>, value: &[u8]) -> Vec<u8> {
+    let mut op_columns = vec![
+        (spec(1, STRING), [0x7f, 1, b'a'].to_vec()),
+        (spec(2, ACTOR), [0x7f, 0].to_vec()),
+        (spec(2, DELTA), [0x7f, 2].to_vec()),
+        (spec(4, INTEGER), [0x7f, 1].to_vec()),
+        // A string of 5 bytes.
+        (spec(5, VALUE_METADATA), [0x7f, 5 << 4 | 6].to_vec()),
+        (spec(5, VALUE), value.to_vec()),
+        (spec(8, GROUP), [0x7f, 0].to_vec()),
+    ];
+    if let Some((actor, counter)) = obj {
+        op_columns.insert(0, (spec(0, INTEGER), [0x7f, counter].to_vec()));
+        op_columns.insert(0, (spec(0, ACTOR), [0x7f, actor].to_vec()));
+    }
+    hostile::document(
+        &[&hostile::ACTOR_ID],
+        &[],
+        &[
+            (spec(0, ACTOR), [0x7f, 0].to_vec()),
+            (spec(0, DELTA), [0x7f, 1].to_vec()),
+            (spec(1, DELTA), [0x7f, 2].to_vec()),
+            (spec(2, DELTA), [0x7f, 0].to_vec()),
+            (spec(4, GROUP), [0x7f, 0].to_vec()),
+            (spec(5, VALUE_METADATA), [0x7f, 0].to_vec()),
+        ],
+        &op_columns,
+        &[],
+    )
+}
+
+/// Found by fuzzing (snapshot_load, once it could recompute checksums): an actor index beyond the
+/// document's actors makes automerge index out of bounds (op_set2/change.rs:306).
+#[test]
+fn actor_indices_beyond_the_actors_are_refused() {
+    let fine = one_op_document(Some((0, 1)), b"hallo");
+    assert!(check_snapshot(&fine, u64::MAX).is_ok());
+    assert!(!automerge_load_panics(&fine));
+    let beyond = one_op_document(Some((44, 1)), b"hallo");
+    assert_eq!(
+        check_snapshot(&beyond, u64::MAX),
+        Err(Refusal::Malformed(MalformedInput::ValueOutOfRange {
+            column: "obj actor",
+            value: 44,
+        }))
+    );
+    assert!(automerge_load_panics(&beyond));
+}
+
+/// Found by fuzzing (snapshot_load): a document actor without changes makes automerge panic as
+/// it removes unused actors (automerge.rs `remove_unused_actors`).
+#[test]
+fn document_actors_without_changes_are_refused() {
+    let no_change = hostile::document(
+        &[&hostile::ACTOR_ID],
+        &[],
+        &[],
+        &[
+            (spec(1, STRING), [0x7f, 1, b'a'].to_vec()),
+            (spec(2, ACTOR), [0x7f, 0].to_vec()),
+            (spec(2, DELTA), [0x7f, 2].to_vec()),
+            (spec(4, INTEGER), [0x7f, 1].to_vec()),
+            (spec(5, VALUE_METADATA), [0x7f, 0].to_vec()),
+            (spec(8, GROUP), [0x7f, 0].to_vec()),
+        ],
+        &[],
+    );
+    assert!(automerge_load_panics(&no_change));
+    assert_eq!(
+        check_snapshot(&no_change, u64::MAX),
+        Err(Refusal::Malformed(MalformedInput::BadColumn {
+            column: "change actor",
+            problem: "a document actor without changes",
+        }))
+    );
+    // The fuzzer's input: one actor, no change, an unknown change column.
+    let mut found = hostile::document(
+        &[&hostile::ACTOR_ID],
+        &[],
+        &[(
+            spec(0, STRING),
+            vec![0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 0x00],
+        )],
+        &[],
+        &[],
+    );
+    hostile::fix_checksums(&mut found);
+    assert!(automerge_load_panics(&found));
+    assert!(check_snapshot(&found, u64::MAX).is_err());
+}
+
+#[test]
+fn values_longer_than_the_value_column_are_refused() {
+    let document = |value: &[u8]| one_op_document(None, value);
+    let fine = document(b"hallo");
+    assert!(check_snapshot(&fine, u64::MAX).is_ok());
+    assert!(!automerge_load_panics(&fine));
+    let short = document(b"hal");
+    assert_eq!(
+        check_snapshot(&short, u64::MAX),
+        Err(Refusal::Malformed(MalformedInput::BadColumn {
+            column: "value metadata",
+            problem: "values longer than the raw value column",
+        }))
+    );
+    assert!(automerge_load_panics(&short));
 }
