@@ -9,7 +9,8 @@
 //! fuzzer can mutate change, proof and origin blob together. The change bytes of each reading
 //! are also tried with their checksum recomputed, so that mutations get past the checksum check
 //! into the header and columns. Seeds include changes claiming 2^62 operations and predecessors
-//! (`signed::hostile`): decoding must refuse them, not walk them (see `-timeout` in .ci/fuzz).
+//! (`signed::hostile`): decoding must refuse them, not walk them (see `-timeout` in .ci/fuzz),
+//! within `fuzz_budget()`.
 use allmenning_protocol::signed::hostile::fix_checksums;
 use allmenning_protocol::signed::{change_header, decode_change, verify_change, Proof};
 use allmenning_protocol::BlobHash;
@@ -26,7 +27,7 @@ fn check(bytes: &[u8], proofs: &[Proof], blob: &[u8]) {
 
 fn check_one(bytes: &[u8], proofs: &[Proof], blob: &[u8]) {
     let header = change_header(bytes);
-    let budget = &mut allmenning_protocol::signed::DecodeBudget::per_message();
+    let budget = &mut allmenning_fuzz::fuzz_budget();
     let Ok(change) = decode_change(bytes.to_vec(), budget) else {
         return;
     };
