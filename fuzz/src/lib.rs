@@ -104,3 +104,96 @@ pub fn published_changes() -> Vec<(Vec<u8>, allmenning_protocol::signed::Proof)>
     }
     out
 }
+
+/// The request an engine sent for `response` to answer it (so it is not refused as unsolicited):
+/// a pull of the artefact it names (from `heads`), blobs it holds, statements, the inventory.
+pub fn request_for(
+    response: &allmenning_protocol::wire::Response,
+    fallback: ArtefactId,
+    heads: &[allmenning_protocol::ChangeHash],
+) -> Request {
+    use allmenning_protocol::wire::{Response, WireBlob};
+    use allmenning_protocol::BlobHash;
+    match response {
+        Response::Snapshot { id, .. }
+        | Response::Changes { id, .. }
+        | Response::Diverged { id, .. }
+        | Response::NotFound { id } => pull(*id, heads),
+        Response::Blobs { blobs, .. } => Request::Blobs {
+            id: fallback,
+            hashes: blobs.iter().map(|WireBlob(b)| BlobHash::of(b)).collect(),
+        },
+        Response::Statements { .. } => Request::Statements { have: Vec::new() },
+        Response::Inventory { .. } => Request::Inventory,
+        Response::Refused { .. } | Response::Ack | Response::Busy { .. } => pull(fallback, heads),
+    }
+}
+
+/// `response` with the checksum of every Automerge chunk it carries recomputed: a fuzzer that
+/// mutates a chunk then reaches what the chunk holds instead of the checksum check.
+pub fn with_fixed_checksums(
+    response: &allmenning_protocol::wire::Response,
+) -> allmenning_protocol::wire::Response {
+    use allmenning_protocol::signed::hostile::fix_checksums;
+    use allmenning_protocol::wire::Response;
+    let mut response = response.clone();
+    match &mut response {
+        Response::Snapshot { document, .. } => fix_checksums(document),
+        Response::Changes { changes, .. } => {
+            for change in changes {
+                fix_checksums(&mut change.bytes);
+            }
+        }
+        _ => {}
+    }
+    response
+}
+
+/// The decode budget of the decoder targets (change_verify, snapshot_load): far less than a
+/// message's. Decoding within a budget costs time and memory in proportion to it, and in the
+/// fuzz build (sanitizers, debug assertions) Automerge takes up to about 35 µs per operation of a
+/// document and holds a few times the bytes it inflates (with the sanitizer's quarantine on top):
+/// a message's 2^23 operations would take minutes and its 64 MiB of inflated columns a few hundred
+/// MB, past the per-input `-timeout` and `-rss_limit_mb` of .ci/fuzz, though the budget held.
+/// With 2^14 operations and 8 MiB, an input the budget admits stays within those limits, and one
+/// it does not (every bomb seed claims far more) still fails the run if it is not refused.
+pub fn fuzz_budget() -> allmenning_protocol::signed::DecodeBudget {
+    allmenning_protocol::signed::DecodeBudget::new(1 << 14, 8 << 20)
+}
+
+/// Source files of automerge 0.12 whose panics on a document with a valid checksum are known and
+/// not guarded against before `Automerge::load` (module `signed::precheck` guards the others):
+/// the change collector that rebuilds a document's changes from its ops asserts that op ids are
+/// unique and lie within the ranges of their changes (collector.rs: `assert!` in
+/// `VecEncoder::add`, `assert_eq!` on a change's max op, unwraps on actor and change lookups).
+/// Checking that beforehand means rebuilding the document; the engine contains these panics with
+/// `catch_unwind`. A panic anywhere else still fails the run.
+pub const KNOWN_AUTOMERGE_PANICS: &[&str] = &["automerge-0.12.0/src/op_set2/change/collector.rs"];
+
+thread_local! {
+    static TOLERATE_KNOWN_PANICS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, letting a panic raised in one of [`KNOWN_AUTOMERGE_PANICS`] unwind (to the engine's
+/// `catch_unwind`, or to the one here) instead of aborting the fuzzer as libFuzzer's panic hook
+/// does. Used where inputs get their checksums recomputed, which lets mutated documents reach
+/// automerge's document reconstruction.
+pub fn tolerating_known_automerge_panics(f: impl FnOnce()) {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let fuzzer_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let known = info.location().is_some_and(|l| {
+                KNOWN_AUTOMERGE_PANICS
+                    .iter()
+                    .any(|file| l.file().ends_with(file))
+            });
+            if !(known && TOLERATE_KNOWN_PANICS.with(|t| t.get())) {
+                fuzzer_hook(info);
+            }
+        }));
+    });
+    TOLERATE_KNOWN_PANICS.with(|t| t.set(true));
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    TOLERATE_KNOWN_PANICS.with(|t| t.set(false));
+}

@@ -8,16 +8,25 @@
 //! recompute it from the blob and the path, so its proof is the recipe, and checking it means
 //! recomputing it and comparing hashes.
 //!
-//! Change and snapshot bytes from peers are decoded with [`decode_change`] and [`load_snapshot`],
-//! which first run a structural check (module `precheck`) for malformed chunks that make
-//! Automerge panic instead of failing.
+//! Change and snapshot bytes from peers are decoded with [`decode_change`] and [`load_snapshot`]
+//! (never `Change::from_bytes` or `Automerge::load`), which first run a structural check (module
+//! `precheck`): it refuses the malformed chunks that make Automerge panic instead of failing, and
+//! measures, in time proportional to the bytes received, what a chunk claims to cost (operations,
+//! inflated bytes). What it claims is drawn from a [`DecodeBudget`] before Automerge does any of
+//! that work, because Automerge does work in proportion to the claims: a 70-byte change can claim
+//! 2^62 operations, and a kilobyte of deflated column can inflate to a gigabyte. [`change_header`]
+//! reads what is needed to check a change's signature ([`verify_signed_header`]) without
+//! Automerge at all.
 
+pub mod hostile;
 mod precheck;
+#[cfg(test)]
+mod tests;
 
 use crate::artefact::origin;
 use crate::blob::BlobHash;
 use crate::identity::{NodeKey, PublicKey, SignatureError};
-use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
+use automerge::{ActorId, Automerge, Change, ChangeHash};
 use serde::{Deserialize, Serialize};
 
 /// Domain-separation context for change signatures.
@@ -28,21 +37,34 @@ pub const SIGNED_ACTOR_LEN: usize = 40;
 
 pub use precheck::MalformedInput;
 
-/// Most operations one change may hold. A change a node writes stays below it (the largest
-/// is a rewrite of a text at `artefact::MAX_TEXT_BYTES`: every character deleted and inserted),
-/// and `commit` refuses edits that would not.
+/// Most operations one change may hold (its longest op column, in rows). Every change a node
+/// writes fits with room to spare: the largest are the origin change of a text at
+/// `artefact::MAX_TEXT_BYTES` (one op per character, about 2^20), an edit replacing all of such a
+/// text (every character deleted and inserted, about 2^21), and a genesis of a few thousand files
+/// (a few ops each); `commit` refuses edits that would not fit.
 pub const MAX_OPS_PER_CHANGE: u64 = 1 << 22;
 /// Most operations decoded from one peer message (a `Changes` or `Snapshot` response, one
-/// proposal). Honest nodes batch what they send under it.
+/// proposal). Honest nodes batch what they send under it. Measured (automerge optimised, as in
+/// every build profile here): `Change::from_bytes` takes 0.15-0.5 µs per operation, so a
+/// `Changes` message at this budget costs at most a few seconds; `Automerge::load` takes 1-4 µs
+/// per operation of a document (it rebuilds every change), so a snapshot at this budget can take
+/// half a minute, which is why the node decodes off its event loop, with a timeout.
 pub const MAX_OPS_PER_MESSAGE: u64 = 1 << 23;
-/// Most bytes that compressed columns of one peer message may inflate to.
+/// Most bytes that one peer message may expand to: what its deflated (compressed) columns inflate
+/// to, and what its run-length encoded strings (map keys, mark names, change messages) take with
+/// their runs expanded. Automerge copies both into memory (inflating when it parses a document,
+/// expanding strings as it builds ops and changes): this bounds what a message can make it
+/// allocate and copy beyond its own size (`wire::MAX_RESPONSE_BYTES`). Snapshots nodes write
+/// stay far below it (a document of 2 million ops, from a 1 MiB text rewritten, inflates to
+/// about 3 MiB).
 pub const MAX_INFLATED_BYTES_PER_MESSAGE: u64 = 64 << 20;
 /// Most changes in one `Changes` response (each costs a signature check).
 pub const MAX_CHANGES_PER_MESSAGE: usize = 16_384;
 
-/// What decoding untrusted Automerge bytes may still cost: operations and inflated bytes.
-/// One budget covers one peer message; every change or snapshot decoded from it draws on it,
-/// and decoding refuses input that claims more than is left before doing that work.
+/// What decoding untrusted Automerge bytes may still cost: operations, and bytes inflated or
+/// expanded (see [`MAX_INFLATED_BYTES_PER_MESSAGE`]). One budget covers one peer message; every
+/// change or snapshot decoded from it draws on it, and decoding refuses input that claims more
+/// than is left before doing that work.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DecodeBudget {
     ops: u64,
@@ -93,6 +115,20 @@ impl DecodeBudget {
         self.inflated_bytes -= bytes;
         Ok(())
     }
+
+    /// Takes `ops` operations and `inflated_bytes` inflated bytes from the budget: both, or
+    /// neither.
+    pub fn charge(&mut self, ops: u64, inflated_bytes: u64) -> Result<(), OverBudget> {
+        if ops > self.ops {
+            return Err(OverBudget::Ops {
+                claimed: ops,
+                left: self.ops,
+            });
+        }
+        self.charge_inflated(inflated_bytes)?;
+        self.ops -= ops;
+        Ok(())
+    }
 }
 
 /// Untrusted input that would cost more than its budget allows.
@@ -100,6 +136,10 @@ impl DecodeBudget {
 pub enum OverBudget {
     #[error("claims {claimed} operations, more than the {left} this message may still decode")]
     Ops { claimed: u64, left: u64 },
+    /// One change claims more than any change may hold ([`MAX_OPS_PER_CHANGE`]): no honest node
+    /// writes it, whatever the budget.
+    #[error("claims {claimed} operations, more than the {limit} one change may hold")]
+    OpsPerChange { claimed: u64, limit: u64 },
     #[error(
         "inflates to at least {claimed} bytes, more than the {left} this message may still use"
     )]
@@ -130,54 +170,97 @@ pub struct ChangeHeader {
     pub deps: Vec<ChangeHash>,
     pub seq: u64,
     pub time: i64,
-    /// How many operations the op columns claim (their longest column, in rows).
+    /// How many operations the op columns claim (their longest column, in rows, counting the
+    /// predecessor columns by the sum of the predecessor counts). For a well-formed change this
+    /// is `Change::len()`; for others, at least what `Change::from_bytes` would walk.
     pub claimed_ops: u64,
+    /// How many bytes its strings (map keys, mark names) take with their runs expanded: what
+    /// Automerge copies as it applies the change. Charged as inflated bytes.
+    pub claimed_bytes: u64,
 }
 
-/// Reads the header of change bytes from a peer without decoding its operations.
+/// Reads the header of change bytes from a peer without decoding its operations (and without
+/// Automerge): magic bytes, checksum, chunk type (an uncompressed change chunk only), the header
+/// fields, the column layout, and what the op columns claim, in time proportional to
+/// `bytes.len()`. Refuses what automerge 0.12 would refuse while parsing the header, the chunks
+/// on which it panics (module `precheck`), a checksum that does not match the hash, and claims
+/// beyond [`MAX_OPS_PER_CHANGE`]. Its `hash`, `actor`, `deps`, `seq` and `time` are those
+/// `Change::from_bytes` would give, so a signature can be checked ([`verify_signed_header`])
+/// before anything is decoded.
 pub fn change_header(bytes: &[u8]) -> Result<ChangeHeader, DecodeChangeError> {
-    precheck::check(bytes)?;
-    // Interim: decodes the change; to be replaced by a header-only parse.
-    let change = Change::from_bytes(bytes.to_vec())?;
+    let chunk = precheck::check_change(bytes)?;
+    if chunk.claimed_ops > MAX_OPS_PER_CHANGE {
+        return Err(OverBudget::OpsPerChange {
+            claimed: chunk.claimed_ops,
+            limit: MAX_OPS_PER_CHANGE,
+        }
+        .into());
+    }
     Ok(ChangeHeader {
-        hash: change.hash(),
-        actor: change.actor_id().clone(),
-        deps: change.deps().to_vec(),
-        seq: change.seq(),
-        time: change.timestamp(),
-        claimed_ops: change.len() as u64,
+        hash: ChangeHash(chunk.hash),
+        actor: ActorId::from(chunk.actor),
+        deps: chunk.deps.into_iter().map(ChangeHash).collect(),
+        seq: chunk.seq,
+        time: chunk.time,
+        claimed_ops: chunk.claimed_ops,
+        claimed_bytes: chunk.claimed_bytes,
     })
 }
 
 /// Decodes change bytes received from a peer (an uncompressed change chunk, as
-/// `Change::raw_bytes` gives it), drawing its operations from `budget`. Use this rather than
-/// `Change::from_bytes` on untrusted input: it refuses, before Automerge decodes anything,
-/// chunks that claim more operations than `MAX_OPS_PER_CHANGE` or than the budget has left,
-/// and the malformed chunks on which automerge 0.12 panics (module `precheck`). Callers should
-/// still guard Automerge calls on peer input with `catch_unwind`.
+/// `Change::raw_bytes` gives it), drawing its operations and expanded string bytes from
+/// `budget`. Use this rather than `Change::from_bytes` on untrusted input: it reads the header
+/// first ([`change_header`]), and refuses, before Automerge decodes anything, chunks that claim
+/// more operations than `MAX_OPS_PER_CHANGE` or more than the budget has left, and the malformed
+/// chunks on which automerge 0.12 panics (module `precheck`). The budget is charged with the
+/// claims before decoding (they bound what applying the change costs too), and stays charged if
+/// Automerge then refuses the change. Callers should still guard Automerge calls on peer input
+/// with `catch_unwind`.
 pub fn decode_change(
     bytes: Vec<u8>,
     budget: &mut DecodeBudget,
 ) -> Result<Change, DecodeChangeError> {
-    precheck::check(&bytes)?;
-    let change = Change::from_bytes(bytes)?;
-    budget.charge_ops(change.len() as u64)?;
-    Ok(change)
+    let header = change_header(&bytes)?;
+    budget.charge(header.claimed_ops, header.claimed_bytes)?;
+    Ok(Change::from_bytes(bytes)?)
 }
 
-/// Loads a snapshot received from a peer (what `Automerge::save` writes), drawing operations
-/// and inflated bytes from `budget`. Use this rather than `Automerge::load` on untrusted input:
-/// it refuses first what would cost more than the budget, and the chunk layouts on which
-/// automerge 0.12 is known to panic (see module `precheck`). Callers should still guard
-/// Automerge calls on peer input with `catch_unwind`.
+/// Loads a snapshot received from a peer (what `Automerge::save` writes: a document chunk,
+/// possibly followed by change chunks), drawing operations and inflated bytes from `budget`. Use
+/// this rather than `Automerge::load` on untrusted input: before Automerge sees the bytes it
+/// refuses the layouts on which automerge 0.12 panics (module `precheck`), inflates the deflated
+/// columns itself (never past what the budget has left, through a fixed buffer), and refuses
+/// snapshots whose columns claim more rows than the budget's operations, whose deflated columns
+/// and expanded strings come to more than its inflated bytes, or whose change chunks claim more
+/// than [`MAX_OPS_PER_CHANGE`] each. The budget is charged with the claims (the document's rows,
+/// each change's operations, the inflated and expanded bytes) before loading, and stays charged
+/// if Automerge then refuses the snapshot. Callers should still guard Automerge calls on peer
+/// input with `catch_unwind`.
 pub fn load_snapshot(
     bytes: &[u8],
     budget: &mut DecodeBudget,
 ) -> Result<Automerge, LoadSnapshotError> {
-    precheck::check_snapshot(bytes)?;
-    let doc = Automerge::load(bytes)?;
-    budget.charge_ops(doc.stats().num_ops)?;
-    Ok(doc)
+    let claims = precheck::check_snapshot(bytes, budget.inflated_bytes_left())?;
+    if let Some(&claimed) = claims
+        .change_ops
+        .iter()
+        .find(|&&ops| ops > MAX_OPS_PER_CHANGE)
+    {
+        return Err(OverBudget::OpsPerChange {
+            claimed,
+            limit: MAX_OPS_PER_CHANGE,
+        }
+        .into());
+    }
+    let ops = claims
+        .change_ops
+        .iter()
+        .fold(claims.document_ops, |sum, &ops| sum.saturating_add(ops));
+    budget.charge(
+        ops,
+        claims.inflated_bytes.saturating_add(claims.string_bytes),
+    )?;
+    Ok(Automerge::load(bytes)?)
 }
 
 /// Why a snapshot from a peer could not be loaded.
@@ -192,6 +275,15 @@ pub enum LoadSnapshotError {
     /// Refused by Automerge.
     #[error("{0}")]
     Automerge(#[from] automerge::AutomergeError),
+}
+
+impl From<precheck::Refusal> for LoadSnapshotError {
+    fn from(refusal: precheck::Refusal) -> Self {
+        match refusal {
+            precheck::Refusal::Malformed(e) => LoadSnapshotError::Malformed(e),
+            precheck::Refusal::OverBudget(e) => LoadSnapshotError::OverBudget(e),
+        }
+    }
 }
 
 /// Why a change may be applied.

@@ -1,9 +1,15 @@
 //! Writes a few valid encodings per fuzz target into `corpus/<target>/` (or the directory given
-//! as the first argument). Seeds are generated from the current code, so they follow the wire
-//! format as it evolves; nothing is checked in.
+//! as the first argument), and hostile ones next to which the fuzzers should start: changes and
+//! documents whose columns claim billions of rows, documents with a column that inflates to
+//! nearly a gigabyte (`signed::hostile`), alone and inside wire replies. Seeds are generated from
+//! the current code, so they follow the wire format as it evolves; nothing is checked in. Every
+//! seed stays under 1 MiB, the most libFuzzer reads of a seed unless told `-max_len`.
 use allmenning_fuzz::{published_changes, published_store, pull, NOW, PUBLISHER_SECRET};
+use allmenning_protocol::signed::{hostile, Proof};
 use allmenning_protocol::trust::{EndorsementStatus, Network, Scope, SignedStatement, Statement};
-use allmenning_protocol::wire::{heads_to_wire, Announce, Head, Request, Response, WireBlob};
+use allmenning_protocol::wire::{
+    heads_to_wire, Announce, Head, Request, Response, WireBlob, WireChange,
+};
 use allmenning_protocol::{BlobHash, Engine, MemStore, NodeKey, OrgKind, OrgNumber};
 use std::path::Path;
 
@@ -179,8 +185,86 @@ fn main() {
         write(root, "change_verify", &format!("triple-{i}"), &triple);
     }
 
+    // Hostile chunks (each with a correct checksum, as an attacker would send them).
+    let bomb_changes = [
+        ("bomb-ops", hostile::change_claiming_ops(1 << 62)),
+        ("bomb-preds", hostile::change_claiming_preds(1 << 40)),
+        // 2^20 copies of a 64 KiB key: 64 GiB to copy when applied.
+        ("bomb-key", hostile::change_repeating_key(1 << 20, 64 << 10)),
+    ];
+    for (name, bytes) in &bomb_changes {
+        write(root, "change_verify", name, bytes);
+    }
+    let mut documents = vec![
+        // Op columns claiming 2^32 - 2 rows; change columns claiming 2^40.
+        (
+            "bomb-doc-ops",
+            hostile::list_of_nulls(u64::from(u32::MAX) - 3, [0; 32]),
+        ),
+        (
+            "bomb-doc-changes",
+            hostile::document_claiming_changes(1 << 40),
+        ),
+        // 2^20 changes sharing a 64 KiB message: 64 GiB to copy when loaded.
+        (
+            "bomb-doc-messages",
+            hostile::document_repeating_message(1 << 20, 64 << 10),
+        ),
+        // A column inflating to 900 MiB (a seed of about 930 KB).
+        (
+            "bomb-deflate",
+            hostile::document_with_deflate_bomb(900 << 20),
+        ),
+        // A valid document of a big repetitive text, with deflated columns.
+        ("compressed", big_document()),
+    ];
+    let mut trailing = big_document();
+    trailing.extend(hostile::change_claiming_ops(1 << 62));
+    documents.push(("bomb-trailing-change", trailing));
+    for (name, bytes) in &documents {
+        write(root, "snapshot_load", name, bytes);
+    }
+    let mut replies: Vec<(String, Vec<u8>)> = documents
+        .iter()
+        .map(|(name, document)| {
+            let reply = Response::Snapshot {
+                id,
+                document: document.clone(),
+                proofs: Vec::new(),
+                origin_blobs: Vec::new(),
+            };
+            (format!("snapshot-{name}"), reply.encode())
+        })
+        .collect();
+    // Real changes with their proofs, then a bomb among them.
+    let mut changes: Vec<WireChange> = published_changes()
+        .into_iter()
+        .map(|(bytes, proof)| WireChange { bytes, proof })
+        .collect();
+    for (name, bytes) in &bomb_changes {
+        changes.push(WireChange {
+            bytes: bytes.clone(),
+            proof: Proof::Signed {
+                signature: vec![0; 64],
+            },
+        });
+        let reply = Response::Changes {
+            id,
+            heads: heads_to_wire(&heads),
+            changes: changes.clone(),
+            origin_blobs: Vec::new(),
+        };
+        replies.push((format!("changes-{name}"), reply.encode()));
+        changes.pop();
+    }
+    for (name, reply) in &replies {
+        write(root, "engine_replies", name, reply);
+        write(root, "engine_ingest", name, reply);
+    }
+
     for (i, r) in responses.iter().enumerate() {
         write(root, "engine_ingest", &format!("response-{i}"), r);
+        write(root, "engine_replies", &format!("response-{i}"), r);
         if let Ok(Response::Snapshot { document, .. }) = Response::decode(r) {
             write(root, "snapshot_load", &format!("snapshot-{i}"), &document);
         }
@@ -198,6 +282,28 @@ fn main() {
         );
     }
     println!("seeds written to {}", root.display());
+}
+
+/// A document of a 4 KiB repetitive text edited in a few changes, saved as Automerge saves it
+/// (columns over 256 bytes deflated). Small: in the fuzz build, loading takes up to 35 µs per
+/// operation, and an engine target loads it twice.
+fn big_document() -> Vec<u8> {
+    use automerge::transaction::Transactable;
+    use automerge::{AutoCommit, ObjType, ROOT};
+    let mut doc = AutoCommit::new();
+    let text = doc
+        .put_object(ROOT, "README.md", ObjType::Text)
+        .expect("text");
+    let line = "Redusert foreldrebetaling for barnehage og SFO.\n";
+    doc.splice_text(&text, 0, 0, &line.repeat((4 << 10) / line.len()))
+        .expect("splice");
+    doc.commit();
+    for i in 0..5 {
+        doc.splice_text(&text, i * 500, 10, "endret")
+            .expect("splice");
+        doc.commit();
+    }
+    doc.save()
 }
 
 fn store_blob(store: &MemStore, hash: &BlobHash) -> Option<Vec<u8>> {
