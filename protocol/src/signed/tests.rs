@@ -130,7 +130,8 @@ fn the_largest_changes_a_node_writes_fit_the_budget() {
         owner_name: "Bergen kommune".into(),
         created: 0,
     };
-    let (_, genesis) = Artefact::genesis(&meta, &files, ActorId::random(), 0, "genesis").unwrap();
+    let (_, genesis) =
+        Artefact::genesis(&meta, &files, ActorId::random(), 0, "genesis", false).unwrap();
 
     let mut message = DecodeBudget::per_message();
     for (what, change) in [
