@@ -626,28 +626,33 @@ pub fn padded_initiative(
     bytes: usize,
 ) -> SignedStatement {
     let description = "Vi bygger alt, for alle, straks. ".repeat(120);
-    let links = bytes.saturating_sub(description.len()) / 17;
-    let artefacts = (0..links)
-        .map(|_| {
-            let mut id = [0u8; 16];
-            id.copy_from_slice(&crate::random_secret()[..16]);
-            ArtefactId(id)
-        })
-        .collect();
     let mut id = [0u8; 16];
     id.copy_from_slice(&crate::random_secret()[..16]);
-    statement(
-        key,
-        Statement::Initiative {
-            id: InitiativeId(id),
-            captain: org_number(captain),
-            title: title.to_string(),
-            description,
-            status: InitiativeStatus::Active,
-            artefacts,
-            seq: 1,
-        },
-    )
+    let random_id = || {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(&crate::random_secret()[..16]);
+        ArtefactId(a)
+    };
+    let mut artefacts: Vec<ArtefactId> = Vec::new();
+    loop {
+        let signed = statement(
+            key,
+            Statement::Initiative {
+                id: InitiativeId(id),
+                captain: org_number(captain),
+                title: title.to_string(),
+                description: description.clone(),
+                status: InitiativeStatus::Active,
+                artefacts: artefacts.clone(),
+                seq: 1,
+            },
+        );
+        let short = bytes.saturating_sub(signed.encode().len());
+        if short == 0 {
+            return signed;
+        }
+        artefacts.extend((0..short.div_ceil(16)).map(|_| random_id()));
+    }
 }
 
 /// A proposal to `artefact` of `bytes` bytes of junk presented as one signed change, signed by
