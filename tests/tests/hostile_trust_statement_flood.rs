@@ -23,6 +23,8 @@
 //! MB, it listed 150 unadmitted "Bergen kommune" (one per profile sent) and sent the stranger
 //! 150 `Inventory` requests (one per profile); it stayed responsive (worst `node status` 0.14 s,
 //! peak memory 96 MB). The test fails on the first assertion, the disk.
+//! With the fixes of issue 10 (main at 6d5789c) the same run gives: 0.0 MB, none listed, one
+//! `Inventory` request, worst `node status` 0.02 s.
 
 use allmenning_protocol::trust::SignedStatement;
 use allmenning_protocol::wire::Request;
