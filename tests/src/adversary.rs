@@ -734,3 +734,32 @@ fn try_publish(swarm: &mut Swarm<Behaviour>, publishes: &mut Vec<Publish>) {
 
 /// The wire limits, re-exported for tests that craft messages at the edge.
 pub use wire::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
+
+/// The key stored as `name` (`node.key` or `org.key`) in the home `home`: what someone who got
+/// hold of that file, or an organisation's administrator gone bad, signs with. The node of that
+/// home may keep running (unlike [`Adversary::impersonating`], this takes no peer identity).
+pub fn key_in_home(home: &Path, name: &str) -> NodeKey {
+    let text = std::fs::read_to_string(home.join(name))
+        .unwrap_or_else(|e| panic!("no {name} in {}: {e}", home.display()));
+    let secret: [u8; 32] = crate::from_hex(&text)
+        .try_into()
+        .unwrap_or_else(|_| panic!("{name} in {} is not a key", home.display()));
+    NodeKey::from_secret(secret)
+}
+
+impl Adversary {
+    /// How many `Inventory` requests `peer` has sent this peer so far.
+    pub fn inventory_requests_from(&self, peer: &str) -> usize {
+        self.requests_from(peer)
+            .iter()
+            .filter(|r| matches!(r, Request::Inventory))
+            .count()
+    }
+
+    /// Pushes `statements` to `peer` in one `Offer` and waits for its answer: a node takes in
+    /// what it is offered before it answers, so once this returns `Ok` the statements have
+    /// been judged.
+    pub fn offer(&self, peer: &str, statements: &[SignedStatement]) -> Result<Response, String> {
+        self.ask(peer, &craft::offer(statements))
+    }
+}

@@ -9,9 +9,12 @@
 
 use allmenning_protocol::artefact::{origin, ArtefactId};
 use allmenning_protocol::signed::{self, Proof};
-use allmenning_protocol::trust::{ProposedChange, SignedStatement, Statement};
+use allmenning_protocol::trust::{
+    EndorsementStatus, InitiativeId, InitiativeStatus, ProposedChange, Scope, SignedStatement,
+    Statement,
+};
 use allmenning_protocol::wire::{Head, Request, WireBlob, WireChange};
-use allmenning_protocol::{BlobHash, ChangeHash, NodeKey, OrgKind, OrgNumber};
+use allmenning_protocol::{BlobHash, ChangeHash, NodeKey, OrgKind, OrgNumber, PublicKey};
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{Automerge, ROOT};
 use sha2::{Digest, Sha256};
@@ -512,4 +515,201 @@ mod tests {
             Ok(None)
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trust statements of issue 10's findings 4 to 7 and 9: dated at will, certificates, floods
+// ---------------------------------------------------------------------------------------------
+
+/// `body`, signed by `key` with `time` as its date (seconds since the Unix epoch): the signer
+/// writes whatever date it likes into a statement.
+pub fn statement_at(key: &NodeKey, body: Statement, time: i64) -> SignedStatement {
+    SignedStatement::sign(body, key, time)
+}
+
+/// A certificate, signed by `org_key`, saying `node_key` is a node of organisation `org`.
+///
+/// The one place the tests build a `NodeCert`. Once a certificate needs the node key's own
+/// proof of possession (issue 10, finding 7), an organisation that does not hold the node key
+/// can only put a bogus proof here: add that field (e.g. `possession: vec![0; 64]`) and nothing
+/// else changes.
+pub fn node_cert(
+    org_key: &NodeKey,
+    org: &str,
+    node_key: PublicKey,
+    label: &str,
+) -> SignedStatement {
+    statement(
+        org_key,
+        Statement::NodeCert {
+            org: org_number(org),
+            node_key,
+            label: label.to_string(),
+        },
+    )
+}
+
+/// An endorsement of `artefact` at `heads`, signed by `key` and dated `time`.
+pub fn endorsement_at(
+    key: &NodeKey,
+    artefact: ArtefactId,
+    heads: &[ChangeHash],
+    status: EndorsementStatus,
+    note: &str,
+    seq: u64,
+    time: i64,
+) -> SignedStatement {
+    statement_at(
+        key,
+        Statement::Endorse {
+            artefact,
+            heads: heads.iter().map(|h| Head(h.0)).collect(),
+            status,
+            note: note.to_string(),
+            seq,
+        },
+        time,
+    )
+}
+
+/// An admission of organisation `org` (named `name`, with org key `org_key`), signed by `key`
+/// and dated `time`.
+pub fn admission_at(
+    key: &NodeKey,
+    org: &str,
+    name: &str,
+    kind: OrgKind,
+    org_key: PublicKey,
+    time: i64,
+) -> SignedStatement {
+    statement_at(
+        key,
+        Statement::Admit {
+            org: org_number(org),
+            name: name.to_string(),
+            kind,
+            org_key,
+        },
+        time,
+    )
+}
+
+/// A delegation of curator `scopes` to organisation `org` (org key `org_key`) until `expires`,
+/// signed by `root_key` and dated `time`.
+pub fn delegation_at(
+    root_key: &NodeKey,
+    org: &str,
+    org_key: PublicKey,
+    scopes: &[Scope],
+    expires: Option<i64>,
+    time: i64,
+) -> SignedStatement {
+    statement_at(
+        root_key,
+        Statement::Delegate {
+            org: org_number(org),
+            org_key,
+            scopes: scopes.to_vec(),
+            expires,
+        },
+        time,
+    )
+}
+
+/// An initiative of about `bytes` bytes, signed by `key` (anyone's: whether it counts is
+/// decided when it is shown): a long description and as many made-up artefact links as it
+/// takes.
+pub fn padded_initiative(
+    key: &NodeKey,
+    captain: &str,
+    title: &str,
+    bytes: usize,
+) -> SignedStatement {
+    let description = "Vi bygger alt, for alle, straks. ".repeat(120);
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&crate::random_secret()[..16]);
+    let random_id = || {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(&crate::random_secret()[..16]);
+        ArtefactId(a)
+    };
+    let mut artefacts: Vec<ArtefactId> = Vec::new();
+    loop {
+        let signed = statement(
+            key,
+            Statement::Initiative {
+                id: InitiativeId(id),
+                captain: org_number(captain),
+                title: title.to_string(),
+                description: description.clone(),
+                status: InitiativeStatus::Active,
+                artefacts: artefacts.clone(),
+                seq: 1,
+            },
+        );
+        let short = bytes.saturating_sub(signed.encode().len());
+        if short == 0 {
+            return signed;
+        }
+        artefacts.extend((0..short.div_ceil(16)).map(|_| random_id()));
+    }
+}
+
+/// A proposal to `artefact` of `bytes` bytes of junk presented as one signed change, signed by
+/// `key`. Nobody checks the change until a maintainer reviews it, so it is stored as it is.
+pub fn padded_proposal(key: &NodeKey, artefact: ArtefactId, bytes: usize) -> SignedStatement {
+    let junk = format!("{}\n", marker("proposal")).repeat(bytes / 34 + 1);
+    statement(
+        key,
+        Statement::Propose {
+            artefact,
+            base: Vec::new(),
+            hashes: vec![Head(crate::random_secret())],
+            changes: vec![ProposedChange {
+                bytes: junk.into_bytes(),
+                proof: Proof::Signed {
+                    signature: vec![0; 64],
+                },
+            }],
+            message: "Forbedringer".to_string(),
+        },
+    )
+}
+
+/// The `n`th of a series of valid organisation numbers (mod-11 check digit right) that no
+/// real organisation in the tests uses: 80000000x and up.
+pub fn fake_org_number(n: u32) -> String {
+    const WEIGHTS: [u32; 8] = [3, 2, 7, 6, 5, 4, 3, 2];
+    let mut base = 80_000_000 + n * 16;
+    loop {
+        let digits: Vec<u32> = format!("{base:08}")
+            .bytes()
+            .map(|b| u32::from(b - b'0'))
+            .collect();
+        let sum: u32 = WEIGHTS.iter().zip(&digits).map(|(w, d)| w * d).sum();
+        let check = match sum % 11 {
+            0 => Some(0),
+            1 => None,
+            r => Some(11 - r),
+        };
+        if let Some(check) = check {
+            let number = format!("{base:08}{check}");
+            assert!(OrgNumber::parse(&number).is_ok(), "{number}");
+            return number;
+        }
+        base += 1;
+    }
+}
+
+/// A node or org key as the CLI prints it (64 hex digits).
+pub fn public_key(hex: &str) -> PublicKey {
+    PublicKey(
+        crate::from_hex(hex)
+            .try_into()
+            .unwrap_or_else(|_| panic!("not a public key: {hex:?}")),
+    )
+}
+
+fn org_number(number: &str) -> OrgNumber {
+    OrgNumber::parse(number).unwrap_or_else(|e| panic!("{number}: {e}"))
 }
