@@ -40,7 +40,7 @@ use libp2p::{
 };
 
 #[allow(unused_imports)] // part of the module's API: the event loop inspects refused frames
-pub(crate) use codec::{FrameError, FrameKind, SyncCodec};
+pub(crate) use codec::{Frame, FrameBudget, FrameError, FrameKind, SyncCodec};
 
 /// The sync sub-protocol. The version is part of the name so that a future incompatible framing
 /// can be negotiated side by side with this one instead of breaking old nodes.
@@ -368,7 +368,9 @@ fn new_behaviour(
         gossipsub_config()?,
     )
     .map_err(|e| NetError::Gossip(e.to_owned()))?;
-    let sync = request_response::Behaviour::new(
+    // One inbound budget for every connection of this swarm.
+    let sync = request_response::Behaviour::with_codec(
+        SyncCodec::new(FrameBudget::default()),
         [(SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
         request_response::Config::default()
             .with_request_timeout(REQUEST_TIMEOUT)
@@ -851,7 +853,7 @@ mod tests {
         let expected: Vec<u8> = request.iter().rev().copied().collect();
         let sent_id = a.behaviour_mut().sync.send_request_with_addresses(
             &b_id,
-            request.clone(),
+            Frame::outbound(request.clone()),
             vec![b_addr],
         );
 
@@ -866,7 +868,7 @@ mod tests {
                         })) => {
                             assert_eq!(peer, b_id);
                             assert_eq!(request_id, sent_id);
-                            return response;
+                            return response.bytes().to_vec();
                         }
                         SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::OutboundFailure { error, .. })) => {
                             panic!("request failed: {error}");
@@ -878,9 +880,9 @@ mod tests {
                             message: request_response::Message::Request { request, channel, .. },
                             ..
                         })) = ev {
-                            assert_eq!(request.len(), 100_000);
-                            let answer: Vec<u8> = request.into_iter().rev().collect();
-                            b.behaviour_mut().sync.send_response(channel, answer).unwrap();
+                            assert_eq!(request.bytes().len(), 100_000);
+                            let answer: Vec<u8> = request.bytes().iter().rev().copied().collect();
+                            b.behaviour_mut().sync.send_response(channel, Frame::outbound(answer)).unwrap();
                         }
                     }
                 }
@@ -1118,7 +1120,7 @@ mod tests {
         // The node still serves honest peers.
         honest.behaviour_mut().sync.send_request_with_addresses(
             &node_id,
-            b"ping".to_vec(),
+            Frame::outbound(b"ping".to_vec()),
             vec![node_addr],
         );
         let response = timeout(DEADLINE, async {
@@ -1127,7 +1129,7 @@ mod tests {
                     ev = honest.select_next_some() => match ev {
                         SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
                             message: request_response::Message::Response { response, .. }, ..
-                        })) => return response,
+                        })) => return response.bytes().to_vec(),
                         SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::OutboundFailure { error, .. })) => {
                             panic!("honest request failed: {error}")
                         }
@@ -1137,8 +1139,8 @@ mod tests {
                         if let SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
                             message: request_response::Message::Request { request, channel, .. }, ..
                         })) = ev {
-                            assert_eq!(request, b"ping");
-                            node.behaviour_mut().sync.send_response(channel, b"pong".to_vec()).unwrap();
+                            assert_eq!(request.bytes(), b"ping");
+                            node.behaviour_mut().sync.send_response(channel, Frame::outbound(b"pong".to_vec())).unwrap();
                         }
                     }
                     _ = liar.select_next_some() => {}

@@ -16,8 +16,8 @@ use crate::net::backoff::Backoff;
 use crate::net::penalty::{Penalties, PenaltyConfig, Verdict};
 use crate::net::work::{PeerWork, WorkLimits};
 use crate::net::{
-    self, announce_topic, statements_topic, AutonatTiming, Behaviour, BehaviourEvent, Limits,
-    NetConfig, NetError, RelayConfig, KAD_PROTOCOL, STATEMENTS_TOPIC,
+    self, announce_topic, statements_topic, AutonatTiming, Behaviour, BehaviourEvent, Frame,
+    Limits, NetConfig, NetError, RelayConfig, KAD_PROTOCOL, STATEMENTS_TOPIC,
 };
 use crate::store::{SledStore, StoreError};
 use allmenning_protocol::artefact::{FileContent, FileEdit, Kind, Metadata};
@@ -716,7 +716,7 @@ impl Node {
             .swarm
             .behaviour_mut()
             .sync
-            .send_request(&peer, request.encode());
+            .send_request(&peer, Frame::outbound(request.encode()));
         self.outstanding.insert(id, (peer, request));
     }
 
@@ -1042,7 +1042,7 @@ impl Node {
         }
     }
 
-    fn on_sync_event(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
+    fn on_sync_event(&mut self, event: request_response::Event<Frame, Frame>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request {
@@ -1050,7 +1050,9 @@ impl Node {
                 } => {
                     let now = Instant::now();
                     let response = if self.work.admit(&peer, now) {
-                        let response = self.engine.handle_request(peer, &request);
+                        let response = self.engine.handle_request(peer, request.bytes());
+                        // The request's share of the inbound budget is free again.
+                        drop(request);
                         self.work.charge(&peer, response.len(), now);
                         response
                     } else {
@@ -1065,7 +1067,7 @@ impl Node {
                         .swarm
                         .behaviour_mut()
                         .sync
-                        .send_response(channel, response)
+                        .send_response(channel, Frame::outbound(response))
                         .is_err()
                     {
                         tracing::debug!(%peer, "peer went away before our response");

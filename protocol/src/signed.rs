@@ -57,7 +57,7 @@ pub const MAX_OPS_PER_MESSAGE: u64 = 1 << 23;
 /// allocate and copy beyond its own size (`wire::MAX_RESPONSE_BYTES`). Snapshots nodes write
 /// stay far below it (a document of 2 million ops, from a 1 MiB text rewritten, inflates to
 /// about 3 MiB).
-pub const MAX_INFLATED_BYTES_PER_MESSAGE: u64 = 64 << 20;
+pub const MAX_INFLATED_BYTES_PER_MESSAGE: u64 = 32 << 20;
 /// Most changes in one `Changes` response (each costs a signature check).
 pub const MAX_CHANGES_PER_MESSAGE: usize = 16_384;
 

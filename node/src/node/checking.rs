@@ -11,6 +11,7 @@
 //! penalised. A worker cannot be stopped, but the budget bounds how long it runs on, and it
 //! keeps its slot until it ends, so timed-out work never piles up beyond [`WORKERS`].
 
+use crate::net::Frame;
 use allmenning_protocol::engine::{Engine, PreparedResponse};
 use allmenning_protocol::wire::Request;
 use allmenning_protocol::MemStore;
@@ -67,7 +68,7 @@ impl Checker {
     }
 
     /// Checks `bytes`, the reply of `peer` to `request`, on a worker.
-    pub fn submit(&self, peer: PeerId, request: Request, bytes: Vec<u8>) {
+    pub fn submit(&self, peer: PeerId, request: Request, frame: Frame) {
         let done = self.done.clone();
         let slots = self.slots.clone();
         let time_limit = self.time_limit;
@@ -81,7 +82,8 @@ impl Checker {
             let work = tokio::task::spawn_blocking(move || {
                 // The slot is held until the work really ends, even after a time-out.
                 let _slot = slot;
-                check(&bytes)
+                // The frame keeps its share of the inbound budget until it is checked.
+                check(frame.bytes())
             });
             let outcome = match tokio::time::timeout(time_limit, work).await {
                 Ok(Ok(prepared)) => Ok(prepared),
@@ -114,7 +116,7 @@ mod tests {
     async fn a_reply_is_checked_on_a_worker_and_handed_back() {
         let (checker, mut rx) = Checker::new();
         let reply = Response::Ack.encode();
-        checker.submit(peer(), Request::Inventory, reply);
+        checker.submit(peer(), Request::Inventory, Frame::outbound(reply));
         let done = rx.recv().await.expect("an answer");
         let prepared = done.outcome.expect("checked");
         assert_eq!(prepared.refusal(), None);
@@ -123,7 +125,11 @@ mod tests {
     #[tokio::test]
     async fn a_malformed_reply_is_refused_with_its_reason() {
         let (checker, mut rx) = Checker::new();
-        checker.submit(peer(), Request::Inventory, vec![0xff, 1, 2, 3]);
+        checker.submit(
+            peer(),
+            Request::Inventory,
+            Frame::outbound(vec![0xff, 1, 2, 3]),
+        );
         let done = rx.recv().await.expect("an answer");
         let refusal = done.outcome.expect("checked").refusal();
         assert!(refusal.is_some_and(|r| r.contains("malformed")));
@@ -139,7 +145,11 @@ mod tests {
     async fn checking_that_takes_too_long_is_given_up_on() {
         let (checker, mut rx) = Checker::with(Duration::from_millis(20), slow);
         let started = Instant::now();
-        checker.submit(peer(), Request::Inventory, Response::Ack.encode());
+        checker.submit(
+            peer(),
+            Request::Inventory,
+            Frame::outbound(Response::Ack.encode()),
+        );
         let done = rx.recv().await.expect("an answer");
         let err = done.outcome.err().expect("given up");
         assert!(err.contains("longer than"), "{err}");
@@ -154,7 +164,11 @@ mod tests {
         let (checker, mut rx) = Checker::with(Duration::from_millis(20), slow);
         let started = Instant::now();
         for _ in 0..WORKERS + 1 {
-            checker.submit(peer(), Request::Inventory, Response::Ack.encode());
+            checker.submit(
+                peer(),
+                Request::Inventory,
+                Frame::outbound(Response::Ack.encode()),
+            );
         }
         for _ in 0..WORKERS + 1 {
             rx.recv().await.expect("an answer");

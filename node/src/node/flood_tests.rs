@@ -2,7 +2,7 @@
 //! one peer while another peer asks at an ordinary pace.
 
 use super::test_node::{peer_swarm, TestNode};
-use crate::net::{self, BehaviourEvent};
+use crate::net::{self, BehaviourEvent, Frame};
 use allmenning_protocol::wire::{Request, Response};
 use futures::StreamExt;
 use libp2p::swarm::SwarmEvent;
@@ -26,7 +26,7 @@ impl Tally {
             SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
                 message: request_response::Message::Response { response, .. },
                 ..
-            })) => match Response::decode(&response) {
+            })) => match Response::decode(response.bytes()) {
                 Ok(Response::Busy { .. }) => self.busy += 1,
                 Ok(Response::Inventory { .. }) => self.answered += 1,
                 other => panic!("unexpected answer to an inventory request: {other:?}"),
@@ -61,7 +61,7 @@ async fn a_flooding_peer_is_answered_busy_and_an_honest_peer_is_still_served() {
     let ask = |swarm: &mut Swarm<net::Behaviour>, peer: PeerId| {
         swarm.behaviour_mut().sync.send_request_with_addresses(
             &peer,
-            inventory.clone(),
+            Frame::outbound(inventory.clone()),
             vec![addr.clone()],
         );
     };

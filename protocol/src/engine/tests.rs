@@ -521,10 +521,9 @@ fn a_change_that_makes_automerge_panic_is_refused_not_fatal() {
     net.nodes[1].handle_response(0, &pull, &response.encode());
     let outputs = net.nodes[1].drain_outputs();
     assert!(
-        outputs.iter().any(|o| matches!(
-            o,
-            Output::Event(Event::Rejected { .. })
-        )),
+        outputs
+            .iter()
+            .any(|o| matches!(o, Output::Event(Event::Rejected { .. }))),
         "{outputs:?}"
     );
     assert!(net.nodes[1].list().unwrap().is_empty());

@@ -545,6 +545,8 @@ pub fn node_cert(
             org: org_number(org),
             node_key,
             label: label.to_string(),
+            // The node never consented: no proof of possession a node would accept.
+            possession: vec![0; 64],
         },
     )
 }
