@@ -442,81 +442,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Read;
-
-    #[test]
-    fn the_cpu_bomb_is_a_valid_signed_change_of_as_many_ops_as_claimed() {
-        let key = NodeKey::from_secret([3; 32]);
-        let dep = ChangeHash([9; 32]);
-        for ops in [1u64, 2, 1000] {
-            let (wire, hash) = cpu_bomb_change(&key, &[dep], ops);
-            let mut budget = signed::DecodeBudget::new(u64::MAX, u64::MAX);
-            let change = signed::decode_change(wire.bytes.clone(), &mut budget)
-                .expect("passes the node's precheck and decodes");
-            assert_eq!(change.len() as u64, ops);
-            assert_eq!(change.hash(), hash);
-            assert_eq!(change.deps(), &[dep]);
-            assert_eq!(
-                signed::verify_change(&change, &wire.proof, |_| None),
-                Ok(Some(key.public())),
-                "signed by the adversary's key"
-            );
-        }
-        // The real thing is as small, whatever it claims.
-        let (big, _) = cpu_bomb_change(&key, &[], 1 << 40);
-        assert!(big.bytes.len() < 200, "{} bytes", big.bytes.len());
-    }
-
-    #[test]
-    fn deflated_zeros_inflate_to_the_size_asked_for() {
-        let deflated = deflated_zeros(3 << 20);
-        let mut inflated = Vec::new();
-        flate2::read::DeflateDecoder::new(&deflated[..])
-            .read_to_end(&mut inflated)
-            .unwrap();
-        assert_eq!(inflated.len(), 3 << 20);
-        assert!(inflated.iter().all(|b| *b == 0));
-        assert!(deflated.len() < 4 << 10, "{} bytes", deflated.len());
-    }
-
-    #[test]
-    fn automerge_inflates_the_snapshot_bomb_while_parsing_it() {
-        // A 64 MiB bomb raises this process's peak memory by at least that much.
-        let before = peak_kb();
-        let bomb = snapshot_bomb(64 << 20, b"marker");
-        let result = Automerge::load(&bomb);
-        let grown_mb = (peak_kb() - before) / 1024;
-        assert!(
-            grown_mb >= 60,
-            "peak grew by {grown_mb} MB; result {result:?}"
-        );
-        assert!(result.is_err(), "and then it does not load");
-    }
-
-    fn peak_kb() -> i64 {
-        std::fs::read_to_string("/proc/self/status")
-            .unwrap()
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap()
-    }
-
-    #[test]
-    fn an_origin_change_verifies_against_its_blob() {
-        let (wire, blob, hash) = origin_change("README.md", "hei\n");
-        let change = automerge::Change::from_bytes(wire.bytes.clone()).unwrap();
-        assert_eq!(change.hash(), hash);
-        assert_eq!(
-            signed::verify_change(&change, &wire.proof, |_| Some(blob.0.clone())),
-            Ok(None)
-        );
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Trust statements of issue 10's findings 4 to 7 and 9: dated at will, certificates, floods
 // ---------------------------------------------------------------------------------------------
@@ -714,4 +639,79 @@ pub fn public_key(hex: &str) -> PublicKey {
 
 fn org_number(number: &str) -> OrgNumber {
     OrgNumber::parse(number).unwrap_or_else(|e| panic!("{number}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn the_cpu_bomb_is_a_valid_signed_change_of_as_many_ops_as_claimed() {
+        let key = NodeKey::from_secret([3; 32]);
+        let dep = ChangeHash([9; 32]);
+        for ops in [1u64, 2, 1000] {
+            let (wire, hash) = cpu_bomb_change(&key, &[dep], ops);
+            let mut budget = signed::DecodeBudget::new(u64::MAX, u64::MAX);
+            let change = signed::decode_change(wire.bytes.clone(), &mut budget)
+                .expect("passes the node's precheck and decodes");
+            assert_eq!(change.len() as u64, ops);
+            assert_eq!(change.hash(), hash);
+            assert_eq!(change.deps(), &[dep]);
+            assert_eq!(
+                signed::verify_change(&change, &wire.proof, |_| None),
+                Ok(Some(key.public())),
+                "signed by the adversary's key"
+            );
+        }
+        // The real thing is as small, whatever it claims.
+        let (big, _) = cpu_bomb_change(&key, &[], 1 << 40);
+        assert!(big.bytes.len() < 200, "{} bytes", big.bytes.len());
+    }
+
+    #[test]
+    fn deflated_zeros_inflate_to_the_size_asked_for() {
+        let deflated = deflated_zeros(3 << 20);
+        let mut inflated = Vec::new();
+        flate2::read::DeflateDecoder::new(&deflated[..])
+            .read_to_end(&mut inflated)
+            .unwrap();
+        assert_eq!(inflated.len(), 3 << 20);
+        assert!(inflated.iter().all(|b| *b == 0));
+        assert!(deflated.len() < 4 << 10, "{} bytes", deflated.len());
+    }
+
+    #[test]
+    fn automerge_inflates_the_snapshot_bomb_while_parsing_it() {
+        // A 64 MiB bomb raises this process's peak memory by at least that much.
+        let before = peak_kb();
+        let bomb = snapshot_bomb(64 << 20, b"marker");
+        let result = Automerge::load(&bomb);
+        let grown_mb = (peak_kb() - before) / 1024;
+        assert!(
+            grown_mb >= 60,
+            "peak grew by {grown_mb} MB; result {result:?}"
+        );
+        assert!(result.is_err(), "and then it does not load");
+    }
+
+    fn peak_kb() -> i64 {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
+    #[test]
+    fn an_origin_change_verifies_against_its_blob() {
+        let (wire, blob, hash) = origin_change("README.md", "hei\n");
+        let change = automerge::Change::from_bytes(wire.bytes.clone()).unwrap();
+        assert_eq!(change.hash(), hash);
+        assert_eq!(
+            signed::verify_change(&change, &wire.proof, |_| Some(blob.0.clone())),
+            Ok(None)
+        );
+    }
 }
