@@ -230,7 +230,10 @@ fn same_heads(nodes: &[&Node], id: &str) -> Option<Vec<String>> {
 fn partition_heals() {
     // Declared before the nodes, so it is dropped after them: nodes die, then namespaces go.
     let Some(lab) = Lab::new() else {
-        println!("skipped: needs root and iproute2 (`ip netns add` must work)");
+        allmenning_tests::skip_without(
+            "partition_heals",
+            "needs root and iproute2 (`ip netns add` must work)",
+        );
         return;
     };
 

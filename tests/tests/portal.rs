@@ -3,7 +3,8 @@
 //! chromium renders every page; the public title and KS's approval show, the restricted title
 //! shows nowhere, not even at its own address, which answers like an id that does not exist.
 //!
-//! Needs `/usr/bin/chromium` (Debian package `chromium`); without it the test says so and passes.
+//! Needs `/usr/bin/chromium` (Debian package `chromium`, which `.ci/run` installs); without it the
+//! test says so loudly and is skipped, except in CI (`CI=true`), where it fails.
 //! With `ALLMENNING_PORTAL_SCREENSHOT=FILE.png` it also saves a screenshot of the catalogue.
 
 use allmenning_tests::*;
@@ -71,7 +72,10 @@ fn publish(node: &Node, dir: &str, files: &[(&str, &[u8])], args: &[&str]) -> St
 #[test]
 fn portal() {
     if !Path::new(CHROMIUM).exists() {
-        println!("skipped: chromium not installed ({CHROMIUM}; apt-get install chromium)");
+        allmenning_tests::skip_without(
+            "portal",
+            &format!("chromium not installed ({CHROMIUM}; apt-get install chromium)"),
+        );
         return;
     }
     let started = Instant::now();
