@@ -544,6 +544,20 @@ fn rogue_file(doc: &Automerge, key: &NodeKey, path: &str) -> Change {
     doc.get_change_by_hash(&hash.unwrap()).unwrap()
 }
 
+/// A pull reply carrying one change signed by `key`.
+fn signed_reply(id: ArtefactId, key: &NodeKey, change: &Change) -> Vec<u8> {
+    Response::Changes {
+        id,
+        heads: vec![Head::from(change.hash())],
+        changes: vec![WireChange {
+            bytes: change.raw_bytes().to_vec(),
+            proof: signed::sign_change(key, &change.hash()),
+        }],
+        origin_blobs: vec![],
+    }
+    .encode()
+}
+
 #[test]
 fn a_change_with_a_path_no_checkout_can_hold_is_refused_at_ingest() {
     let mut net = SimNet::new(2, 8);
@@ -554,16 +568,7 @@ fn a_change_with_a_path_no_checkout_can_hold_is_refused_at_ingest() {
     let doc = net.nodes[1].artefact(&id).unwrap().doc.clone();
     for path in [".GIT/config", "C:evil", "CON", "docs/aux.txt", "readme.md"] {
         let change = rogue_file(&doc, &attacker, path);
-        let response = Response::Changes {
-            id,
-            heads: vec![Head::from(change.hash())],
-            changes: vec![WireChange {
-                bytes: change.raw_bytes().to_vec(),
-                proof: signed::sign_change(&attacker, &change.hash()),
-            }],
-            origin_blobs: vec![],
-        };
-        net.nodes[1].handle_response(0, &pull(id), &response.encode());
+        net.nodes[1].handle_response(0, &pull(id), &signed_reply(id, &attacker, &change));
         assert_eq!(heads(&mut net, 1, &id), before, "{path} refused");
         assert!(
             rejections(&mut net, 1).iter().any(|r| r.contains(path)),
@@ -572,15 +577,6 @@ fn a_change_with_a_path_no_checkout_can_hold_is_refused_at_ingest() {
     }
     // A valid new file from the same (outside a network, unrestricted) writer is taken.
     let change = rogue_file(&doc, &attacker, "docs/notat.txt");
-    let response = Response::Changes {
-        id,
-        heads: vec![Head::from(change.hash())],
-        changes: vec![WireChange {
-            bytes: change.raw_bytes().to_vec(),
-            proof: signed::sign_change(&attacker, &change.hash()),
-        }],
-        origin_blobs: vec![],
-    };
-    net.nodes[1].handle_response(0, &pull(id), &response.encode());
+    net.nodes[1].handle_response(0, &pull(id), &signed_reply(id, &attacker, &change));
     assert_eq!(heads(&mut net, 1, &id), vec![change.hash()]);
 }
