@@ -7,6 +7,7 @@
 //! Edits are always made *at the heads a checkout was taken from*, never at whatever the node has
 //! now, so a commit can never undo a concurrent change it did not see.
 
+pub mod conflict;
 pub mod origin;
 pub mod path;
 
@@ -20,7 +21,7 @@ use automerge::{
     ROOT,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -555,6 +556,25 @@ impl Artefact {
         message: &str,
         blob_text: impl Fn(&BlobHash) -> Option<String>,
     ) -> Result<EditOutcome, ArtefactError> {
+        self.edit_resolving(base, edits, &BTreeSet::new(), actor, time, message, blob_text)
+    }
+
+    /// [`Artefact::edit`] that also resolves the conflicts on the paths in `resolve` (conflicted
+    /// at `base`): each is marked in the `resolved` map, so that the change is the path's only
+    /// file head even when it writes no byte; a file written there gets a fresh entry when the
+    /// sides left several (a binary or add/add conflict), and deleting one the document no
+    /// longer holds (a delete/edit conflict shows the edited file) is allowed.
+    #[allow(clippy::too_many_arguments)]
+    pub fn edit_resolving(
+        &mut self,
+        base: &[ChangeHash],
+        edits: &[FileEdit],
+        resolve: &BTreeSet<String>,
+        actor: ActorId,
+        time: i64,
+        message: &str,
+        blob_text: impl Fn(&BlobHash) -> Option<String>,
+    ) -> Result<EditOutcome, ArtefactError> {
         self.check_heads(base)?;
         // Only the entries the edits touch are read at the base.
         let at_base: HashMap<String, FileEntry> = edits
@@ -631,7 +651,7 @@ impl Artefact {
                     plans.push(plan);
                 }
                 FileEdit::Delete { path } => {
-                    if !at_base.contains_key(path) {
+                    if !at_base.contains_key(path) && !resolve.contains(path) {
                         return Err(ArtefactError::NoSuchFile(path.clone()));
                     }
                 }
@@ -668,9 +688,20 @@ impl Artefact {
             Some(obj) => obj,
             None => tx.put_object(ROOT, FILES, ObjType::Map)?,
         };
+        // Paths where the sides of a conflict left several entries: a write replaces them all.
+        let mut several: HashSet<&str> = HashSet::new();
+        for path in resolve {
+            if tx.get_all(&files_obj, path.as_str())?.len() > 1 {
+                several.insert(path.as_str());
+            }
+        }
         for edit in edits {
             match edit {
-                FileEdit::Delete { path } => tx.delete(&files_obj, path.as_str())?,
+                FileEdit::Delete { path } => {
+                    if at_base.contains_key(path) {
+                        tx.delete(&files_obj, path.as_str())?
+                    }
+                }
                 FileEdit::Rename { from, to } => {
                     if let Some(file) = at_base.get(from) {
                         put_entry(&mut tx, &files_obj, to, file)?;
@@ -689,7 +720,7 @@ impl Artefact {
                     executable,
                 } => {
                     let entry = match tx.get(&files_obj, path.as_str())? {
-                        Some((Value::Object(ObjType::Map), e)) => e,
+                        Some((Value::Object(ObjType::Map), e)) if !several.contains(path.as_str()) => e,
                         _ => tx.put_object(&files_obj, path.as_str(), ObjType::Map)?,
                     };
                     let current_key = match tx.get(&entry, "text")? {
@@ -712,7 +743,7 @@ impl Artefact {
                     let hash = BlobHash::of(content);
                     let unchanged = matches!(at_base.get(path).map(|f| (&f.content, f.executable)),
                         Some((FileContent::Blob { hash: h, .. }, x)) if *h == hash && x == *executable);
-                    if !unchanged {
+                    if !unchanged || several.contains(path.as_str()) {
                         put_blob_entry(
                             &mut tx,
                             &files_obj,
@@ -723,6 +754,15 @@ impl Artefact {
                         )?;
                     }
                 }
+            }
+        }
+        if !resolve.is_empty() {
+            let marks = match tx.get(ROOT, conflict::RESOLVED)? {
+                Some((Value::Object(ObjType::Map), m)) => m,
+                _ => tx.put_object(ROOT, conflict::RESOLVED, ObjType::Map)?,
+            };
+            for path in resolve {
+                tx.put(&marks, path.as_str(), time)?;
             }
         }
         let (hash, _) = tx.commit_with(
