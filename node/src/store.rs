@@ -466,6 +466,7 @@ mod tests {
             updated: 1_700_000_000,
             complete: n.is_multiple_of(2),
             present: 1000,
+            conflicts: 0,
         }
     }
 

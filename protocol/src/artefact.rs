@@ -182,6 +182,9 @@ pub struct ArtefactSummary {
     /// Bytes of file content present on this node (equals `size` when complete).
     #[serde(default)]
     pub present: u64,
+    /// Files in conflict at the current heads (see [`conflict`]).
+    #[serde(default)]
+    pub conflicts: usize,
 }
 
 /// Where a file's bytes are.

@@ -195,6 +195,8 @@ pub struct Engine<S: Store, P: PeerKey> {
     busy: HashSet<P>,
     /// Requests a busy peer turned away, sent again at the next tick.
     deferred: Vec<(P, Request)>,
+    /// Each artefact's conflict analysis at its current heads (see `conflicts`).
+    analyses: HashMap<ArtefactId, (Vec<ChangeHash>, std::sync::Arc<crate::artefact::conflict::Analysis>)>,
 }
 
 impl<S: Store, P: PeerKey> Engine<S, P> {
@@ -222,6 +224,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             complete: HashMap::new(),
             busy: HashSet::new(),
             deferred: Vec::new(),
+            analyses: HashMap::new(),
         }
     }
 
@@ -343,6 +346,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         self.store_written_blobs(edits)?;
         self.load(id)?;
         self.check_may_write(id)?;
+        let resolve = self.resolved_by_edits(id, base, edits)?;
         let actor = signed::signed_actor(&self.key.public(), nonce);
         let key = self.key.clone();
         let store = &self.store;
@@ -352,7 +356,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
         let outcome = loaded
             .artefact
-            .edit(base, edits, actor, now, message, blob_text(store))?;
+            .edit_resolving(base, edits, &resolve, actor, now, message, blob_text(store))?;
         let Some(change) = outcome.change else {
             return Ok(None);
         };
@@ -479,34 +483,16 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     }
 
     /// Every file with its content at `heads` (current heads when `None`).
+    /// Every file's content at `heads` (the current heads when `None`), as people get it:
+    /// merged where concurrent changes merge, with conflict markers and side files where they
+    /// conflict (see [`Engine::presented`], which also says what conflicts).
     pub fn files(
         &mut self,
         id: &ArtefactId,
         heads: Option<&[ChangeHash]>,
     ) -> Result<(Vec<ChangeHash>, Vec<FileData>), EngineError> {
-        self.load(id)?;
-        let loaded = self
-            .docs
-            .get(id)
-            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
-        let artefact = &loaded.artefact;
-        let heads = match heads {
-            Some(h) => {
-                artefact.check_heads(h)?;
-                h.to_vec()
-            }
-            None => artefact.heads(),
-        };
-        let mut out = Vec::new();
-        for file in artefact.files(Some(&heads)) {
-            let content = self.content_of(artefact, &file, &heads)?;
-            out.push(FileData {
-                path: file.path,
-                content,
-                executable: file.executable,
-            });
-        }
-        Ok((heads, out))
+        let presented = self.presented(id, heads)?;
+        Ok((presented.heads, presented.files))
     }
 
     fn content_of(
@@ -1205,6 +1191,12 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .filter_map(|h| artefact.doc.get_change_by_hash(h).map(|c| c.timestamp()))
             .max()
             .unwrap_or(meta.created);
+        let conflicts = self.analysis(id, None)?.conflicts().count();
+        let loaded = self
+            .docs
+            .get(id)
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        let artefact = &loaded.artefact;
         let summary = ArtefactSummary {
             id: *id,
             title: meta.title,
@@ -1218,6 +1210,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             updated,
             complete,
             present: size - (want - have),
+            conflicts,
         };
         let was_complete = self.complete.insert(*id, complete);
         self.store.put_summary(&summary).map_err(store_err)?;
@@ -1497,6 +1490,8 @@ fn request_id(request: &Request) -> Option<ArtefactId> {
 }
 
 mod adoption;
+mod conflicts;
+pub use conflicts::{org_slug, short_hash, ConflictView, Presented, SideView};
 pub(crate) mod curation;
 #[cfg(test)]
 mod hostile_tests;

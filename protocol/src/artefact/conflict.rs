@@ -190,6 +190,16 @@ impl Analysis {
     /// Decides every path of `artefact` at `heads`.
     pub fn of(artefact: &Artefact, heads: &[ChangeHash]) -> Result<Analysis, ArtefactError> {
         artefact.check_heads(heads)?;
+        let mut sorted = heads.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        if sorted.len() <= 1 && linear(&artefact.doc) {
+            // No two changes were ever made concurrently: nothing to decide.
+            return Ok(Analysis {
+                heads: sorted,
+                outcomes: BTreeMap::new(),
+            });
+        }
         let history = History::of(&artefact.doc);
         let head_idx: Vec<usize> = heads
             .iter()
@@ -362,6 +372,36 @@ fn decide(
     };
     let shown = present[0].version.clone();
     conflict(kind, None, shown)
+}
+
+/// Whether the signed changes form a line (no change has two signed dependencies), judged from
+/// change metadata alone. Origin changes do not count: every edit that first turns a file into
+/// text depends on one besides its base.
+fn linear(doc: &automerge::Automerge) -> bool {
+    let metas = doc.get_changes_meta(&[]);
+    let signed: std::collections::HashSet<ChangeHash> = metas
+        .iter()
+        .filter(|m| actor_key(&m.actor).is_some())
+        .map(|m| m.hash)
+        .collect();
+    let mut heads_of_signed = 0usize;
+    let mut has_signed_child: std::collections::HashSet<ChangeHash> = Default::default();
+    for m in &metas {
+        let signed_deps: Vec<&ChangeHash> = m.deps.iter().filter(|d| signed.contains(d)).collect();
+        if signed_deps.len() > 1 {
+            return false;
+        }
+        if signed.contains(&m.hash) {
+            for d in signed_deps {
+                if !has_signed_child.insert(*d) {
+                    // Two signed changes on the same one: a fork.
+                    return false;
+                }
+            }
+            heads_of_signed += 1;
+        }
+    }
+    heads_of_signed > 0
 }
 
 /// Whether two versions hold the same content (and the same executable bit).

@@ -154,19 +154,80 @@ fn concurrent_edits_to_one_file_both_survive_and_converge() {
 }
 
 #[test]
-fn concurrent_edits_to_the_same_line_keep_both_insertions() {
-    let mut net = SimNet::new(2, 3);
+fn concurrent_edits_to_the_same_line_are_a_conflict_on_every_node_until_one_resolves_it() {
+    let mut net = SimNet::new(3, 3);
     let id = publish(&mut net, 0);
     net.connect(0, 1);
+    net.connect(1, 2);
     net.run(10_000);
     net.disconnect(0, 1);
-    edit_readme(&mut net, 0, &id, "Linje 2", "Linje 2 A");
-    edit_readme(&mut net, 1, &id, "Linje 2", "B Linje 2");
+    let a = edit_readme(&mut net, 0, &id, "Linje 2", "Linje 2 A");
+    let b = edit_readme(&mut net, 1, &id, "Linje 2", "B Linje 2");
     net.connect(0, 1);
     net.run(10_000);
+    // Never an interleaving; the same markers everywhere.
     let text = readme(&mut net, 0, &id);
-    assert!(text.contains("B Linje 2 A"), "{text}");
-    assert_eq!(readme(&mut net, 1, &id), text);
+    assert!(!text.contains("B Linje 2 A"), "{text}");
+    assert!(text.contains("<<<<<<< "), "{text}");
+    assert!(text.contains("\nLinje 2 A\n"), "{text}");
+    assert!(text.contains("\nB Linje 2\n"), "{text}");
+    for n in 0..3 {
+        assert_eq!(readme(&mut net, n, &id), text, "node {n}");
+        let conflicts = net.nodes[n].conflicts(&id, None).unwrap();
+        assert_eq!(conflicts.len(), 1, "node {n}");
+        assert_eq!(conflicts[0].path, "README.md");
+        let sides: BTreeSet<ChangeHash> = conflicts[0].sides.iter().map(|s| s.change).collect();
+        assert_eq!(sides, [a, b].into_iter().collect());
+        assert_eq!(net.nodes[n].list().unwrap()[0].conflicts, 1, "node {n}");
+    }
+    // A commit on top that leaves README.md alone leaves the conflict.
+    let (base, _) = net.nodes[2].files(&id, None).unwrap();
+    let nonce = net.nonce();
+    net.nodes[2]
+        .commit(
+            &id,
+            &base,
+            &[FileEdit::Write {
+                path: "src/flyt.bpmn".into(),
+                content: b"<bpmn v2/>\n".to_vec(),
+                executable: false,
+            }],
+            "annet",
+            net.now,
+            nonce,
+        )
+        .unwrap();
+    net.run(10_000);
+    assert_eq!(net.nodes[0].conflicts(&id, None).unwrap().len(), 1);
+    // Resolving on node 2 clears it on all.
+    let resolved = text
+        .lines()
+        .filter(|l| !l.starts_with("<<<<<<<") && !l.starts_with(">>>>>>>") && !l.starts_with("|||||||") && *l != "=======" && *l != "Linje 2" && *l != "B Linje 2")
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    let (base, _) = net.nodes[2].files(&id, None).unwrap();
+    let nonce = net.nonce();
+    net.nodes[2]
+        .commit(
+            &id,
+            &base,
+            &[FileEdit::Write {
+                path: "README.md".into(),
+                content: resolved.clone().into_bytes(),
+                executable: false,
+            }],
+            "løst",
+            net.now,
+            nonce,
+        )
+        .unwrap();
+    net.run(10_000);
+    for n in 0..3 {
+        assert!(net.nodes[n].conflicts(&id, None).unwrap().is_empty(), "node {n}");
+        assert_eq!(readme(&mut net, n, &id), resolved, "node {n}");
+        assert_eq!(net.nodes[n].list().unwrap()[0].conflicts, 0, "node {n}");
+    }
 }
 
 #[test]
