@@ -449,6 +449,7 @@ impl State {
                         updated: 0,
                         complete: true,
                         present: 0,
+                        conflicts: 0,
                     })
                     .collect(),
             }),
@@ -474,6 +475,7 @@ impl State {
                     endorsements: self.endorsements(&id),
                     adaptation: None,
                     adopters: Vec::new(),
+                    conflicts: Vec::new(),
                 }))
             }
             ControlRequest::Log { id } => {
@@ -518,6 +520,7 @@ impl State {
                 Ok(ControlReply::Files(FilesAt {
                     id,
                     heads,
+                    conflicts: Vec::new(),
                     files: files
                         .into_iter()
                         .map(|(path, (c, x))| FilePayload {

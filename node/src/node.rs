@@ -8,7 +8,7 @@
 
 use crate::control::{
     self, ArtefactDetail, ArtefactRow, Committed, ControlCall, ControlReply, ControlRequest,
-    EditPayload, FileInfo, FilePayload, FilesAt, LogEntry, NodeStatus, OrgInfo, PeerInfo,
+    ConflictInfo, EditPayload, FileInfo, FilePayload, FilesAt, LogEntry, NodeStatus, OrgInfo, PeerInfo,
     Published,
 };
 use crate::home::{Config, Home, HomeError};
@@ -1298,6 +1298,7 @@ impl Node {
                         updated: s.updated,
                         complete: s.complete,
                         present: s.present,
+                        conflicts: s.conflicts,
                     })
                     .collect();
                 rows.sort_by(|a, b| b.updated.cmp(&a.updated).then(a.title.cmp(&b.title)));
@@ -1339,11 +1340,13 @@ impl Node {
                 } else {
                     heads.map(|h| parse_heads(&h)).transpose()?
                 };
-                let (heads, files) = self.engine.files(&id, heads.as_deref())?;
+                let presented = self.engine.presented(&id, heads.as_deref())?;
                 ControlReply::Files(FilesAt {
                     id: id.to_hex(),
-                    heads: hex_heads(&heads),
-                    files: files
+                    heads: hex_heads(&presented.heads),
+                    conflicts: presented.conflicts.iter().map(ConflictInfo::from).collect(),
+                    files: presented
+                        .files
                         .into_iter()
                         .map(|f| FilePayload {
                             path: f.path,
@@ -1584,6 +1587,12 @@ impl Node {
         let adaptation = self.adaptation_info(&id)?;
         let adopters = self.adopter_infos(&id);
         let meta = self.engine.metadata(&id)?;
+        let conflicts: Vec<ConflictInfo> = self
+            .engine
+            .conflicts(&id, None)?
+            .iter()
+            .map(ConflictInfo::from)
+            .collect();
         let artefact = self.engine.artefact(&id)?;
         let files = artefact
             .files(None)
@@ -1594,6 +1603,10 @@ impl Node {
                     FileContent::Text { .. } => "text".into(),
                     FileContent::Blob { .. } => "blob".into(),
                 },
+                conflict: conflicts
+                    .iter()
+                    .find(|c| c.path == f.path)
+                    .map(|c| c.kind.clone()),
                 path: f.path,
             })
             .collect();
@@ -1616,6 +1629,7 @@ impl Node {
             endorsements,
             adaptation,
             adopters,
+            conflicts,
         })
     }
 }

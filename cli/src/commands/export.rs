@@ -534,6 +534,7 @@ mod tests {
                 path: "README.md".into(),
                 size: 10,
                 storage: "blob".into(),
+                conflict: None,
             }],
             complete: true,
             maintainers: vec!["942110464".into(), "not a number".into()],
@@ -552,6 +553,7 @@ mod tests {
             }],
             adaptation: None,
             adopters: Vec::new(),
+            conflicts: Vec::new(),
         }
     }
 

@@ -525,6 +525,9 @@ pub struct ArtefactRow {
     /// Bytes of file content already on this node (equals `size` when complete).
     #[serde(default)]
     pub present: u64,
+    /// Files in conflict at the current heads (`show` lists them).
+    #[serde(default)]
+    pub conflicts: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -533,6 +536,9 @@ pub struct FileInfo {
     pub size: u64,
     /// "text" when the file is co-edited as Automerge text, "blob" otherwise.
     pub storage: String,
+    /// The kind of conflict the file is in, if any (details in the artefact's `conflicts`).
+    #[serde(default)]
+    pub conflict: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -564,6 +570,9 @@ pub struct ArtefactDetail {
     /// Organisations that adopted the artefact, with their adaptations.
     #[serde(default)]
     pub adopters: Vec<AdopterInfo>,
+    /// Files in conflict at the current heads, with every side.
+    #[serde(default)]
+    pub conflicts: Vec<ConflictInfo>,
 }
 
 /// An adaptation: whose it is, what it is based on, and how it stands against its upstream.
@@ -642,6 +651,72 @@ pub struct FilesAt {
     pub id: String,
     pub heads: Vec<String>,
     pub files: Vec<FilePayload>,
+    /// Conflicted files at these heads; `files` holds them with markers (text) or with their
+    /// sides next to them (each side's `file`).
+    #[serde(default)]
+    pub conflicts: Vec<ConflictInfo>,
+}
+
+/// A conflicted file: concurrent changes that do not merge, every side kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictInfo {
+    pub path: String,
+    /// "text", "binary", "add/add", "delete/edit", "rename/rename" or "rename/edit".
+    pub kind: String,
+    /// The common version the sides started from (change hashes).
+    pub base: Vec<String>,
+    pub sides: Vec<ConflictSide>,
+    /// Conflicting regions marked in a text conflict.
+    #[serde(default)]
+    pub regions: usize,
+}
+
+/// One side of a conflict: the newest change on that side that touched the file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictSide {
+    /// Organisation number of the organisation whose node made the change, when known.
+    pub org: Option<String>,
+    /// Its name, when known.
+    pub organisation: Option<String>,
+    /// Hex public key of the node that signed the change.
+    pub node: Option<String>,
+    pub change: String,
+    /// "text", "blob", "deleted" or "renamed".
+    pub state: String,
+    #[serde(default)]
+    pub renamed_to: Option<String>,
+    pub size: u64,
+    /// How conflict markers name this side.
+    pub label: String,
+    /// Where a checkout holds this side's content, when not in the conflicted file itself.
+    #[serde(default)]
+    pub file: Option<String>,
+}
+
+impl From<&allmenning_protocol::engine::ConflictView> for ConflictInfo {
+    fn from(c: &allmenning_protocol::engine::ConflictView) -> Self {
+        ConflictInfo {
+            path: c.path.clone(),
+            kind: c.kind.as_str().to_string(),
+            base: c.base.iter().map(|h| h.to_string()).collect(),
+            regions: c.regions,
+            sides: c
+                .sides
+                .iter()
+                .map(|s| ConflictSide {
+                    org: s.org.map(|o| o.to_string()),
+                    organisation: s.org_name.clone(),
+                    node: s.node.map(|k| k.to_hex()),
+                    change: s.change.to_string(),
+                    state: s.state.to_string(),
+                    renamed_to: s.renamed_to.clone(),
+                    size: s.size,
+                    label: s.label.clone(),
+                    file: s.file.clone(),
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

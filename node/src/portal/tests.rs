@@ -184,11 +184,13 @@ fn detail_of(e: &CatalogEntry) -> ArtefactDetail {
                 path: "src/<beregning>.rs".into(),
                 size: 2_500,
                 storage: "text".into(),
+                conflict: None,
             },
             FileInfo {
                 path: "README.md".into(),
                 size: 12,
                 storage: "blob".into(),
+                conflict: None,
             },
         ],
         complete: true,
@@ -201,6 +203,7 @@ fn detail_of(e: &CatalogEntry) -> ArtefactDetail {
         endorsements: Vec::new(),
         adaptation: None,
         adopters: Vec::new(),
+        conflicts: Vec::new(),
     }
 }
 
