@@ -22,7 +22,8 @@ Exit codes:
   2  usage error (bad arguments)
   3  no node is running (start one with `allmenning node start`)
   4  not found (unknown artefact, id prefix or organisation, or not inside a checkout)
-  5  conflict (pull refused: local uncommitted edits to files that also changed remotely)";
+  5  conflict (pull refused: local uncommitted edits to files that also changed remotely;
+     commit refused: conflict markers or conflict side files still in the checkout)";
 
 /// An error whose kind scripts can tell apart by the exit code.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,9 @@ pub enum CliError {
         message: String,
         hint: Option<String>,
     },
+    /// A commit refused because conflicts are not resolved in the checkout.
+    #[error("{message}")]
+    Unresolved { message: String, hint: String },
     #[error("{message}")]
     Failed {
         message: String,
@@ -68,7 +72,7 @@ impl CliError {
         match self {
             CliError::NotRunning { .. } => exit::NOT_RUNNING,
             CliError::NotFound { .. } => exit::NOT_FOUND,
-            CliError::Conflict { .. } => exit::CONFLICT,
+            CliError::Conflict { .. } | CliError::Unresolved { .. } => exit::CONFLICT,
             CliError::Usage { .. } => exit::USAGE,
             CliError::Failed { .. } => exit::ERROR,
         }
@@ -84,6 +88,7 @@ impl CliError {
                 "commit your edits first: the commit is merged with the remote changes, then pull"
                     .into(),
             ),
+            CliError::Unresolved { hint, .. } => Some(hint.clone()),
             CliError::NotFound { hint, .. }
             | CliError::Usage { hint, .. }
             | CliError::Failed { hint, .. } => hint.clone(),

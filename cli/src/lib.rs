@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod commands;
+pub mod conflicts;
 pub mod error;
 pub mod output;
 pub mod parse;

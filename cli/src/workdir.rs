@@ -96,6 +96,29 @@ pub struct Manifest {
     /// their paths clash with others in a merged tree.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub displaced: BTreeMap<String, String>,
+    /// Files of the base in conflict (as the node decided at `base_heads`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<ConflictNote>,
+    /// Files written next to conflicted ones with another side's content (not artefact files):
+    /// path → what was written.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sides: Tree,
+}
+
+/// A conflicted file as a checkout remembers it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictNote {
+    pub path: String,
+    /// "text", "binary", "add/add", "delete/edit", "rename/rename" or "rename/edit".
+    pub kind: String,
+    /// The sides as markers name them (organisation and short change hash).
+    pub sides: Vec<String>,
+    /// Files next to it holding other sides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+    /// Where sides renamed it to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renamed_to: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -499,6 +522,8 @@ impl Checkout {
                 files: Tree::new(),
                 home,
                 displaced: displaced_map(&layout),
+                conflicts: Vec::new(),
+                sides: Tree::new(),
             },
         };
         for (path, content, executable) in files {
@@ -762,9 +787,26 @@ impl Checkout {
     }
 
     /// How the working tree differs from its base.
+    /// The local changes since the base. Conflict side files are not among them (they are
+    /// not the user's additions; see [`Checkout::sides_present`]).
     pub fn status(&self) -> Result<Changes, WorkdirError> {
-        let (tree, _) = self.scan()?;
+        let (mut tree, _) = self.scan()?;
+        for path in self.manifest.sides.keys() {
+            tree.remove(path);
+        }
         Ok(compare(&self.manifest.files, &tree))
+    }
+
+    /// Conflict side files still in the working tree.
+    pub fn sides_present(&self) -> Result<Vec<String>, WorkdirError> {
+        let (tree, _) = self.scan()?;
+        Ok(self
+            .manifest
+            .sides
+            .keys()
+            .filter(|p| tree.contains_key(*p))
+            .cloned()
+            .collect())
     }
 
     /// Writes the artefact's `path` where the manifest's layout puts it, creating its folders

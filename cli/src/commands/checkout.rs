@@ -2,6 +2,7 @@
 
 use super::Ctx;
 use crate::client::Client;
+use crate::conflicts;
 use crate::outln;
 use crate::output::{print_json, short, warn};
 use crate::workdir::{displaced_warning, Checkout, HomeBinding};
@@ -51,6 +52,8 @@ pub struct CheckedOut {
     pub files: usize,
     /// True when this is the endorsed version rather than the latest.
     pub endorsed: bool,
+    /// Conflicted files (with markers, or with their other sides next to them).
+    pub conflicts: Vec<crate::workdir::ConflictNote>,
 }
 
 /// Checks out the artefact `id` (or a unique prefix) into `dir`, for the node of `home`.
@@ -78,14 +81,23 @@ pub async fn checkout_version(
     } else {
         client.files(&id, None).await?
     };
-    let contents: Vec<(String, Vec<u8>, bool)> = files
-        .files
-        .into_iter()
-        .map(|f| (f.path, f.content.0, f.executable))
-        .collect();
-    let checkout = Checkout::create_for(dir, &files.id, &files.heads, &contents, home)?;
+    let id = files.id.clone();
+    let split = conflicts::split(files);
+    let mut checkout = Checkout::create_for(dir, &id, &split.heads, &split.files, home)?;
+    conflicts::record(&mut checkout, &split.conflicts, &split.sides)?;
+    checkout.save()?;
     for displaced in checkout.displaced() {
         warn(&displaced_warning(&displaced));
+    }
+    if endorsed && !checkout.manifest.conflicts.is_empty() {
+        warn(&format!(
+            "the endorsed version has {} conflicted file{}: the curator endorsed it as it is",
+            checkout.manifest.conflicts.len(),
+            if checkout.manifest.conflicts.len() == 1 { "" } else { "s" }
+        ));
+    }
+    for note in &checkout.manifest.conflicts {
+        warn(&format!("conflict: {}", conflicts::describe(note)));
     }
     Ok(checkout)
 }
@@ -101,6 +113,7 @@ pub async fn run(ctx: &Ctx, args: CheckoutArgs) -> anyhow::Result<()> {
         dir: args.dir.display().to_string(),
         files: checkout.manifest.files.len(),
         endorsed: args.endorsed,
+        conflicts: checkout.manifest.conflicts.clone(),
     };
     if args.json {
         return print_json(&report);

@@ -2,6 +2,7 @@
 
 use super::{CheckoutDir, Ctx};
 use crate::client::Client;
+use crate::conflicts;
 use crate::error::CliError;
 use crate::outln;
 use crate::output::{print_json, short};
@@ -11,14 +12,17 @@ use allmenning_node::control::{Bytes, EditPayload};
 /// Record the local edits of this checkout as one signed change, and share it.
 ///
 /// The change is made against the checkout's base, so edits made elsewhere in the meantime are
-/// merged rather than overwritten: text files are merged line by line and character by
-/// character (Automerge), so two people editing different parts of a file both keep their
-/// edits. Run `allmenning pull` afterwards to get the merged result. The node answers only once
-/// the change is stored durably.
+/// merged rather than overwritten: two people editing different lines of a file both keep their
+/// edits. Edits to the same or adjacent lines become a conflict on every node, never a mix of
+/// both: `allmenning pull` then writes the file with conflict markers naming both sides.
+/// Resolve it by editing the file (keep what should stay, remove the markers) and committing;
+/// a commit of a file that still holds markers is refused unless --allow-markers. The node
+/// answers only once the change is stored durably.
 #[derive(clap::Args, Clone, Debug)]
 #[command(after_help = "\
 Examples:
   allmenning commit -m \"Legg til kontaktperson i Bergen\"
+  allmenning commit -m \"Løs konflikten i sats.py\"   # after removing the conflict markers
   allmenning commit -C ~/foreldrebetaling -m \"Rett BPMN-flyten\" && allmenning pull -C ~/foreldrebetaling")]
 pub struct CommitArgs {
     #[command(flatten)]
@@ -26,6 +30,9 @@ pub struct CommitArgs {
     /// What the change does, for the artefact's history
     #[arg(short = 'm', long, value_name = "MSG")]
     pub message: String,
+    /// Commit files that still hold conflict markers
+    #[arg(long)]
+    pub allow_markers: bool,
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
@@ -49,6 +56,12 @@ pub struct CommitReport {
     pub proposal: Option<String>,
     /// Why they became a proposal.
     pub not_permitted: Option<String>,
+    /// Conflicted files this commit resolved.
+    #[serde(default)]
+    pub resolved: Vec<String>,
+    /// Conflicts still in the checkout's files after the commit.
+    #[serde(default)]
+    pub conflicts: Vec<String>,
 }
 
 /// The edits that turn the base into the working tree.
@@ -99,10 +112,33 @@ pub async fn commit(
     message: &str,
     propose: bool,
 ) -> anyhow::Result<CommitReport> {
-    let (work, contents) = checkout.scan()?;
+    commit_with(client, checkout, message, propose, false).await
+}
+
+/// [`commit`], optionally committing conflict markers and side files as they are.
+pub async fn commit_with(
+    client: &mut Client,
+    checkout: &mut Checkout,
+    message: &str,
+    propose: bool,
+    allow_markers: bool,
+) -> anyhow::Result<CommitReport> {
+    let (mut work, contents) = checkout.scan()?;
+    // Side files of conflicts are not the user's additions.
+    for path in checkout.manifest.sides.keys() {
+        work.remove(path);
+    }
     let changes = compare(&checkout.manifest.files, &work);
     let id = checkout.manifest.id.clone();
-    if changes.is_empty() {
+    let written: Vec<String> = changes
+        .modified
+        .iter()
+        .chain(&changes.added)
+        .chain(changes.renamed.iter().map(|r| &r.to))
+        .cloned()
+        .collect();
+    let resolving = conflicts::check_commit(checkout, &work, &contents, &written, allow_markers)?;
+    if changes.is_empty() && resolving.is_empty() {
         return Ok(commit_report_empty(checkout));
     }
     // The node and every peer apply the protocol's path rule; say so before sending anything.
@@ -112,7 +148,8 @@ pub async fn commit(
             "rename the file in the checkout (a path must be a valid file name on Windows, macOS and Linux, and differ from the others in more than letter case), then commit again",
         )
     })?;
-    let edits = edits(&changes, checkout, &work, &contents);
+    let mut edits = edits(&changes, checkout, &work, &contents);
+    edits.extend(resolving.iter().cloned());
     let committed = client
         .commit(
             &id,
@@ -135,11 +172,24 @@ pub async fn commit(
             renamed: changes.renamed,
             proposal: committed.proposal,
             not_permitted: committed.not_permitted,
+            resolved: Vec::new(),
+            conflicts: checkout.manifest.conflicts.iter().map(|c| c.path.clone()).collect(),
         });
     }
     // The node now holds the working tree as of the new change (or, with no change, already
     // held it at the base): the working tree is the new base.
-    let touched: Vec<String> = changes.touched().into_iter().map(str::to_string).collect();
+    let mut touched: Vec<String> = changes.touched().into_iter().map(str::to_string).collect();
+    for edit in &resolving {
+        if let EditPayload::Write { path, .. } = edit {
+            touched.push(path.clone());
+        }
+    }
+    let before: Vec<String> = checkout.manifest.conflicts.iter().map(|c| c.path.clone()).collect();
+    conflicts::forget_resolved(checkout, &touched.iter().cloned().collect());
+    let resolved: Vec<String> = before
+        .into_iter()
+        .filter(|p| !checkout.manifest.conflicts.iter().any(|c| &c.path == p))
+        .collect();
     for path in &touched {
         match (work.get(path), contents.get(path)) {
             (Some(entry), Some(content)) => {
@@ -165,6 +215,8 @@ pub async fn commit(
         renamed: changes.renamed,
         proposal: None,
         not_permitted: None,
+        resolved,
+        conflicts: checkout.manifest.conflicts.iter().map(|c| c.path.clone()).collect(),
     })
 }
 
@@ -178,7 +230,7 @@ pub async fn run(ctx: &Ctx, args: CommitArgs) -> anyhow::Result<()> {
     }
     let mut checkout = args.checkout.open(ctx)?;
     // Nothing to commit needs no node.
-    if checkout.status()?.is_empty() {
+    if checkout.status()?.is_empty() && checkout.manifest.conflicts.is_empty() {
         if args.json {
             let report = commit_report_empty(&checkout);
             return print_json(&report);
@@ -187,7 +239,14 @@ pub async fn run(ctx: &Ctx, args: CommitArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut client = ctx.client().await?;
-    let report = commit(&mut client, &mut checkout, &args.message, false).await?;
+    let report = commit_with(
+        &mut client,
+        &mut checkout,
+        &args.message,
+        false,
+        args.allow_markers,
+    )
+    .await?;
     if args.json {
         return print_json(&report);
     }
@@ -210,6 +269,15 @@ pub async fn run(ctx: &Ctx, args: CommitArgs) -> anyhow::Result<()> {
             }
         }
         None => outln!("nothing to commit (the node already has these contents)")?,
+    }
+    for path in &report.resolved {
+        outln!("resolved the conflict in {path}")?;
+    }
+    if !report.conflicts.is_empty() {
+        outln!(
+            "still in conflict: {} (`allmenning status` says how to resolve)",
+            report.conflicts.join(", ")
+        )?;
     }
     Ok(())
 }
@@ -240,6 +308,8 @@ fn commit_report_empty(checkout: &Checkout) -> CommitReport {
         renamed: vec![],
         proposal: None,
         not_permitted: None,
+        resolved: Vec::new(),
+        conflicts: checkout.manifest.conflicts.iter().map(|c| c.path.clone()).collect(),
     }
 }
 

@@ -45,6 +45,13 @@ const BERGEN_NEW: &str = "Status: i produksjon i Bergen fra 1. august";
 const TRONDHEIM_OLD: &str = "- Trondheim kommune: vurderer å ta den i bruk";
 const TRONDHEIM_NEW: &str = "- Trondheim kommune: pilot i to bydeler fra høsten";
 /// Trondheim's local change to its adaptation, and Bergen's later change upstream.
+const CONFLICT_OLD: &str = "3. Saksbehandler får et forslag til vedtak med beregnet makspris.";
+const CONFLICT_BERGEN: &str =
+    "3. Saksbehandler får et forslag til vedtak med makspris etter 2026-satsene.";
+const CONFLICT_TRONDHEIM: &str =
+    "3. Saksbehandler får et forslag til vedtak med beregnet makspris og søskenmoderasjon.";
+const CONFLICT_RESOLVED: &str =
+    "3. Saksbehandler får et forslag til vedtak med makspris etter 2026-satsene og søskenmoderasjon.";
 const LOCAL_OLD: &str = "1. Foreldrene søker via kommunens digitale søknadsskjema.";
 const LOCAL_NEW: &str = "1. Foreldrene søker via Trondheims skjema på trondheim.kommune.no.";
 const UPSTREAM_OLD: &str = "4. Vedtaket sendes til foreldrene og til fakturasystemet.";
@@ -449,6 +456,8 @@ impl Demo {
         {
             println!("     {line}");
         }
+
+        self.conflict_and_resolve(&id, &mut checkouts).await?;
 
         self.step("verify", "Checking that every copy is byte-identical");
         self.verify_identical(&id, &checkouts).await?;
@@ -860,6 +869,123 @@ impl Demo {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    /// Bergen and Trondheim change the same line at once: every node shows a conflict naming
+    /// both, the checkouts get markers, Trondheim resolves it and the resolution reaches all.
+    async fn conflict_and_resolve(
+        &mut self,
+        id: &str,
+        checkouts: &mut [Checkout],
+    ) -> anyhow::Result<()> {
+        self.step(
+            "conflict",
+            "Both change the same line at once: a conflict, never a mix of the two",
+        );
+        edit_line(&checkouts[0], CONFLICT_OLD, CONFLICT_BERGEN)?;
+        edit_line(&checkouts[1], CONFLICT_OLD, CONFLICT_TRONDHEIM)?;
+        let (mut bergen_client, mut trondheim_client) = (
+            self.nodes[BERGEN].client().await?,
+            self.nodes[TRONDHEIM].client().await?,
+        );
+        let (co_b, co_t) = checkouts.split_at_mut(1);
+        let (rb, rt) = tokio::join!(
+            commit::commit(&mut bergen_client, &mut co_b[0], "Bergen: 2026-satser", false),
+            commit::commit(
+                &mut trondheim_client,
+                &mut co_t[0],
+                "Trondheim: søskenmoderasjon",
+                false
+            ),
+        );
+        let mut changes = Vec::new();
+        for (who, report) in [("Bergen", rb?), ("Trondheim", rt?)] {
+            changes.push(
+                report
+                    .change
+                    .ok_or_else(|| anyhow::anyhow!("{who}'s commit recorded no change"))?,
+            );
+        }
+        self.wait_converged(id, &changes).await?;
+        for node in &self.nodes {
+            let detail = node.client().await?.show(id).await?;
+            let Some(conflict) = detail.conflicts.first() else {
+                return Err(anyhow::anyhow!("{} shows no conflict", node.org.name));
+            };
+            let sides: Vec<&str> = conflict.sides.iter().map(|s| s.label.as_str()).collect();
+            println!(
+                "   {:<10} shows a {} conflict in {}: {}",
+                node.org.short,
+                conflict.kind,
+                conflict.path,
+                sides.join(" vs ")
+            );
+        }
+        let report = pull::pull(&mut self.nodes[BERGEN].client().await?, &mut checkouts[0]).await?;
+        if report.conflicts.is_empty() {
+            return Err(anyhow::anyhow!("Bergen's pull reported no conflict"));
+        }
+        let text = std::fs::read_to_string(checkouts[0].root.join("README.md"))?;
+        let mut inside = false;
+        println!("   Bergen's README.md after `allmenning pull`:");
+        for line in text.lines() {
+            if line.starts_with("<<<<<<<") {
+                inside = true;
+            }
+            if inside {
+                println!("     {line}");
+            }
+            if line.starts_with(">>>>>>>") {
+                inside = false;
+            }
+        }
+
+        self.step(
+            "resolve",
+            "Trondheim keeps both ideas in one line and commits: resolved on every node",
+        );
+        pull::pull(&mut self.nodes[TRONDHEIM].client().await?, &mut checkouts[1]).await?;
+        let path = checkouts[1].root.join("README.md");
+        let marked = std::fs::read_to_string(&path)?;
+        let mut resolved = String::new();
+        let mut skipping = false;
+        for line in marked.lines() {
+            if line.starts_with("<<<<<<<") {
+                skipping = true;
+                resolved.push_str(CONFLICT_RESOLVED);
+                resolved.push('\n');
+            } else if line.starts_with(">>>>>>>") {
+                skipping = false;
+            } else if !skipping {
+                resolved.push_str(line);
+                resolved.push('\n');
+            }
+        }
+        std::fs::write(&path, &resolved)?;
+        let report = commit::commit(
+            &mut self.nodes[TRONDHEIM].client().await?,
+            &mut checkouts[1],
+            "Løs konflikten: begge endringene",
+            false,
+        )
+        .await?;
+        let change = report
+            .change
+            .ok_or_else(|| anyhow::anyhow!("the resolution recorded no change"))?;
+        self.wait_converged(id, std::slice::from_ref(&change)).await?;
+        for node in &self.nodes {
+            let left = node.client().await?.show(id).await?.conflicts.len();
+            if left != 0 {
+                return Err(anyhow::anyhow!("{} still shows {left} conflicts", node.org.name));
+            }
+        }
+        pull::pull(&mut self.nodes[BERGEN].client().await?, &mut checkouts[0]).await?;
+        let text = std::fs::read_to_string(checkouts[0].root.join("README.md"))?;
+        if !text.lines().any(|l| l == CONFLICT_RESOLVED) {
+            return Err(anyhow::anyhow!("Bergen's README.md lacks the resolution:\n{text}"));
+        }
+        println!("   no conflicts left on any node; README.md now says:\n     {CONFLICT_RESOLVED}");
+        Ok(())
     }
 
     async fn verify_identical(&self, id: &str, checkouts: &[Checkout]) -> anyhow::Result<()> {

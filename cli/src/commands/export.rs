@@ -32,7 +32,7 @@ use std::path::PathBuf;
 ///
 /// --format files (the default) writes the current files into DIR, which must be new or empty:
 /// no metadata, no .allmenning/ directory, a plain copy to archive, hand over or import
-/// elsewhere.
+/// elsewhere. A version with conflicts is refused (exit code 5) unless --allow-conflicts.
 ///
 /// --format publiccode writes DIR/publiccode.yml (standard 0.4) for a code or integration
 /// artefact; --format dcat writes DIR/dataset.jsonld (DCAT-AP-NO, JSON-LD) for a dataset or
@@ -84,6 +84,10 @@ pub struct ExportArgs {
     /// publiccode and dcat: replace DIR/publiccode.yml or DIR/dataset.jsonld if it exists
     #[arg(long)]
     pub force: bool,
+    /// files: export a version with conflicts anyway (text files with conflict markers, other
+    /// sides next to the files)
+    #[arg(long)]
+    pub allow_conflicts: bool,
     /// Print the result as JSON (with publiccode and dcat, only together with DIR)
     #[arg(long)]
     pub json: bool,
@@ -171,6 +175,26 @@ async fn export_files(ctx: &Ctx, args: ExportArgs) -> anyhow::Result<()> {
     let mut client = ctx.client().await?;
     let id = client.resolve(&args.id).await?;
     let files = client.files(&id, None).await?;
+    if !files.conflicts.is_empty() && !args.allow_conflicts {
+        let list: Vec<String> = files
+            .conflicts
+            .iter()
+            .map(|c| format!("{} ({})", c.path, c.kind))
+            .collect();
+        return Err(CliError::Unresolved {
+            message: format!(
+                "export refused: this version has {} conflicted file{}: {}",
+                list.len(),
+                if list.len() == 1 { "" } else { "s" },
+                list.join(", ")
+            ),
+            hint: format!(
+                "resolve them first (`allmenning checkout {} DIR`, edit, commit; or `allmenning resolve`), or export them as they are with --allow-conflicts",
+                short(&id)
+            ),
+        }
+        .into());
+    }
     for file in &files.files {
         validate_path(&file.path)?;
     }

@@ -35,11 +35,18 @@ pub async fn run(ctx: &Ctx, args: ListArgs) -> anyhow::Result<()> {
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            let title = if r.complete {
+            let mut title = if r.complete {
                 r.title.clone()
             } else {
                 format!("{} (still fetching)", r.title)
             };
+            if r.conflicts > 0 {
+                title.push_str(&format!(
+                    " [{} conflicted file{}]",
+                    r.conflicts,
+                    if r.conflicts == 1 { "" } else { "s" }
+                ));
+            }
             vec![
                 short(&r.id).to_string(),
                 r.kind.clone(),

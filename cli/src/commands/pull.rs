@@ -2,6 +2,7 @@
 
 use super::{CheckoutDir, Ctx};
 use crate::client::Client;
+use crate::conflicts;
 use crate::error::CliError;
 use crate::outln;
 use crate::output::{print_json, short, warn};
@@ -15,6 +16,12 @@ use std::collections::BTreeMap;
 /// them too: then nothing at all is changed and the pull fails with exit code 5, listing those
 /// files. Commit your edits first (the commit is merged with the other changes), then pull.
 /// Your uncommitted edits to other files are kept as they are.
+///
+/// When changes made at the same time conflict (the same or adjacent lines of a text file, a
+/// binary file replaced at both ends, a file deleted at one end and changed at the other), the
+/// pull says so: a text file gets conflict markers naming each side by organisation and change;
+/// the other sides of other conflicts are written next to the file (logo.png.trondheim-2d6fda9).
+/// Edit and commit to resolve, or use `allmenning resolve`.
 #[derive(clap::Args, Clone, Debug)]
 #[command(after_help = "\
 Examples:
@@ -39,6 +46,9 @@ pub struct PullReport {
     pub deleted: Vec<String>,
     /// Files written under another name because their paths clash with others.
     pub displaced: Vec<DisplacedFile>,
+    /// Files in conflict at the new base: text files hold conflict markers, other sides of
+    /// other conflicts are in the files each names.
+    pub conflicts: Vec<crate::workdir::ConflictNote>,
 }
 
 /// A file of the artefact that is not at its own path in the checkout.
@@ -73,17 +83,17 @@ impl From<Displaced> for DisplacedFile {
 /// (changing nothing) when local edits and remote changes touch the same files.
 pub async fn pull(client: &mut Client, checkout: &mut Checkout) -> anyhow::Result<PullReport> {
     let id = checkout.manifest.id.clone();
-    let remote = client.files(&id, None).await?;
+    let remote = conflicts::split(client.files(&id, None).await?);
     let mut contents: BTreeMap<String, (Vec<u8>, bool)> = BTreeMap::new();
     let mut remote_tree = Tree::new();
-    for file in remote.files {
-        remote_tree.insert(
-            file.path.clone(),
-            FileEntry::of(&file.content.0, file.executable),
-        );
-        contents.insert(file.path, (file.content.0, file.executable));
+    for (path, content, executable) in remote.files {
+        remote_tree.insert(path.clone(), FileEntry::of(&content, executable));
+        contents.insert(path, (content, executable));
     }
-    let (work, _) = checkout.scan()?;
+    let (mut work, _) = checkout.scan()?;
+    for path in checkout.manifest.sides.keys() {
+        work.remove(path);
+    }
     let plan = checkout.plan_pull(&work, &remote_tree)?;
     if !plan.conflicts.is_empty() {
         return Err(CliError::Conflict {
@@ -92,6 +102,7 @@ pub async fn pull(client: &mut Client, checkout: &mut Checkout) -> anyhow::Resul
         .into());
     }
     checkout.apply_pull(&plan, &remote_tree, &contents)?;
+    conflicts::record(checkout, &remote.conflicts, &remote.sides)?;
     checkout.manifest.base_heads = remote.heads.clone();
     checkout.save()?;
     Ok(PullReport {
@@ -104,6 +115,7 @@ pub async fn pull(client: &mut Client, checkout: &mut Checkout) -> anyhow::Resul
             .into_iter()
             .map(DisplacedFile::from)
             .collect(),
+        conflicts: checkout.manifest.conflicts.clone(),
     })
 }
 
@@ -117,6 +129,9 @@ pub async fn run(ctx: &Ctx, args: PullArgs) -> anyhow::Result<()> {
     }
     if args.json {
         return print_json(&report);
+    }
+    for note in &report.conflicts {
+        warn(&format!("conflict: {}", conflicts::describe(note)));
     }
     if report.updated.is_empty() && report.deleted.is_empty() {
         if before == report.base_heads {

@@ -91,6 +91,23 @@ fn print_review(review: &ProposalReview) -> anyhow::Result<()> {
     if review.files.is_empty() {
         outln!("(it changes nothing the artefact does not already have)")?;
     }
+    print_conflicts(review)
+}
+
+/// What accepting would leave in conflict (the maintainers then resolve it like any other).
+fn print_conflicts(review: &ProposalReview) -> anyhow::Result<()> {
+    if review.conflicts.is_empty() {
+        return Ok(());
+    }
+    outln!(
+        "accepting would make {} conflict{} (resolved afterwards like any other: checkout or pull, edit, commit):",
+        review.conflicts.len(),
+        if review.conflicts.len() == 1 { "" } else { "s" }
+    )?;
+    for c in &review.conflicts {
+        let sides: Vec<&str> = c.sides.iter().map(|s| s.label.as_str()).collect();
+        outln!("  {} ({}): {}", c.path, c.kind, sides.join(" vs "))?;
+    }
     Ok(())
 }
 
@@ -117,6 +134,7 @@ async fn decide(ctx: &Ctx, proposal: &str, accept: bool, json: bool) -> anyhow::
             p.changes.len(),
             short(&p.artefact)
         )?;
+        print_conflicts(&review)?;
     } else {
         outln!("declined proposal {}", short(&p.id))?;
     }

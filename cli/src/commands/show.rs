@@ -92,6 +92,29 @@ pub async fn run(ctx: &Ctx, args: ShowArgs) -> anyhow::Result<()> {
     if !detail.complete {
         outln!("          (some file contents are still being fetched from peers)")?;
     }
+    if !detail.conflicts.is_empty() {
+        outln!(
+            "CONFLICTS: {} file{} changed at the same time in ways that do not merge; every side is kept:",
+            detail.conflicts.len(),
+            if detail.conflicts.len() == 1 { "" } else { "s" }
+        )?;
+        for c in &detail.conflicts {
+            let sides: Vec<String> = c
+                .sides
+                .iter()
+                .map(|s| match (&s.state[..], &s.renamed_to) {
+                    ("renamed", Some(to)) => format!("{} (renamed to {to})", s.label),
+                    ("deleted", _) => format!("{} (deleted)", s.label),
+                    _ => s.label.clone(),
+                })
+                .collect();
+            outln!("  {} ({}): {}", c.path, c.kind, sides.join(" vs "))?;
+        }
+        outln!(
+            "          (`allmenning checkout {} DIR` or `pull` shows them; edit and commit, or `allmenning resolve PATH --take ...`)",
+            short(&detail.id)
+        )?;
+    }
     for e in &detail.endorsements {
         outln!("Endorsed: {}", endorsement_line(e))?;
         if !e.note.is_empty() {
@@ -124,7 +147,10 @@ pub async fn run(ctx: &Ctx, args: ShowArgs) -> anyhow::Result<()> {
             vec![
                 format!("  {}", f.path),
                 format_size(f.size),
-                f.storage.clone(),
+                match &f.conflict {
+                    Some(kind) => format!("{} CONFLICT ({kind})", f.storage),
+                    None => f.storage.clone(),
+                },
             ]
         })
         .collect();

@@ -2,6 +2,8 @@
 
 use super::{CheckoutDir, Ctx};
 use crate::commands::pull::DisplacedFile;
+use crate::conflicts;
+use allmenning_protocol::artefact::conflict::lines::has_conflict_markers;
 use crate::outln;
 use crate::output::{print_json, short, warn};
 use crate::workdir::{Changes, Rename};
@@ -9,7 +11,8 @@ use crate::workdir::{Changes, Rename};
 /// Show what was edited in this checkout since it was checked out, committed or pulled.
 ///
 /// Works without a running node: it compares the files with the checkout's record of its base.
-/// A file deleted and another added with identical content are shown as a rename.
+/// A file deleted and another added with identical content are shown as a rename. Conflicted
+/// files (as of the last checkout, pull or commit) are listed with what is left to resolve.
 #[derive(clap::Args, Clone, Debug)]
 #[command(after_help = "\
 Examples:
@@ -34,6 +37,24 @@ pub struct StatusReport {
     /// Files of the base kept under another name in this checkout, because their paths clash
     /// with others (not local changes).
     pub displaced: Vec<DisplacedFile>,
+    /// Conflicted files of the base (as of the last checkout, pull or commit), each with what
+    /// is left to resolve.
+    pub conflicts: Vec<ConflictStatus>,
+}
+
+/// A conflicted file in the checkout.
+#[derive(serde::Serialize)]
+pub struct ConflictStatus {
+    pub path: String,
+    pub kind: String,
+    /// The sides, as the markers name them.
+    pub sides: Vec<String>,
+    /// Whether the file still holds conflict markers.
+    pub markers: bool,
+    /// Side files still in the checkout.
+    pub side_files: Vec<String>,
+    /// What to do.
+    pub hint: String,
 }
 
 pub fn report(id: &str, base_heads: &[String], changes: Changes) -> StatusReport {
@@ -45,6 +66,7 @@ pub fn report(id: &str, base_heads: &[String], changes: Changes) -> StatusReport
         deleted: changes.deleted,
         renamed: changes.renamed,
         displaced: Vec::new(),
+        conflicts: Vec::new(),
     }
 }
 
@@ -65,6 +87,27 @@ pub async fn run(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<()> {
     for d in &report.displaced {
         warn(&d.warning());
     }
+    let sides_left = checkout.sides_present()?;
+    for note in &checkout.manifest.conflicts {
+        let markers = checkout
+            .read_file(&note.path)?
+            .and_then(|(c, _)| String::from_utf8(c).ok())
+            .is_some_and(|t| has_conflict_markers(&t));
+        report.conflicts.push(ConflictStatus {
+            path: note.path.clone(),
+            kind: note.kind.clone(),
+            sides: note.sides.clone(),
+            markers,
+            side_files: note
+                .files
+                .iter()
+                .filter(|f| sides_left.contains(f))
+                .cloned()
+                .collect(),
+            hint: conflicts::describe(note),
+        });
+    }
+    let clean = clean && report.conflicts.is_empty();
     if args.json {
         return print_json(&report);
     }
@@ -85,6 +128,20 @@ pub async fn run(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<()> {
     }
     for r in &report.renamed {
         outln!("  renamed:   {} -> {}", r.from, r.to)?;
+    }
+    if !report.conflicts.is_empty() {
+        outln!("conflicts (resolve, then commit):")?;
+    }
+    for c in &report.conflicts {
+        let state = if c.markers {
+            " (markers left)".to_string()
+        } else if !c.side_files.is_empty() {
+            format!(" (side files left: {})", c.side_files.join(", "))
+        } else {
+            " (ready to commit)".to_string()
+        };
+        outln!("  {}:  {}{state}", c.kind, c.path)?;
+        outln!("      {}", c.hint)?;
     }
     Ok(())
 }

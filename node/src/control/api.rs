@@ -758,6 +758,9 @@ pub struct ProposalInfo {
 pub struct ProposalReview {
     pub proposal: ProposalInfo,
     pub files: Vec<ProposedFile>,
+    /// Conflicts accepting would make (each then resolved by the maintainers like any other).
+    #[serde(default)]
+    pub conflicts: Vec<ConflictInfo>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

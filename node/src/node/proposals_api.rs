@@ -1,7 +1,7 @@
 //! Control requests about proposals: changes offered by organisations that may not write.
 
 use super::{now_secs, AnswerError, Node};
-use crate::control::{Bytes, ProposalInfo, ProposalReview, ProposedFile};
+use crate::control::{Bytes, ConflictInfo, ProposalInfo, ProposalReview, ProposedFile};
 use allmenning_protocol::engine::FileData;
 use allmenning_protocol::trust::ProposalView;
 use allmenning_protocol::ArtefactId;
@@ -48,7 +48,7 @@ impl Node {
         proposal: &str,
     ) -> Result<ProposalReview, AnswerError> {
         let (artefact, _) = self.engine.find_proposal(proposal)?;
-        let (view, before, after) = self.engine.proposal_files(proposal)?;
+        let (view, before, after, conflicts) = self.engine.proposal_files(proposal)?;
         let index = |files: Vec<FileData>| -> BTreeMap<String, Vec<u8>> {
             files.into_iter().map(|f| (f.path, f.content)).collect()
         };
@@ -68,6 +68,7 @@ impl Node {
         Ok(ProposalReview {
             proposal: self.proposal_info(&artefact, view),
             files,
+            conflicts: conflicts.iter().map(ConflictInfo::from).collect(),
         })
     }
 
@@ -83,6 +84,7 @@ impl Node {
         self.catalog.mark_dirty(artefact);
         Ok(ProposalReview {
             proposal: self.proposal_info(&artefact, view),
+            conflicts: review.conflicts,
             files: review.files,
         })
     }

@@ -204,6 +204,16 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .get(id)
             .ok_or_else(|| EngineError::NotFound(id.to_string()))?
             .artefact;
+        self.present(artefact, &analysis)
+    }
+
+    /// [`Engine::presented`] for any artefact document (a copy with a proposal merged in, for
+    /// example), with its analysis.
+    pub(super) fn present(
+        &self,
+        artefact: &crate::artefact::Artefact,
+        analysis: &Analysis,
+    ) -> Result<Presented, EngineError> {
         let heads = analysis.heads.clone();
         let mut files: BTreeMap<String, FileData> = BTreeMap::new();
         for file in artefact.files(Some(&heads)) {

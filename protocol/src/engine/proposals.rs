@@ -38,9 +38,11 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .artefact
             .clone();
         let actor = signed::signed_actor(&self.key.public(), nonce);
-        let outcome = copy.edit(
+        let resolve = self.resolved_by_edits(id, base, edits)?;
+        let outcome = copy.edit_resolving(
             base,
             edits,
+            &resolve,
             actor,
             now,
             message,
@@ -182,10 +184,14 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     }
 
     /// The artefact's files now, and as they would be with the proposal merged in (for review).
+    /// Conflicts the merge would have are returned with it: accepting makes them conflicts
+    /// the maintainers resolve, never an interleaving.
+    #[allow(clippy::type_complexity)]
     pub fn proposal_files(
         &mut self,
         proposal: &str,
-    ) -> Result<(ProposalView, Vec<FileData>, Vec<FileData>), EngineError> {
+    ) -> Result<(ProposalView, Vec<FileData>, Vec<FileData>, Vec<super::ConflictView>), EngineError>
+    {
         let (id, view) = self.find_proposal(proposal)?;
         let wire = self.proposal_changes(&view.id)?;
         let (_, before) = self.files(&id, None)?;
@@ -206,16 +212,9 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .apply_changes(changes)
             .map_err(|e| EngineError::Refused(format!("the proposal does not apply: {e}")))?;
         let heads = merged.heads();
-        let mut after = Vec::new();
-        for file in merged.files(Some(&heads)) {
-            let content = self.content_of(&merged, &file, &heads)?;
-            after.push(FileData {
-                path: file.path,
-                content,
-                executable: file.executable,
-            });
-        }
-        Ok((view, before, after))
+        let analysis = crate::artefact::conflict::Analysis::of(&merged, &heads)?;
+        let after = self.present(&merged, &analysis)?;
+        Ok((view, before, after.files, after.conflicts))
     }
 
     /// Accepts (`accept`) or declines a proposal, as a maintainer or the owner. Accepting signs

@@ -611,7 +611,7 @@ fn a_non_maintainers_edit_becomes_a_proposal_that_a_maintainer_accepts_or_declin
     assert_eq!(list[0].id, proposal);
     assert_eq!(list[0].proposer_org, Some(orgs[TRONDHEIM].number));
     assert!(list[0].verdict.is_none());
-    let (_, before, after) = net.nodes[BERGEN]
+    let (_, before, after, _) = net.nodes[BERGEN]
         .proposal_files(&proposal.to_hex()[..10])
         .unwrap();
     let text = |files: &[FileData]| {
