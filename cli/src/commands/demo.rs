@@ -538,7 +538,7 @@ impl Demo {
         println!("   all three stopped cleanly");
 
         println!(
-            "\nDone in {}: published once, edited in two places at once, merged everywhere, endorsed by KS, found by search, adopted and adapted by Trondheim ({}).",
+            "\nDone in {}: published once, edited in two places at once, merged everywhere, a same-line conflict shown on every node and resolved once, endorsed by KS, found by search, adopted and adapted by Trondheim ({}).",
             took(started.elapsed()),
             short(&adaptation)
         );
