@@ -9,6 +9,7 @@
 
 pub mod origin;
 pub mod path;
+pub mod versions;
 
 use crate::blob::BlobHash;
 use crate::identity::PublicKey;
