@@ -121,6 +121,13 @@ pub enum Needs {
     NetworkAndOrgKey,
 }
 
+/// Whether a version name is the word for the endorsed version.
+pub fn is_endorsed(version: &str) -> bool {
+    version
+        .trim()
+        .eq_ignore_ascii_case(allmenning_protocol::engine::ENDORSED)
+}
+
 fn unexpected(expected: &str, reply: ControlReply) -> anyhow::Error {
     let got = serde_json::to_value(&reply)
         .ok()
@@ -450,22 +457,98 @@ impl Client {
     }
 
     pub async fn show(&mut self, id: &str) -> anyhow::Result<ArtefactDetail> {
-        match self
-            .call(&ControlRequest::Show { id: id.to_string() }, |_| {})
-            .await?
-        {
+        self.show_at(id, None).await
+    }
+
+    /// The artefact, with its files as they were at `heads` when given.
+    pub async fn show_at(
+        &mut self,
+        id: &str,
+        heads: Option<Vec<String>>,
+    ) -> anyhow::Result<ArtefactDetail> {
+        let request = ControlRequest::Show {
+            id: id.to_string(),
+            heads,
+        };
+        match self.call(&request, |_| {}).await? {
             ControlReply::Show(detail) => Ok(detail),
             other => Err(unexpected("show", other)),
         }
     }
 
     pub async fn log(&mut self, id: &str) -> anyhow::Result<Vec<LogEntry>> {
-        match self
-            .call(&ControlRequest::Log { id: id.to_string() }, |_| {})
-            .await?
-        {
+        self.log_of(id, None).await
+    }
+
+    /// The history, or with `path` only the changes that touched that file.
+    pub async fn log_of(&mut self, id: &str, path: Option<&str>) -> anyhow::Result<Vec<LogEntry>> {
+        let request = ControlRequest::Log {
+            id: id.to_string(),
+            path: path.map(str::to_string),
+        };
+        match self.call(&request, |_| {}).await? {
             ControlReply::Log { entries } => Ok(entries),
             other => Err(unexpected("log", other)),
+        }
+    }
+
+    /// The heads `version` names in artefact `id` (a full id): a change hash, a unique prefix
+    /// of one, or `endorsed`. The artefact itself was found already, so a version the node
+    /// cannot resolve is a usage error (exit 2) naming what the node said (the candidates of
+    /// an ambiguous prefix); a missing endorsement is "not found" (exit 4), as with --endorsed.
+    pub async fn version(&mut self, id: &str, version: &str) -> anyhow::Result<Vec<String>> {
+        let request = ControlRequest::Version {
+            id: id.to_string(),
+            version: version.to_string(),
+        };
+        let err = match self.call(&request, |_| {}).await {
+            Ok(ControlReply::Version(info)) => return Ok(info.heads),
+            Ok(other) => return Err(unexpected("version", other)),
+            Err(err) => err,
+        };
+        let message = match err.downcast_ref::<CliError>() {
+            Some(CliError::NotFound { message, .. } | CliError::Failed { message, .. }) => {
+                message.clone()
+            }
+            _ => return Err(err),
+        };
+        if is_endorsed(version) {
+            return Err(CliError::NotFound {
+                message: format!(
+                    "no curator has endorsed a version of {} (reviewed, recommended or approved) that this node knows",
+                    crate::output::short(id)
+                ),
+                hint: Some(format!(
+                    "`allmenning show {}` lists its endorsements",
+                    crate::output::short(id)
+                )),
+            }
+            .into());
+        }
+        Err(CliError::Usage {
+            message,
+            hint: Some(format!(
+                "`allmenning log {}` lists its changes; give one change hash or a longer prefix of it",
+                crate::output::short(id)
+            )),
+        }
+        .into())
+    }
+
+    /// Every file's content at `version` (see [`Client::version`]), or now when `None`.
+    pub async fn files_at_version(
+        &mut self,
+        id: &str,
+        version: Option<&str>,
+    ) -> anyhow::Result<FilesAt> {
+        match version {
+            None => self.files(id, None).await,
+            Some(v) if is_endorsed(v) => self.files_endorsed(id).await,
+            Some(v) => {
+                let heads = self.version(id, v).await?;
+                self.wait_complete(id).await?;
+                self.files(id, Some(heads)).await
+            }
         }
     }
 

@@ -453,9 +453,25 @@ impl State {
                     })
                     .collect(),
             }),
-            ControlRequest::Show { id } => {
+            ControlRequest::Show { id, heads } => {
                 let id = self.find(&id)?;
                 let a = &self.artefacts[&id];
+                let files = match &heads {
+                    Some(h) => h
+                        .first()
+                        .and_then(|h| a.versions.get(h))
+                        .ok_or_else(|| format!("unknown heads {h:?}"))?,
+                    None => &a.files,
+                };
+                let files = files
+                    .iter()
+                    .map(|(path, (content, _))| allmenning_node::control::FileInfo {
+                        path: path.clone(),
+                        size: content.len() as u64,
+                        storage: "blob".into(),
+                        conflict: None,
+                    })
+                    .collect();
                 Ok(ControlReply::Show(ArtefactDetail {
                     id: id.clone(),
                     title: a.title.clone(),
@@ -467,7 +483,7 @@ impl State {
                     created: 0,
                     heads: a.heads.clone(),
                     changes: a.versions.len(),
-                    files: vec![],
+                    files,
                     complete: true,
                     maintainers: a.maintainers.clone(),
                     visibility: if a.restricted { "restricted" } else { "public" }.into(),
@@ -476,9 +492,50 @@ impl State {
                     adaptation: None,
                     adopters: Vec::new(),
                     conflicts: Vec::new(),
+                    at: heads,
                 }))
             }
-            ControlRequest::Log { id } => {
+            // Worded as the engine words it (`Engine::resolve_version`).
+            ControlRequest::Version { id, version } => {
+                let id = self.find(&id)?;
+                let a = &self.artefacts[&id];
+                let heads = if version == "endorsed" {
+                    let e = a
+                        .endorsements
+                        .first()
+                        .ok_or_else(|| format!("not found: an endorsed version of {id}"))?;
+                    e.heads.clone()
+                } else {
+                    let v = version.to_ascii_lowercase();
+                    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return Err(format!("{version:?} is not a version: give one change hash, or a prefix of one (hex digits, as `allmenning log` prints them), or `endorsed`"));
+                    }
+                    let matches: Vec<&String> =
+                        a.history.iter().filter(|h| h.starts_with(&v)).collect();
+                    match matches.as_slice() {
+                        [one] => vec![(*one).clone()],
+                        [] => {
+                            return Err(format!(
+                                "artefact {id} has no change whose hash starts with {v:?}"
+                            ))
+                        }
+                        many => {
+                            return Err(format!(
+                            "version {v:?} of artefact {id} is ambiguous: it starts {} changes: {}",
+                            many.len(),
+                            many.iter()
+                                .map(|h| format!("{} \"endring\"", &h[..12]))
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        ))
+                        }
+                    }
+                };
+                Ok(ControlReply::Version(
+                    allmenning_node::control::VersionInfo { id, version, heads },
+                ))
+            }
+            ControlRequest::Log { id, .. } => {
                 let id = self.find(&id)?;
                 Ok(ControlReply::Log {
                     entries: self.artefacts[&id].log.clone(),
@@ -581,6 +638,7 @@ impl State {
                     LogEntry {
                         author_org: None,
                         author_name: None,
+                        file: None,
                         hash: head.clone(),
                         author: "00".into(),
                         time: 0,
@@ -1842,4 +1900,141 @@ fn cli_can_reach_the_fake_node_over_the_client_too() {
         let err = node.client().await.network_show().await.unwrap_err();
         assert!(err.to_string().contains(NOT_IN_NETWORK), "{err:#}");
     });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_by_hash_or_prefix_for_checkout_export_show_and_diff() {
+    let node = FakeNode::start().await;
+    let cli = Cli::of(&node);
+    let id = node.publish(&[("README.md", "versjon 1\n")]).await;
+    // Changes until two share a first hex digit, so that a one-digit prefix is ambiguous.
+    let (first, history) = loop {
+        let n = node.state.lock().unwrap().artefacts[&id].history.len();
+        node.state.lock().unwrap().remote_edit(
+            &id,
+            "README.md",
+            Some(&format!("versjon {}\n", n + 1)),
+        );
+        let history = node.state.lock().unwrap().artefacts[&id].history.clone();
+        let mut firsts: Vec<&str> = history.iter().map(|h| &h[..1]).collect();
+        firsts.sort_unstable();
+        firsts.dedup();
+        if firsts.len() < history.len() {
+            break (history[0].clone(), history);
+        }
+    };
+    let latest = history.last().unwrap().clone();
+    let work = tempfile::tempdir().unwrap();
+
+    // checkout --at a unique prefix: that version, as the base.
+    let dir = work.path().join("v1");
+    let dir_s = dir.to_str().unwrap();
+    let unique = (6..=64)
+        .map(|n| &first[..n])
+        .find(|p| history.iter().filter(|h| h.starts_with(p)).count() == 1)
+        .unwrap();
+    let report = cli
+        .json(&["checkout", &id[..8], dir_s, "--at", unique, "--json"])
+        .await;
+    assert_eq!(report["base_heads"], serde_json::json!([first]));
+    assert_eq!(report["at"], unique);
+    assert_eq!(report["endorsed"], false);
+    assert_eq!(read(&dir, "README.md"), "versjon 1\n");
+    assert_eq!(
+        Checkout::open(&dir).unwrap().manifest.base_heads,
+        std::slice::from_ref(&first)
+    );
+    match node.last_request(|r| matches!(r, ControlRequest::Files { .. })) {
+        ControlRequest::Files { heads, .. } => assert_eq!(heads, Some(vec![first.clone()])),
+        _ => unreachable!(),
+    }
+
+    // export --at, and show --at lists that version's files.
+    let out = work.path().join("ut");
+    let report = cli
+        .json(&[
+            "export",
+            &id,
+            out.to_str().unwrap(),
+            "--at",
+            &first,
+            "--json",
+        ])
+        .await;
+    assert_eq!(report["heads"], serde_json::json!([first]));
+    assert_eq!(read(&out, "README.md"), "versjon 1\n");
+    let detail = cli.json(&["show", &id, "--at", unique, "--json"]).await;
+    assert_eq!(detail["at"], serde_json::json!([first]));
+    assert_eq!(detail["files"][0]["size"], "versjon 1\n".len());
+    assert_eq!(detail["heads"], serde_json::json!([latest]));
+
+    // diff between two versions, as text and as JSON.
+    let text = cli
+        .ok(&["diff", &id[..8], "--from", unique, "--to", &latest])
+        .await;
+    let n = history.len();
+    assert!(
+        text.contains(&format!("-versjon 1\n+versjon {n}\n")),
+        "{text}"
+    );
+    let diff = cli
+        .json(&["diff", &id[..8], "--from", unique, "--json"])
+        .await;
+    assert_eq!(diff["from"], serde_json::json!([first]));
+    assert_eq!(diff["to"], serde_json::json!([latest]));
+    assert_eq!(diff["files"][0]["path"], "README.md");
+    assert_eq!(diff["files"][0]["status"], "modified");
+
+    // An ambiguous prefix is a usage error naming the candidates; so is an unknown one.
+    let shared = history
+        .iter()
+        .map(|h| &h[..1])
+        .find(|p| history.iter().filter(|h| h.starts_with(p)).count() > 1)
+        .unwrap();
+    for command in [
+        vec!["checkout", &id[..8], "/nonexistent/x", "--at", shared],
+        vec!["show", &id[..8], "--at", shared],
+        vec!["diff", &id[..8], "--from", shared],
+    ] {
+        let stderr = cli.fails(exit::USAGE, &command).await;
+        assert!(stderr.contains("ambiguous"), "{stderr}");
+        for candidate in history.iter().filter(|h| h.starts_with(shared)) {
+            assert!(stderr.contains(&candidate[..12]), "{stderr}");
+        }
+        assert!(stderr.contains("allmenning log"), "{stderr}");
+    }
+    let unknown = if history.iter().any(|h| h.starts_with("ffff")) {
+        "eeee"
+    } else {
+        "ffff"
+    };
+    let stderr = cli
+        .fails(
+            exit::USAGE,
+            &["export", &id, "/nonexistent/y", "--at", unknown],
+        )
+        .await;
+    assert!(stderr.contains("has no change"), "{stderr}");
+    cli.fails(exit::USAGE, &["show", &id, "--at", "abc,def"])
+        .await;
+    // No endorsement: "not found", as with --endorsed.
+    let stderr = cli
+        .fails(exit::NOT_FOUND, &["show", &id, "--at", "endorsed"])
+        .await;
+    assert!(stderr.contains("no curator has endorsed"), "{stderr}");
+    // --at and --endorsed together, and --from without an id, are usage errors.
+    cli.fails(
+        exit::USAGE,
+        &[
+            "checkout",
+            &id,
+            "/nonexistent/z",
+            "--at",
+            unique,
+            "--endorsed",
+        ],
+    )
+    .await;
+    cli.fails(exit::USAGE, &["diff", "--from", unique]).await;
+    cli.fails(exit::USAGE, &["diff", &id]).await;
 }

@@ -484,7 +484,7 @@ mod tests {
                         }
                         Ok(ControlReply::List { artefacts: vec![] })
                     }
-                    ControlRequest::Show { id } => Err(format!("no artefact matches {id:?}")),
+                    ControlRequest::Show { id, .. } => Err(format!("no artefact matches {id:?}")),
                     ControlRequest::Stop => {
                         drop(call.reply);
                         continue;
@@ -533,7 +533,13 @@ mod tests {
         assert_eq!(seen.iter().map(|p| p.done).collect::<Vec<_>>(), vec![1, 2]);
 
         let err = client
-            .call(&ControlRequest::Show { id: "abc".into() }, |_| {})
+            .call(
+                &ControlRequest::Show {
+                    id: "abc".into(),
+                    heads: None,
+                },
+                |_| {},
+            )
             .await
             .unwrap_err();
         assert!(

@@ -8,8 +8,7 @@
 
 use crate::control::{
     self, ArtefactDetail, ArtefactRow, Committed, ControlCall, ControlReply, ControlRequest,
-    ConflictInfo, EditPayload, FileInfo, FilePayload, FilesAt, LogEntry, NodeStatus, OrgInfo, PeerInfo,
-    Published,
+    ConflictInfo, EditPayload, FilePayload, FilesAt, NodeStatus, OrgInfo, PeerInfo, Published,
 };
 use crate::home::{Config, Home, HomeError};
 use crate::net::backoff::Backoff;
@@ -20,7 +19,7 @@ use crate::net::{
     Limits, NetConfig, NetError, RelayConfig, KAD_PROTOCOL, STATEMENTS_TOPIC,
 };
 use crate::store::{SledStore, StoreError};
-use allmenning_protocol::artefact::{FileContent, FileEdit, Kind, Metadata};
+use allmenning_protocol::artefact::{FileEdit, Kind, Metadata};
 use allmenning_protocol::engine::{Engine, EngineError, Event, FileData, Output};
 use allmenning_protocol::trust::intake::StatementVerdict;
 use allmenning_protocol::wire::Request;
@@ -49,6 +48,7 @@ mod requests;
 #[cfg(test)]
 mod test_node;
 mod trust_api;
+mod versions_api;
 
 use requests::{PeerRequests, Submitted, MAX_IN_FLIGHT_PER_PEER, MAX_QUEUED_PER_PEER};
 
@@ -1304,30 +1304,14 @@ impl Node {
                 rows.sort_by(|a, b| b.updated.cmp(&a.updated).then(a.title.cmp(&b.title)));
                 ControlReply::List { artefacts: rows }
             }
-            ControlRequest::Show { id } => ControlReply::Show(self.show(&id)?),
-            ControlRequest::Log { id } => {
-                let id = self.engine.resolve(&id)?;
-                let entries = self
-                    .engine
-                    .history(&id)?
-                    .into_iter()
-                    .map(|h| {
-                        let org = self.engine.trust().and_then(|t| t.org_of_node(&h.author));
-                        let name = org.and_then(|o| {
-                            self.engine.trust().and_then(|t| t.org(o)).map(|v| v.name)
-                        });
-                        LogEntry {
-                            hash: h.hash.to_string(),
-                            author: h.author.to_hex(),
-                            time: h.time,
-                            message: h.message,
-                            deps: h.deps.iter().map(|d| d.to_string()).collect(),
-                            author_org: org.map(|o| o.to_string()),
-                            author_name: name,
-                        }
-                    })
-                    .collect();
-                ControlReply::Log { entries }
+            ControlRequest::Show { id, heads } => {
+                ControlReply::Show(self.show(&id, heads.as_deref())?)
+            }
+            ControlRequest::Log { id, path } => ControlReply::Log {
+                entries: self.answer_log(&id, path.as_deref())?,
+            },
+            ControlRequest::Version { id, version } => {
+                ControlReply::Version(self.answer_version(&id, &version)?)
             }
             ControlRequest::Files {
                 id,
@@ -1569,7 +1553,8 @@ impl Node {
         Ok(out)
     }
 
-    fn show(&mut self, id: &str) -> Result<ArtefactDetail, AnswerError> {
+    /// `Show`: the artefact now, with its files at `heads` when given.
+    fn show(&mut self, id: &str, heads: Option<&[String]>) -> Result<ArtefactDetail, AnswerError> {
         let id: ArtefactId = self.engine.resolve(id)?;
         let complete = self
             .engine
@@ -1587,29 +1572,20 @@ impl Node {
         let adaptation = self.adaptation_info(&id)?;
         let adopters = self.adopter_infos(&id);
         let meta = self.engine.metadata(&id)?;
+        let (at, mut files) = self.files_at(&id, heads)?;
         let conflicts: Vec<ConflictInfo> = self
             .engine
-            .conflicts(&id, None)?
+            .conflicts(&id, at.as_deref())?
             .iter()
             .map(ConflictInfo::from)
             .collect();
+        for file in &mut files {
+            file.conflict = conflicts
+                .iter()
+                .find(|c| c.path == file.path)
+                .map(|c| c.kind.clone());
+        }
         let artefact = self.engine.artefact(&id)?;
-        let files = artefact
-            .files(None)
-            .into_iter()
-            .map(|f| FileInfo {
-                size: artefact.file_size(&f, None),
-                storage: match f.content {
-                    FileContent::Text { .. } => "text".into(),
-                    FileContent::Blob { .. } => "blob".into(),
-                },
-                conflict: conflicts
-                    .iter()
-                    .find(|c| c.path == f.path)
-                    .map(|c| c.kind.clone()),
-                path: f.path,
-            })
-            .collect();
         Ok(ArtefactDetail {
             id: id.to_hex(),
             title: meta.title,
@@ -1630,6 +1606,7 @@ impl Node {
             adaptation,
             adopters,
             conflicts,
+            at: at.as_deref().map(hex_heads),
         })
     }
 }
@@ -1664,6 +1641,7 @@ fn request_name(request: &ControlRequest) -> &'static str {
         ControlRequest::List => "list",
         ControlRequest::Show { .. } => "show",
         ControlRequest::Log { .. } => "log",
+        ControlRequest::Version { .. } => "version",
         ControlRequest::Files { .. } => "files",
         ControlRequest::Commit { .. } => "commit",
         ControlRequest::Adopt { .. } => "adopt",

@@ -17,6 +17,9 @@
 //! - `/`: the catalogue, with full-text search (`q`) and filters (`kind`, `status`, `tag`,
 //!   `org`) that combine, 50 per page (`side`);
 //! - `/artefakt/<id>`: metadata, files, history, endorsements, adopters, lineage, proposals;
+//!   with `?at=<change hash>` the files as they were at that change (each history entry links
+//!   there);
+//! - `/artefakt/<id>/fil/<path>`: one file's content, now or (`?at=<change hash>`) at a change;
 //! - `/referansearkitektur`: what curators approved or recommended, by kind and LOS theme;
 //! - `/hvem`: who does what (shares, maintains, uses, leads, endorses);
 //! - `/initiativ`: initiatives: what is being built, by which captain, with whom.
@@ -31,7 +34,7 @@ mod text;
 mod views;
 
 use crate::control::{
-    ArtefactDetail, ControlCall, ControlReply, ControlRequest, InitiativeInfo, LogEntry,
+    ArtefactDetail, ControlCall, ControlReply, ControlRequest, FilesAt, InitiativeInfo, LogEntry,
     OrgActivity, SearchHit,
 };
 use allmenning_protocol::catalog::{CatalogEntry, CatalogFilter, Status, Visibility};
@@ -83,6 +86,7 @@ fn router(calls: mpsc::Sender<ControlCall>) -> Router {
     Router::new()
         .route("/", get(catalogue))
         .route("/artefakt/{id}", get(artefact))
+        .route("/artefakt/{id}/fil/{*path}", get(file))
         .route("/referansearkitektur", get(reference_architecture))
         .route("/hvem", get(who_does_what))
         .route("/initiativ", get(initiatives))
@@ -199,9 +203,43 @@ impl Portal {
         }
     }
 
-    async fn show(&self, id: &str) -> Result<ArtefactDetail, Trouble> {
-        match self.call(ControlRequest::Show { id: id.into() }).await? {
+    /// The artefact, with its files at `heads` (full change hashes) when given.
+    async fn show(&self, id: &str, heads: Option<Vec<String>>) -> Result<ArtefactDetail, Trouble> {
+        match self
+            .call(ControlRequest::Show {
+                id: id.into(),
+                heads,
+            })
+            .await?
+        {
             ControlReply::Show(detail) => Ok(detail),
+            _ => Err(Trouble::Unexpected),
+        }
+    }
+
+    /// The heads of the change `at` (a full hash) of artefact `id`; `Ok(None)` when it is not
+    /// one of the artefact's changes.
+    async fn version(&self, id: &str, at: &str) -> Result<Option<Vec<String>>, Trouble> {
+        let request = ControlRequest::Version {
+            id: id.into(),
+            version: at.into(),
+        };
+        match self.call(request).await {
+            Ok(ControlReply::Version(version)) => Ok(Some(version.heads)),
+            Ok(_) => Err(Trouble::Unexpected),
+            Err(Trouble::Refused(_)) => Ok(None),
+            Err(trouble) => Err(trouble),
+        }
+    }
+
+    async fn files(&self, id: &str, heads: Option<Vec<String>>) -> Result<FilesAt, Trouble> {
+        let request = ControlRequest::Files {
+            id: id.into(),
+            heads,
+            endorsed: false,
+        };
+        match self.call(request).await? {
+            ControlReply::Files(files) => Ok(files),
             _ => Err(Trouble::Unexpected),
         }
     }
@@ -217,7 +255,13 @@ impl Portal {
     }
 
     async fn log(&self, id: &str) -> Result<Vec<LogEntry>, Trouble> {
-        match self.call(ControlRequest::Log { id: id.into() }).await? {
+        match self
+            .call(ControlRequest::Log {
+                id: id.into(),
+                path: None,
+            })
+            .await?
+        {
             ControlReply::Log { entries } => Ok(entries),
             _ => Err(Trouble::Unexpected),
         }
@@ -234,6 +278,8 @@ fn read_only(request: &ControlRequest) -> bool {
             | ControlRequest::InitiativeList
             | ControlRequest::Show { .. }
             | ControlRequest::Log { .. }
+            | ControlRequest::Version { .. }
+            | ControlRequest::Files { .. }
             | ControlRequest::Proposals { .. }
     )
 }
@@ -497,20 +543,80 @@ fn canonical_id(id: &str) -> Option<String> {
     (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(id)
 }
 
-async fn artefact(State(portal): State<Portal>, Path(id): Path<String>) -> Response {
-    let Some(id) = canonical_id(&id) else {
-        return not_found().await;
+/// The canonical form of a change hash in `?at=` (64 hex digits, lower case), or `None`.
+/// Only full hashes, as the portal's own links carry them.
+fn canonical_change(hash: &str) -> Option<String> {
+    let hash = hash.trim().to_ascii_lowercase();
+    (hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hash)
+}
+
+/// The `at` of a query string: `Ok(None)` without one, `Err(())` for one that is no hash.
+fn at_param(pairs: &[(String, String)]) -> Result<Option<String>, ()> {
+    match pairs.iter().find(|(k, _)| k == "at") {
+        None => Ok(None),
+        Some((_, v)) if v.trim().is_empty() => Ok(None),
+        Some((_, v)) => canonical_change(v).map(Some).ok_or(()),
+    }
+}
+
+/// The public catalogue entries and the one for `id`, or the response to give instead (the
+/// same 404 for an unknown id, a restricted artefact and a malformed id).
+async fn public_entry(portal: &Portal, id: &str) -> Result<(Vec<CatalogEntry>, usize), Response> {
+    let Some(id) = canonical_id(id) else {
+        return Err(not_found().await);
     };
     let entries = match portal.public_entries().await {
         Ok(entries) => entries,
-        Err(trouble) => return trouble.into_response(),
+        Err(trouble) => return Err(trouble.into_response()),
     };
-    let Some(entry) = entries.iter().find(|e| e.id.to_hex() == id) else {
-        return not_found().await;
+    match entries.iter().position(|e| e.id.to_hex() == id) {
+        Some(at) => Ok((entries, at)),
+        None => Err(not_found().await),
+    }
+}
+
+/// The heads `?at=` names in artefact `id` (`Ok(None)`: the current version), or the 404 for
+/// a change that is not one of the artefact's.
+async fn version_of(
+    portal: &Portal,
+    id: &str,
+    pairs: &[(String, String)],
+) -> Result<Option<(String, Vec<String>)>, Response> {
+    let Ok(at) = at_param(pairs) else {
+        return Err(not_found().await);
     };
-    // Both queue on the event loop at once; it answers them one after the other.
-    let (detail, history, proposals) =
-        tokio::join!(portal.show(&id), portal.log(&id), portal.proposals(&id));
+    let Some(at) = at else {
+        return Ok(None);
+    };
+    match portal.version(id, &at).await {
+        Ok(Some(heads)) => Ok(Some((at, heads))),
+        Ok(None) => Err(not_found().await),
+        Err(trouble) => Err(trouble.into_response()),
+    }
+}
+
+async fn artefact(
+    State(portal): State<Portal>,
+    Path(id): Path<String>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    let (entries, index) = match public_entry(&portal, &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let entry = &entries[index];
+    let id = entry.id.to_hex();
+    let version = match version_of(&portal, &id, &pairs).await {
+        Ok(version) => version,
+        Err(response) => return response,
+    };
+    let heads = version.as_ref().map(|(_, heads)| heads.clone());
+    // They queue on the event loop at once; it answers them one after the other.
+    let (detail, history, proposals) = tokio::join!(
+        portal.show(&id, heads),
+        portal.log(&id),
+        portal.proposals(&id)
+    );
     // Proposals are secondary: a node that cannot list them still shows the artefact.
     let proposals = proposals.unwrap_or_default();
     let detail = match detail {
@@ -544,6 +650,41 @@ async fn artefact(State(portal): State<Portal>, Path(id): Path<String>) -> Respo
             parent,
             has_parent: entry.based_on.is_some(),
             children: &children,
+            at: version.as_ref().map(|(at, _)| at.as_str()),
+        }),
+    )
+}
+
+async fn file(
+    State(portal): State<Portal>,
+    Path((id, path)): Path<(String, String)>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    let (entries, index) = match public_entry(&portal, &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let entry = &entries[index];
+    let id = entry.id.to_hex();
+    let version = match version_of(&portal, &id, &pairs).await {
+        Ok(version) => version,
+        Err(response) => return response,
+    };
+    let heads = version.as_ref().map(|(_, heads)| heads.clone());
+    let files = match portal.files(&id, heads).await {
+        Ok(files) => files,
+        Err(trouble) => return trouble.into_response(),
+    };
+    let Some(file) = files.files.iter().find(|f| f.path == path) else {
+        return not_found().await;
+    };
+    page(
+        StatusCode::OK,
+        views::file(&views::FileView {
+            entry,
+            path: &file.path,
+            content: &file.content.0,
+            at: version.as_ref().map(|(at, _)| at.as_str()),
         }),
     )
 }

@@ -10,6 +10,7 @@
 pub mod conflict;
 pub mod origin;
 pub mod path;
+pub mod versions;
 
 use crate::blob::BlobHash;
 use crate::identity::PublicKey;

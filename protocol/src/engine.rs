@@ -114,6 +114,9 @@ pub enum EngineError {
     NoNetwork,
     #[error(transparent)]
     Trust(#[from] crate::trust::TrustError),
+    /// A version name (`--at`) that names no version of the artefact, or several.
+    #[error(transparent)]
+    Version(#[from] VersionError),
 }
 
 fn store_err<E: std::error::Error + Send + Sync + 'static>(e: E) -> EngineError {
@@ -1501,7 +1504,9 @@ mod proposals;
 mod tests;
 #[cfg(test)]
 mod trust_tests;
+mod versions;
 
 pub use adoption::{AdaptationState, UpstreamMerge, UpstreamProposal};
 pub use curation::{EndorsementState, RevokeTarget, Role};
 pub use ingest::PreparedResponse;
+pub use versions::{FileHistoryEntry, VersionError, ENDORSED};

@@ -1,30 +1,199 @@
 //! `allmenning diff`
 
 use super::{CheckoutDir, Ctx};
+use crate::error::CliError;
 use crate::output::{print, print_json};
 use crate::workdir::{compare, is_text, Checkout};
+use allmenning_node::control::FilePayload;
 use similar::TextDiff;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// Show the local edits of this checkout as a unified diff.
+/// Show the local edits of this checkout as a unified diff, or what changed between two
+/// versions of an artefact.
 ///
-/// Text files are compared line by line with their base (the version last checked out,
-/// committed or pulled); binary files are only named. The base of text files is cached in the
-/// checkout, so this works without a running node.
+/// Without ID: text files of this checkout are compared line by line with their base (the
+/// version last checked out, committed or pulled); binary files are only named. The base of
+/// text files is cached in the checkout, so this works without a running node.
+///
+/// With ID --from VERSION [--to VERSION] [PATH]: the difference between two versions of the
+/// artefact (--to defaults to the latest), only for PATH (a file, or a folder) when given.
+/// A VERSION is a change hash as `allmenning log` prints it, a unique prefix of one, or
+/// `endorsed`. With --json that form prints {"id","from","to","files":[{"path","status",
+/// "binary","diff"}]}, status being added, modified or deleted (a rename is a deletion and an
+/// addition).
 #[derive(clap::Args, Clone, Debug)]
 #[command(after_help = "\
 Examples:
   allmenning diff
-  allmenning diff -C ~/allmenning/foreldrebetaling > mine.patch")]
+  allmenning diff -C ~/allmenning/foreldrebetaling > mine.patch
+  allmenning diff 3f2a9c --from 8c1d02 --to 5be1f0
+  allmenning diff 3f2a9c --from endorsed README.md        # what changed since KS approved it
+  allmenning diff 3f2a9c --from 8c1d02 --json | jq -r '.files[] | .status + \" \" + .path'")]
 pub struct DiffArgs {
+    /// Compare two versions of this artefact (id or unique prefix) instead of a checkout
+    #[arg(value_name = "ID", requires = "from")]
+    pub id: Option<String>,
+    /// With ID: only this file, or the files under this folder
+    #[arg(value_name = "PATH", requires = "id")]
+    pub path: Option<String>,
+    /// With ID: the older version
+    #[arg(long, value_name = "VERSION", requires = "id")]
+    pub from: Option<String>,
+    /// With ID: the newer version (default: the latest)
+    #[arg(long, value_name = "VERSION", requires = "from")]
+    pub to: Option<String>,
     #[command(flatten)]
     pub checkout: CheckoutDir,
     /// Lines of context around each change
     #[arg(long, short = 'U', value_name = "LINES", default_value_t = 3)]
     pub context: usize,
-    /// Print the diffs as a JSON array of {"path","change","from","binary","diff"}
+    /// Print the diffs as JSON: for a checkout an array of {"path","change","from","binary",
+    /// "diff"}; for two versions see above
     #[arg(long)]
     pub json: bool,
+}
+
+/// One file's difference between two versions of an artefact.
+#[derive(serde::Serialize, Debug, PartialEq, Eq)]
+pub struct VersionFileDiff {
+    pub path: String,
+    /// added, modified or deleted
+    pub status: &'static str,
+    pub binary: bool,
+    /// The unified diff, headers included.
+    pub diff: String,
+}
+
+/// What `diff ID --from --to --json` prints.
+#[derive(serde::Serialize, Debug)]
+pub struct VersionDiff {
+    pub id: String,
+    /// The heads of the two versions.
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    pub files: Vec<VersionFileDiff>,
+}
+
+/// Whether `path` is `filter` or lies under the folder `filter`.
+fn under(path: &str, filter: Option<&str>) -> bool {
+    match filter {
+        None => true,
+        Some(f) => {
+            path == f
+                || path
+                    .strip_prefix(f)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        }
+    }
+}
+
+/// The differences between two versions' files, by path, only under `filter` when given.
+pub fn diff_versions(
+    old: &[FilePayload],
+    new: &[FilePayload],
+    filter: Option<&str>,
+    context: usize,
+) -> Vec<VersionFileDiff> {
+    let old: BTreeMap<&str, &FilePayload> = old.iter().map(|f| (f.path.as_str(), f)).collect();
+    let new: BTreeMap<&str, &FilePayload> = new.iter().map(|f| (f.path.as_str(), f)).collect();
+    let paths: BTreeSet<&str> = old.keys().chain(new.keys()).copied().collect();
+    let mut out = Vec::new();
+    for path in paths.into_iter().filter(|p| under(p, filter)) {
+        let (before, after) = (old.get(path), new.get(path));
+        let (status, mut header) = match (before, after) {
+            (None, Some(a)) => (
+                "added",
+                format!(
+                    "diff a/{path} b/{path}\nnew file mode {}\n",
+                    mode(a.executable)
+                ),
+            ),
+            (Some(b), None) => (
+                "deleted",
+                format!(
+                    "diff a/{path} b/{path}\ndeleted file mode {}\n",
+                    mode(b.executable)
+                ),
+            ),
+            (Some(b), Some(a)) if b.content == a.content && b.executable == a.executable => {
+                continue
+            }
+            (Some(_), Some(_)) => ("modified", format!("diff a/{path} b/{path}\n")),
+            (None, None) => continue,
+        };
+        if let (Some(b), Some(a)) = (before, after) {
+            if b.executable != a.executable {
+                header.push_str(&format!(
+                    "old mode {}\nnew mode {}\n",
+                    mode(b.executable),
+                    mode(a.executable)
+                ));
+            }
+        }
+        let empty = Vec::new();
+        let old_bytes = before.map_or(&empty, |f| &f.content.0);
+        let new_bytes = after.map_or(&empty, |f| &f.content.0);
+        let old_name = if before.is_some() {
+            format!("a/{path}")
+        } else {
+            "/dev/null".into()
+        };
+        let new_name = if after.is_some() {
+            format!("b/{path}")
+        } else {
+            "/dev/null".into()
+        };
+        let (binary, body) = if old_bytes == new_bytes {
+            (false, String::new()) // only the mode changed
+        } else {
+            match unified(old_bytes, new_bytes, &old_name, &new_name, context) {
+                Some(text) => (false, text),
+                None => (
+                    true,
+                    format!("Binary files {old_name} and {new_name} differ\n"),
+                ),
+            }
+        };
+        out.push(VersionFileDiff {
+            path: path.to_string(),
+            status,
+            binary,
+            diff: format!("{header}{body}"),
+        });
+    }
+    out
+}
+
+/// `diff ID --from VERSION [--to VERSION] [PATH]`.
+async fn run_versions(ctx: &Ctx, args: &DiffArgs, id: &str, from: &str) -> anyhow::Result<()> {
+    let filter = args
+        .path
+        .as_deref()
+        .map(|p| p.trim_start_matches("./").trim_end_matches('/'));
+    if let Some(filter) = filter {
+        crate::workdir::validate_path(filter).map_err(|e| CliError::Usage {
+            message: format!("{filter:?} is not a path in an artefact: {e}"),
+            hint: None,
+        })?;
+    }
+    let mut client = ctx.client().await?;
+    let id = client.resolve(id).await?;
+    let old = client.files_at_version(&id, Some(from)).await?;
+    let new = client.files_at_version(&id, args.to.as_deref()).await?;
+    let report = VersionDiff {
+        files: diff_versions(&old.files, &new.files, filter, args.context),
+        id,
+        from: old.heads,
+        to: new.heads,
+    };
+    if args.json {
+        return print_json(&report);
+    }
+    let text: String = report.files.iter().map(|d| d.diff.as_str()).collect();
+    if text.is_empty() {
+        return Ok(());
+    }
+    print(&text)
 }
 
 #[derive(serde::Serialize, Debug, PartialEq, Eq)]
@@ -222,6 +391,9 @@ pub async fn diffs(
 }
 
 pub async fn run(ctx: &Ctx, args: DiffArgs) -> anyhow::Result<()> {
+    if let (Some(id), Some(from)) = (&args.id, &args.from) {
+        return run_versions(ctx, &args, id, from).await;
+    }
     let checkout = args.checkout.open(ctx)?;
     let diffs = diffs(ctx, &checkout, args.context).await?;
     if args.json {
@@ -244,6 +416,76 @@ mod tests {
         assert!(text.starts_with("--- a/x\n+++ b/x\n"), "{text}");
         assert!(text.contains("-b\n+B\n"), "{text}");
         assert!(unified(b"\0\x01", b"x", "a/x", "b/x", 3).is_none());
+    }
+
+    fn file(path: &str, content: &[u8], executable: bool) -> FilePayload {
+        FilePayload {
+            path: path.into(),
+            content: allmenning_node::control::Bytes(content.to_vec()),
+            executable,
+        }
+    }
+
+    #[test]
+    fn two_versions_give_added_modified_and_deleted_files() {
+        let old = vec![
+            file("README.md", b"linje 1\nlinje 2\n", false),
+            file("docs/gone.txt", b"borte\n", false),
+            file("same.txt", b"lik\n", false),
+            file("run.sh", b"#!/bin/sh\n", false),
+            file("logo.png", b"\x89PNG\0a", false),
+        ];
+        let new = vec![
+            file("README.md", b"linje 1\nlinje 2 endret\n", false),
+            file("docs/ny.txt", b"ny\n", false),
+            file("same.txt", b"lik\n", false),
+            file("run.sh", b"#!/bin/sh\n", true),
+            file("logo.png", b"\x89PNG\0b", false),
+        ];
+        let diffs = diff_versions(&old, &new, None, 3);
+        let by_path: BTreeMap<&str, &VersionFileDiff> =
+            diffs.iter().map(|d| (d.path.as_str(), d)).collect();
+        assert_eq!(
+            by_path.keys().copied().collect::<Vec<_>>(),
+            [
+                "README.md",
+                "docs/gone.txt",
+                "docs/ny.txt",
+                "logo.png",
+                "run.sh"
+            ]
+        );
+        assert_eq!(by_path["README.md"].status, "modified");
+        assert!(by_path["README.md"]
+            .diff
+            .contains("--- a/README.md\n+++ b/README.md\n"));
+        assert!(by_path["README.md"]
+            .diff
+            .contains("-linje 2\n+linje 2 endret\n"));
+        assert_eq!(by_path["docs/gone.txt"].status, "deleted");
+        assert!(by_path["docs/gone.txt"].diff.contains("+++ /dev/null"));
+        assert!(by_path["docs/gone.txt"].diff.contains("-borte\n"));
+        assert_eq!(by_path["docs/ny.txt"].status, "added");
+        assert!(by_path["docs/ny.txt"]
+            .diff
+            .contains("--- /dev/null\n+++ b/docs/ny.txt\n@@"));
+        assert!(by_path["docs/ny.txt"].diff.ends_with("+ny\n"));
+        assert!(by_path["logo.png"].binary);
+        assert!(by_path["logo.png"].diff.contains("Binary files"));
+        assert_eq!(by_path["run.sh"].status, "modified");
+        assert!(by_path["run.sh"]
+            .diff
+            .contains("old mode 100644\nnew mode 100755\n"));
+        // PATH: one file, or a folder; never a mere name prefix.
+        let only: Vec<String> = diff_versions(&old, &new, Some("docs"), 3)
+            .into_iter()
+            .map(|d| d.path)
+            .collect();
+        assert_eq!(only, ["docs/gone.txt", "docs/ny.txt"]);
+        assert!(diff_versions(&old, &new, Some("doc"), 3).is_empty());
+        assert_eq!(diff_versions(&old, &new, Some("README.md"), 3).len(), 1);
+        // The same version twice: nothing.
+        assert!(diff_versions(&old, &old, None, 3).is_empty());
     }
 
     #[tokio::test]

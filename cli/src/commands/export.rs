@@ -33,6 +33,8 @@ use std::path::PathBuf;
 /// --format files (the default) writes the current files into DIR, which must be new or empty:
 /// no metadata, no .allmenning/ directory, a plain copy to archive, hand over or import
 /// elsewhere. A version with conflicts is refused (exit code 5) unless --allow-conflicts.
+/// elsewhere. With --at VERSION, the files as they were at that version: a change hash as
+/// `allmenning log` prints it, a unique prefix of one, or `endorsed`.
 ///
 /// --format publiccode writes DIR/publiccode.yml (standard 0.4) for a code or integration
 /// artefact; --format dcat writes DIR/dataset.jsonld (DCAT-AP-NO, JSON-LD) for a dataset or
@@ -47,6 +49,7 @@ use std::path::PathBuf;
 #[command(after_help = "\
 Examples:
   allmenning export 3f2a9c /tmp/foreldrebetaling && tar czf foreldrebetaling.tgz -C /tmp foreldrebetaling
+  allmenning export 3f2a9c /tmp/fb-godkjent --at endorsed      # the version a curator endorsed
   allmenning export 3f2a9c --format publiccode > publiccode.yml
   allmenning export 3f2a9c --format publiccode ./repo --license EUPL-1.2 \\
       --url https://git.bergen.kommune.no/foreldrebetaling.git --contact-name \"Kari Nordmann\"
@@ -63,6 +66,10 @@ pub struct ExportArgs {
     /// What to write
     #[arg(long, value_enum, default_value_t = ExportFormat::Files)]
     pub format: ExportFormat,
+    /// The version to export: a change hash, a unique prefix of one, or `endorsed` (default:
+    /// the latest)
+    #[arg(long, value_name = "VERSION")]
+    pub at: Option<String>,
     /// publiccode: the SPDX licence (e.g. EUPL-1.2); dcat: the distributions' licence, a code of
     /// the EU licence vocabulary (CC_BY_4_0, NLOD_2_0) or CC-BY-4.0, CC0-1.0, NLOD-2.0, ...
     #[arg(long, value_name = "LICENCE")]
@@ -174,7 +181,7 @@ async fn export_files(ctx: &Ctx, args: ExportArgs) -> anyhow::Result<()> {
     };
     let mut client = ctx.client().await?;
     let id = client.resolve(&args.id).await?;
-    let files = client.files(&id, None).await?;
+    let files = client.files_at_version(&id, args.at.as_deref()).await?;
     if !files.conflicts.is_empty() && !args.allow_conflicts {
         let list: Vec<String> = files
             .conflicts
@@ -286,7 +293,7 @@ async fn describe(ctx: &Ctx, args: ExportArgs) -> anyhow::Result<()> {
         }));
     }
     let entry = catalog_entry(&mut client, &detail).await?;
-    let files = client.files(&id, None).await?;
+    let files = client.files_at_version(&id, args.at.as_deref()).await?;
     let (document, problems, dropped_tags) = match args.format {
         ExportFormat::Dcat => {
             let context = dcat_context(&args, &files);
@@ -578,6 +585,7 @@ mod tests {
             adaptation: None,
             adopters: Vec::new(),
             conflicts: Vec::new(),
+            at: None,
         }
     }
 

@@ -10,10 +10,15 @@ use allmenning_node::control::EndorsementInfo;
 ///
 /// Endorsements are curators' verdicts on an exact version: the line tells whether that version
 /// is the current one or how many changes came after it.
+///
+/// With --at VERSION the files and their sizes are those of that version (a change hash as
+/// `allmenning log` prints it, a unique prefix of one, or `endorsed`); the rest describes the
+/// artefact now. `--json` then says which version in "at".
 #[derive(clap::Args, Clone, Debug)]
 #[command(after_help = "\
 Examples:
   allmenning show 3f2a9c
+  allmenning show 3f2a9c --at 8c1d02e4      # the files as they were after that change
   allmenning show 3f2a9c --json | jq -r '.files[].path'
   allmenning show 3f2a9c --json | jq '.endorsements[] | {status, curator, current}'
   allmenning show 3f2a9c --json | jq -r '.adopters[].name'")]
@@ -21,6 +26,9 @@ pub struct ShowArgs {
     /// The artefact's id, or a unique prefix of it
     #[arg(value_name = "ID")]
     pub id: String,
+    /// List the files of this version: a change hash, a unique prefix of one, or `endorsed`
+    #[arg(long, value_name = "VERSION")]
+    pub at: Option<String>,
     /// Print the artefact as JSON
     #[arg(long)]
     pub json: bool,
@@ -29,7 +37,11 @@ pub struct ShowArgs {
 pub async fn run(ctx: &Ctx, args: ShowArgs) -> anyhow::Result<()> {
     let mut client = ctx.client().await?;
     let id = client.resolve(&args.id).await?;
-    let detail = client.show(&id).await?;
+    let heads = match &args.at {
+        Some(at) => Some(client.version(&id, at).await?),
+        None => None,
+    };
+    let detail = client.show_at(&id, heads).await?;
     if args.json {
         return print_json(&detail);
     }
@@ -139,7 +151,15 @@ pub async fn run(ctx: &Ctx, args: ShowArgs) -> anyhow::Result<()> {
     }
     let total: u64 = detail.files.iter().map(|f| f.size).sum();
     outln!()?;
-    outln!("{} files, {}:", detail.files.len(), format_size(total))?;
+    match &detail.at {
+        Some(at) => outln!(
+            "{} files, {}, at {}:",
+            detail.files.len(),
+            format_size(total),
+            at.iter().map(|h| short(h)).collect::<Vec<_>>().join(" ")
+        )?,
+        None => outln!("{} files, {}:", detail.files.len(), format_size(total))?,
+    }
     let rows: Vec<Vec<String>> = detail
         .files
         .iter()

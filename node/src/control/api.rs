@@ -89,12 +89,24 @@ pub enum ControlRequest {
         share_with: Vec<String>,
     },
     List,
-    /// `id` may be a unique prefix of an artefact id.
+    /// `id` may be a unique prefix of an artefact id. With `heads`, the files are listed as
+    /// they were at that version (the rest describes the artefact now).
     Show {
         id: String,
+        #[serde(default)]
+        heads: Option<Vec<String>>,
     },
+    /// The history, newest first; with `path`, only the changes that touched that file.
     Log {
         id: String,
+        #[serde(default)]
+        path: Option<String>,
+    },
+    /// The heads a version name stands for: a change hash, a unique prefix of one, or
+    /// `endorsed` (the version a curator endorsed most recently).
+    Version {
+        id: String,
+        version: String,
     },
     /// Every file's content at `heads` (the current heads when `None`).
     Files {
@@ -299,6 +311,7 @@ pub enum ControlReply {
     Log {
         entries: Vec<LogEntry>,
     },
+    Version(VersionInfo),
     Files(FilesAt),
     Committed(Committed),
     Done,
@@ -573,6 +586,10 @@ pub struct ArtefactDetail {
     /// Files in conflict at the current heads, with every side.
     #[serde(default)]
     pub conflicts: Vec<ConflictInfo>,
+    /// The version `files` describes when one was asked for (`show --at`); `None`: the
+    /// current heads.
+    #[serde(default)]
+    pub at: Option<Vec<String>>,
 }
 
 /// An adaptation: whose it is, what it is based on, and how it stands against its upstream.
@@ -644,6 +661,31 @@ pub struct LogEntry {
     pub author_org: Option<String>,
     #[serde(default)]
     pub author_name: Option<String>,
+    /// With `log ID PATH`: what this change did to that file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileChangeInfo>,
+}
+
+/// What one change did to one file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileChangeInfo {
+    pub path: String,
+    /// added, modified, deleted or renamed.
+    pub change: String,
+    /// For a rename: the path before and after (one of them is `path`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+/// The heads a version name stands for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionInfo {
+    pub id: String,
+    /// The name as given.
+    pub version: String,
+    pub heads: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -204,6 +204,35 @@ fn detail_of(e: &CatalogEntry) -> ArtefactDetail {
         adaptation: None,
         adopters: Vec::new(),
         conflicts: Vec::new(),
+        at: None,
+    }
+}
+
+/// The first change of every fake artefact, and its second (the current version).
+const FIRST: &str = "abababababababababababababababababababababababababababababababab";
+const SECOND: &str = "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd";
+
+/// The files of a fake artefact at `heads`: at the first change only README.md, as it was.
+fn files_at(id: &str, heads: Option<&[String]>) -> crate::control::FilesAt {
+    let first = heads.is_some_and(|h| h == [FIRST.to_string()]);
+    let file = |path: &str, content: &[u8]| crate::control::FilePayload {
+        path: path.into(),
+        content: crate::control::Bytes(content.to_vec()),
+        executable: false,
+    };
+    crate::control::FilesAt {
+        id: id.into(),
+        conflicts: Vec::new(),
+        heads: vec![if first { FIRST } else { SECOND }.to_string()],
+        files: if first {
+            vec![file("README.md", b"Forste <versjon>\n")]
+        } else {
+            vec![
+                file("README.md", b"Andre versjon\n"),
+                file("src/<beregning>.rs", b"fn main() {}\n"),
+                file("bilde.png", b"\x89PNG\0\0"),
+            ]
+        },
     }
 }
 
@@ -301,8 +330,41 @@ fn fake_node(
                 ControlRequest::InitiativeList => Ok(ControlReply::Initiatives {
                     initiatives: initiative_list(),
                 }),
-                ControlRequest::Show { id } => match find(&id) {
-                    Some(e) => Ok(ControlReply::Show(detail_of(&e))),
+                ControlRequest::Show { id, heads } => match find(&id) {
+                    Some(e) => {
+                        let mut detail = detail_of(&e);
+                        if let Some(heads) = heads {
+                            detail.files = files_at(&id, Some(&heads))
+                                .files
+                                .iter()
+                                .map(|f| FileInfo {
+                                    path: f.path.clone(),
+                                    size: f.content.0.len() as u64,
+                                    storage: "text".into(),
+                                    conflict: None,
+                                })
+                                .collect();
+                            detail.at = Some(heads);
+                        }
+                        Ok(ControlReply::Show(detail))
+                    }
+                    None => Err(format!("no artefact matches {id:?}")),
+                },
+                ControlRequest::Version { id, version } => match find(&id) {
+                    Some(_) if version == FIRST || version == SECOND => {
+                        Ok(ControlReply::Version(crate::control::VersionInfo {
+                            id,
+                            heads: vec![version.clone()],
+                            version,
+                        }))
+                    }
+                    Some(_) => Err(format!(
+                        "artefact {id} has no change whose hash starts with {version:?}"
+                    )),
+                    None => Err(format!("no artefact matches {id:?}")),
+                },
+                ControlRequest::Files { id, heads, .. } => match find(&id) {
+                    Some(_) => Ok(ControlReply::Files(files_at(&id, heads.as_deref()))),
                     None => Err(format!("no artefact matches {id:?}")),
                 },
                 ControlRequest::Proposals { id } => match find(&id) {
@@ -322,12 +384,13 @@ fn fake_node(
                     }),
                     None => Err(format!("no artefact matches {id:?}")),
                 },
-                ControlRequest::Log { id } => match find(&id) {
+                ControlRequest::Log { id, .. } => match find(&id) {
                     Some(_) => Ok(ControlReply::Log {
                         entries: vec![
                             LogEntry {
                                 author_org: None,
                                 author_name: None,
+                                file: None,
                                 hash: "cd".repeat(32),
                                 author: "ef".repeat(32),
                                 time: 1_790_000_000,
@@ -337,6 +400,7 @@ fn fake_node(
                             LogEntry {
                                 author_org: None,
                                 author_name: None,
+                                file: None,
                                 hash: "ab".repeat(32),
                                 author: "ef".repeat(32),
                                 time: 1_780_000_000,
@@ -663,6 +727,92 @@ async fn artefact_page_shows_everything_known_about_it() {
     assert!(page
         .body
         .contains("Ingen kurator har vurdert denne artefakten ennå."));
+}
+
+#[tokio::test]
+async fn history_links_to_each_version_and_files_show_at_a_version() {
+    let f = start(Mode::Normal).await;
+    let page = get(f.addr, &format!("/artefakt/{PUBLIC_ID}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    // Each history entry links to the files at that change; each file to its page.
+    for href in [
+        format!("href=\"/artefakt/{PUBLIC_ID}?at={FIRST}#filer\""),
+        format!("href=\"/artefakt/{PUBLIC_ID}?at={SECOND}#filer\""),
+        format!("href=\"/artefakt/{PUBLIC_ID}/fil/src/%3Cberegning%3E.rs\""),
+    ] {
+        assert!(page.body.contains(&href), "no {href}:\n{}", page.body);
+    }
+    assert!(page.body.contains("i gjeldende versjon"), "{}", page.body);
+
+    // The tree at the first change: only what was there then, and files linked at it.
+    let page = get(f.addr, &format!("/artefakt/{PUBLIC_ID}?at={FIRST}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("1 fil i versjon ababababab"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("beregning"), "{}", page.body);
+    assert!(
+        page.body
+            .contains(&format!("/artefakt/{PUBLIC_ID}/fil/README.md?at={FIRST}")),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("--at ababababab"), "{}", page.body);
+
+    // One file, then and now, escaped.
+    let then = get(
+        f.addr,
+        &format!("/artefakt/{PUBLIC_ID}/fil/README.md?at={FIRST}"),
+    )
+    .await;
+    assert_eq!(then.status, 200, "{}", then.body);
+    assert!(
+        then.body.contains("Forste &lt;versjon&gt;"),
+        "{}",
+        then.body
+    );
+    assert!(!then.body.contains("<versjon>"), "{}", then.body);
+    let now = get(f.addr, &format!("/artefakt/{PUBLIC_ID}/fil/README.md")).await;
+    assert_eq!(now.status, 200, "{}", now.body);
+    assert!(now.body.contains("Andre versjon"), "{}", now.body);
+    let nested = get(
+        f.addr,
+        &format!("/artefakt/{PUBLIC_ID}/fil/src/%3Cberegning%3E.rs"),
+    )
+    .await;
+    assert_eq!(nested.status, 200, "{}", nested.body);
+    assert!(nested.body.contains("fn main() {}"), "{}", nested.body);
+    let binary = get(f.addr, &format!("/artefakt/{PUBLIC_ID}/fil/bilde.png")).await;
+    assert!(binary.body.contains("Binærfil"), "{}", binary.body);
+
+    // Not there at that version, an unknown change, a prefix, garbage, a restricted artefact:
+    // the one 404.
+    let unknown = get(f.addr, &format!("/artefakt/{UNKNOWN_ID}")).await;
+    for path in [
+        format!("/artefakt/{PUBLIC_ID}/fil/bilde.png?at={FIRST}"),
+        format!("/artefakt/{PUBLIC_ID}/fil/finnes-ikke.txt"),
+        format!("/artefakt/{PUBLIC_ID}?at={}", "ef".repeat(32)),
+        format!("/artefakt/{PUBLIC_ID}?at=abab"),
+        format!("/artefakt/{PUBLIC_ID}?at=%3Cscript%3E"),
+        format!("/artefakt/{PUBLIC_ID}/fil/README.md?at=ikke-en-hash"),
+        format!("/artefakt/{SECRET_ID}?at={FIRST}"),
+        format!("/artefakt/{SECRET_ID}/fil/README.md"),
+        format!("/artefakt/{SECRET_ID}/fil/README.md?at={FIRST}"),
+    ] {
+        let page = get(f.addr, &path).await;
+        assert_eq!(page.status, 404, "{path}: {}", page.body);
+        assert_eq!(page.body, unknown.body, "{path}");
+    }
+    // The portal only ever read, and never asked for a restricted artefact's files.
+    let seen = f.seen.lock().unwrap();
+    assert!(seen.iter().all(read_only), "{seen:?}");
+    assert!(
+        !seen.iter().any(|r| matches!(r,
+            ControlRequest::Files { id, .. } | ControlRequest::Version { id, .. } if id == SECRET_ID)),
+        "{seen:?}"
+    );
 }
 
 #[tokio::test]

@@ -428,6 +428,22 @@ pub(super) struct ArtefactView<'a> {
     pub has_parent: bool,
     /// Public artefacts that say they build on this one.
     pub children: &'a [&'a CatalogEntry],
+    /// The change whose version the files are shown at (`?at=`); `None`: the current version.
+    pub at: Option<&'a str>,
+}
+
+/// The link to one file's page, at change `at` or now.
+fn file_href(id: &str, path: &str, at: Option<&str>) -> String {
+    let path: Vec<String> = path.split('/').map(text::url_encode).collect();
+    match at {
+        Some(at) => format!("/artefakt/{id}/fil/{}?at={at}", path.join("/")),
+        None => format!("/artefakt/{id}/fil/{}", path.join("/")),
+    }
+}
+
+/// The link to an artefact's page with its files at change `at`.
+fn version_href(id: &str, at: &str) -> String {
+    format!("/artefakt/{id}?at={at}#filer")
 }
 
 pub(super) fn artefact(view: &ArtefactView) -> Markup {
@@ -515,19 +531,32 @@ pub(super) fn artefact(view: &ArtefactView) -> Markup {
                 dt { "Identifikator" } dd { code { (id) } }
             }
             p { "Hent en arbeidskopi med:" }
-            pre.kode { "allmenning checkout " (id) " " (folder_name(&entry.title)) }
+            pre.kode {
+                "allmenning checkout " (id) " " (folder_name(&entry.title))
+                @if let Some(at) = view.at { " --at " (text::short(at, 12)) }
+            }
 
             h2 #filer { "Filer" }
+            @if let Some(at) = view.at {
+                p.varsel {
+                    "Filene vises slik de var etter endring " code title=(at) { (text::short(at, 12)) } ". "
+                    a href=(artefact_href(&id)) { "Vis gjeldende versjon" }
+                }
+            }
             @if files.is_empty() {
                 p.tom { "Ingen filer." }
             } @else {
                 table {
-                    caption { (text::count(files.len(), "fil", "filer")) " i gjeldende versjon" }
+                    caption {
+                        (text::count(files.len(), "fil", "filer"))
+                        @if let Some(at) = view.at { " i versjon " (text::short(at, 12)) }
+                        @else { " i gjeldende versjon" }
+                    }
                     thead { tr { th scope="col" { "Sti" } th.tall scope="col" { "Størrelse" } th scope="col" { "Lagring" } } }
                     tbody {
                         @for f in &files {
                             tr {
-                                td { code { (f.path) } }
+                                td { a href=(file_href(&id, &f.path, view.at)) { code { (f.path) } } }
                                 td.tall { (text::size(f.size)) }
                                 td { @if f.storage == "text" { "tekst (samredigeres)" } @else { "fil" } }
                             }
@@ -661,11 +690,62 @@ pub(super) fn artefact(view: &ArtefactView) -> Markup {
                                     @if let Some(name) = &change.author_name { span title=(change.author) { (name) } }
                                     @else { code title=(change.author) { (text::short(&change.author, 12)) } }
                                 }
-                                td { code title=(change.hash) { (text::short(&change.hash, 12)) } }
+                                td {
+                                    a href=(version_href(&id, &change.hash)) title="Filene etter denne endringen" {
+                                        code title=(change.hash) { (text::short(&change.hash, 12)) }
+                                    }
+                                }
                             }
                         }
                     }
                 }
+            }
+        },
+    )
+}
+
+/// Most bytes of a text file shown on its page.
+const FILE_SHOWN: usize = 512 * 1024;
+
+pub(super) struct FileView<'a> {
+    pub entry: &'a CatalogEntry,
+    pub path: &'a str,
+    pub content: &'a [u8],
+    /// The change the file is shown at (`?at=`); `None`: the current version.
+    pub at: Option<&'a str>,
+}
+
+/// One file of an artefact, now or at a change: text as it is (escaped), other files by size.
+pub(super) fn file(view: &FileView) -> Markup {
+    let id = view.entry.id.to_hex();
+    let text = std::str::from_utf8(view.content)
+        .ok()
+        .filter(|t| !t.contains('\0'));
+    let back = match view.at {
+        Some(at) => version_href(&id, at),
+        None => format!("{}#filer", artefact_href(&id)),
+    };
+    layout(
+        &format!("{} – {}", view.path, view.entry.title),
+        Section::Catalogue,
+        html! {
+            p.meta { a href=(back) { "← " (view.entry.title) } }
+            h1 { code { (view.path) } }
+            p.meta {
+                @if let Some(at) = view.at {
+                    "Slik filen var etter endring " code title=(at) { (text::short(at, 12)) } " · "
+                    a href=(file_href(&id, view.path, None)) { "Vis gjeldende versjon" }
+                } @else {
+                    "Gjeldende versjon"
+                }
+                " · " (text::size(view.content.len() as u64))
+            }
+            @match text {
+                Some(text) if text.len() > FILE_SHOWN => {
+                    p.varsel { "Filen er for stor til å vises her; hent den med " code { "allmenning export" } "." }
+                }
+                Some(text) => { pre.kode { (text) } }
+                None => { p.tom { "Binærfil; den vises ikke her." } }
             }
         },
     )
