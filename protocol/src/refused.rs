@@ -104,11 +104,14 @@ pub struct RefusedLog {
 }
 
 impl RefusedLog {
-    /// Records a refusal; returns whether the record changed. A change already recorded keeps
-    /// its first entry.
+    /// Records a refusal; returns whether the record changed. A change refused again takes the
+    /// latest reason (an organisation admitted since is now refused as not a maintainer) and
+    /// still counts once.
     pub fn record(&mut self, hash: &ChangeHash, change: RefusedChange) -> bool {
-        if self.entries.contains_key(&hash.0) {
-            return false;
+        if let Some(entry) = self.entries.get_mut(&hash.0) {
+            let changed = *entry != change;
+            *entry = change;
+            return changed;
         }
         if self.entries.len() >= MAX_REFUSED_PER_ARTEFACT {
             self.overflow = self.overflow.saturating_add(1);
@@ -218,6 +221,12 @@ mod tests {
         ));
         assert!(log.record(
             &hash(2),
+            by(Some("942110464"), RefusalReason::NotMaintainer)
+        ));
+        // Refused again for another reason: the latest reason, still one change.
+        assert!(log.record(&hash(1), by(Some("942110464"), RefusalReason::NotAdmitted)));
+        assert!(log.record(
+            &hash(1),
             by(Some("942110464"), RefusalReason::NotMaintainer)
         ));
         // The same change again (a peer offering it twice) counts once.
