@@ -45,6 +45,7 @@ mod flood_tests;
 mod gossip_blame_tests;
 mod nat;
 mod proposals_api;
+mod refused_api;
 mod requests;
 #[cfg(test)]
 mod test_node;
@@ -1298,8 +1299,14 @@ impl Node {
                         updated: s.updated,
                         complete: s.complete,
                         present: s.present,
+                        refused: 0,
                     })
                     .collect();
+                for row in &mut rows {
+                    if let Ok(id) = self.engine.resolve(&row.id) {
+                        row.refused = self.refused_count(&id)?;
+                    }
+                }
                 rows.sort_by(|a, b| b.updated.cmp(&a.updated).then(a.title.cmp(&b.title)));
                 ControlReply::List { artefacts: rows }
             }
@@ -1616,6 +1623,7 @@ impl Node {
             endorsements,
             adaptation,
             adopters,
+            refused: self.refused_infos(&id)?,
         })
     }
 }

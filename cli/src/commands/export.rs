@@ -552,6 +552,7 @@ mod tests {
             }],
             adaptation: None,
             adopters: Vec::new(),
+            refused: Vec::new(),
         }
     }
 

@@ -201,6 +201,7 @@ fn detail_of(e: &CatalogEntry) -> ArtefactDetail {
         endorsements: Vec::new(),
         adaptation: None,
         adopters: Vec::new(),
+        refused: Vec::new(),
     }
 }
 
