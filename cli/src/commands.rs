@@ -27,6 +27,7 @@ pub mod propose;
 pub mod publish;
 pub mod pull;
 pub mod pull_upstream;
+pub mod restore;
 pub mod review;
 pub mod search;
 pub mod show;
@@ -82,6 +83,7 @@ pub enum Command {
     Diff(diff::DiffArgs),
     Commit(commit::CommitArgs),
     Pull(pull::PullArgs),
+    Restore(restore::RestoreArgs),
     Adopt(adopt::AdoptArgs),
     PullUpstream(pull_upstream::PullUpstreamArgs),
     Propose(propose::ProposeArgs),
@@ -159,6 +161,7 @@ pub async fn run(global: GlobalArgs, command: Command) -> anyhow::Result<()> {
         Command::Diff(args) => diff::run(&ctx, args).await,
         Command::Commit(args) => commit::run(&ctx, args).await,
         Command::Pull(args) => pull::run(&ctx, args).await,
+        Command::Restore(args) => restore::run(&ctx, args).await,
         Command::Adopt(args) => adopt::run(&ctx, args).await,
         Command::PullUpstream(args) => pull_upstream::run(&ctx, args).await,
         Command::Propose(args) => propose::run(&ctx, args).await,

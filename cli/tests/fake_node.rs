@@ -206,6 +206,8 @@ impl State {
                     }],
                     bootstrap: vec!["/ip4/127.0.0.1/tcp/4646/p2p/12D3KooWFake".into()],
                     file,
+                    refused: Vec::new(),
+                    co_edited: Vec::new(),
                 };
                 self.network = Some(info.clone());
                 return Ok(ControlReply::Network(info));
@@ -222,6 +224,8 @@ impl State {
                     roots: vec![],
                     bootstrap: vec![],
                     file: network,
+                    refused: Vec::new(),
+                    co_edited: Vec::new(),
                 };
                 self.network = Some(info.clone());
                 return Ok(ControlReply::Network(info));
@@ -449,6 +453,7 @@ impl State {
                         updated: 0,
                         complete: true,
                         present: 0,
+                        refused: 0,
                     })
                     .collect(),
             }),
@@ -474,6 +479,7 @@ impl State {
                     endorsements: self.endorsements(&id),
                     adaptation: None,
                     adopters: Vec::new(),
+                    refused: Vec::new(),
                 }))
             }
             ControlRequest::Log { id } => {
@@ -983,6 +989,8 @@ impl FakeNode {
             roots: vec![],
             bootstrap: vec![],
             file: "{}".into(),
+            refused: Vec::new(),
+            co_edited: Vec::new(),
         });
     }
 }
