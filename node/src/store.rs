@@ -642,6 +642,23 @@ mod tests {
     }
 
     #[test]
+    fn refused_records_survive_a_reopen_and_can_be_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("db");
+        let (a, b) = (ArtefactId([1; 16]), ArtefactId([2; 16]));
+        {
+            let mut store = SledStore::open(&path).unwrap();
+            store.put_refused(&a, Some(&[1, 2, 3])).unwrap();
+            store.put_refused(&b, Some(&[4])).unwrap();
+            store.put_refused(&b, None).unwrap();
+            store.flush().unwrap();
+        }
+        let store = reopen(&path);
+        assert_eq!(store.refused(&a).unwrap(), Some(vec![1, 2, 3]));
+        assert_eq!(store.refused(&b).unwrap(), None);
+    }
+
+    #[test]
     fn statements_keep_their_acceptance_time_and_old_records_still_load() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("db");
