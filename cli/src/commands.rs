@@ -28,6 +28,7 @@ pub mod publish;
 pub mod pull;
 pub mod pull_upstream;
 pub mod resolve;
+pub mod restore;
 pub mod review;
 pub mod search;
 pub mod show;
@@ -84,6 +85,7 @@ pub enum Command {
     Commit(commit::CommitArgs),
     Pull(pull::PullArgs),
     Resolve(resolve::ResolveArgs),
+    Restore(restore::RestoreArgs),
     Adopt(adopt::AdoptArgs),
     PullUpstream(pull_upstream::PullUpstreamArgs),
     Propose(propose::ProposeArgs),
@@ -162,6 +164,7 @@ pub async fn run(global: GlobalArgs, command: Command) -> anyhow::Result<()> {
         Command::Commit(args) => commit::run(&ctx, args).await,
         Command::Pull(args) => pull::run(&ctx, args).await,
         Command::Resolve(args) => resolve::run(&ctx, args).await,
+        Command::Restore(args) => restore::run(&ctx, args).await,
         Command::Adopt(args) => adopt::run(&ctx, args).await,
         Command::PullUpstream(args) => pull_upstream::run(&ctx, args).await,
         Command::Propose(args) => propose::run(&ctx, args).await,

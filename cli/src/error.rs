@@ -85,7 +85,9 @@ impl CliError {
                     .into(),
             ),
             CliError::Conflict { .. } => Some(
-                "commit your edits first: the commit is merged with the remote changes, then pull"
+                "commit your edits first: the commit is merged with the remote changes, then pull; \
+                 or drop them: `allmenning pull --discard` (the node's version) or \
+                 `allmenning restore` (the checkout's base)"
                     .into(),
             ),
             CliError::Unresolved { hint, .. } => Some(hint.clone()),

@@ -325,6 +325,35 @@ pub fn plan_pull(base: &Tree, work: &Tree, remote: &Tree) -> PullPlan {
     plan
 }
 
+/// Paths whose working copy differs from the base: local edits (modified, added, deleted; a
+/// rename is its two sides).
+pub fn local_edits(base: &Tree, work: &Tree) -> Vec<String> {
+    let paths: BTreeSet<&String> = base.keys().chain(work.keys()).collect();
+    paths
+        .into_iter()
+        .filter(|p| base.get(*p) != work.get(*p))
+        .cloned()
+        .collect()
+}
+
+/// `pull --discard`: the working tree becomes the node's `remote` files exactly. Every path
+/// whose working copy differs from the remote is written, every path the remote lacks is
+/// removed (local additions too); nothing is a conflict.
+pub fn discard_plan(work: &Tree, remote: &Tree) -> PullPlan {
+    let mut plan = PullPlan::default();
+    for (path, entry) in remote {
+        if work.get(path) != Some(entry) {
+            plan.write.push(path.clone());
+        }
+    }
+    for path in work.keys() {
+        if !remote.contains_key(path) {
+            plan.delete.push(path.clone());
+        }
+    }
+    plan
+}
+
 /// An open checkout.
 #[derive(Clone, Debug)]
 pub struct Checkout {
@@ -1701,5 +1730,21 @@ mod tests {
             "mine"
         );
         assert!(!co.root.join("README.md").exists(), "nothing changed");
+    }
+
+    #[test]
+    fn local_edits_and_the_discard_plan() {
+        let base = tree(&[("a", "1"), ("b", "2"), ("gone", "3")]);
+        let work = tree(&[("a", "1 edited"), ("b", "2"), ("new", "x")]);
+        assert_eq!(local_edits(&base, &work), vec!["a", "gone", "new"]);
+        // The node has moved on: b changed there, a is as we edited it.
+        let remote = tree(&[("a", "1 edited"), ("b", "2 remote"), ("gone", "3")]);
+        let plan = discard_plan(&work, &remote);
+        assert_eq!(plan.write, vec!["b", "gone"]);
+        assert_eq!(plan.delete, vec!["new"]);
+        assert!(plan.conflicts.is_empty());
+        // A local edit equal to the node's content is no conflict for the ordinary pull.
+        let plain = plan_pull(&base, &work, &remote);
+        assert!(plain.conflicts.is_empty(), "{plain:?}");
     }
 }

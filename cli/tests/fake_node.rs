@@ -206,6 +206,8 @@ impl State {
                     }],
                     bootstrap: vec!["/ip4/127.0.0.1/tcp/4646/p2p/12D3KooWFake".into()],
                     file,
+                    refused: Vec::new(),
+                    co_edited: Vec::new(),
                 };
                 self.network = Some(info.clone());
                 return Ok(ControlReply::Network(info));
@@ -222,6 +224,8 @@ impl State {
                     roots: vec![],
                     bootstrap: vec![],
                     file: network,
+                    refused: Vec::new(),
+                    co_edited: Vec::new(),
                 };
                 self.network = Some(info.clone());
                 return Ok(ControlReply::Network(info));
@@ -450,6 +454,7 @@ impl State {
                         complete: true,
                         present: 0,
                         conflicts: 0,
+                        refused: 0,
                     })
                     .collect(),
             }),
@@ -493,6 +498,7 @@ impl State {
                     adopters: Vec::new(),
                     conflicts: Vec::new(),
                     at: heads,
+                    refused: Vec::new(),
                 }))
             }
             // Worded as the engine words it (`Engine::resolve_version`).
@@ -1044,6 +1050,8 @@ impl FakeNode {
             roots: vec![],
             bootstrap: vec![],
             file: "{}".into(),
+            refused: Vec::new(),
+            co_edited: Vec::new(),
         });
     }
 }

@@ -44,6 +44,7 @@ mod flood_tests;
 mod gossip_blame_tests;
 mod nat;
 mod proposals_api;
+mod refused_api;
 mod requests;
 #[cfg(test)]
 mod test_node;
@@ -1299,8 +1300,14 @@ impl Node {
                         complete: s.complete,
                         present: s.present,
                         conflicts: s.conflicts,
+                        refused: 0,
                     })
                     .collect();
+                for row in &mut rows {
+                    if let Ok(id) = self.engine.resolve(&row.id) {
+                        row.refused = self.refused_count(&id)?;
+                    }
+                }
                 rows.sort_by(|a, b| b.updated.cmp(&a.updated).then(a.title.cmp(&b.title)));
                 ControlReply::List { artefacts: rows }
             }
@@ -1607,6 +1614,7 @@ impl Node {
             adopters,
             conflicts,
             at: at.as_deref().map(hex_heads),
+            refused: self.refused_infos(&id)?,
         })
     }
 }

@@ -19,7 +19,9 @@
 //!   node first accepted the statement (big-endian i64 seconds) and the encoded statement. The
 //!   acceptance time decides what a statement means after a revocation, so it is kept with the
 //!   statement itself. Records written before times were kept are the bare encoded statement;
-//!   they still load, as accepted at 0.
+//!   they still load, as accepted at 0;
+//! * `refused`: artefact id → the record of changes this node refused for it (bounded; see
+//!   `allmenning_protocol::refused`), so the count shown survives a restart.
 //!
 //! Opening only opens trees: nothing is scanned at start-up, so start-up time does not grow with
 //! the bytes stored. Writes that must agree with each other (a change and its proof; a new snapshot
@@ -47,6 +49,7 @@ const TREE_SUMMARIES: &str = "summaries";
 const TREE_BLOBS: &str = "blobs";
 const TREE_PEERS: &str = "peers";
 const TREE_STATEMENTS: &str = "statements";
+const TREE_REFUSED: &str = "refused";
 
 /// First byte of a statement record that carries its acceptance time. A bare encoded statement
 /// (the record format before acceptance times) starts with the statement format version, 1.
@@ -127,6 +130,7 @@ pub struct SledStore {
     blobs: sled::Tree,
     peers: sled::Tree,
     statements: sled::Tree,
+    refused: sled::Tree,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -203,6 +207,7 @@ impl SledStore {
             blobs: open_tree(TREE_BLOBS)?,
             peers: open_tree(TREE_PEERS)?,
             statements: open_tree(TREE_STATEMENTS)?,
+            refused: open_tree(TREE_REFUSED)?,
             path: path.to_path_buf(),
             db,
         })
@@ -412,6 +417,22 @@ impl Store for SledStore {
             .collect()
     }
 
+    fn refused(&self, id: &ArtefactId) -> Result<Option<Vec<u8>>, Self::Error> {
+        Ok(self.refused.get(id_key(id))?.map(|v| v.to_vec()))
+    }
+
+    fn put_refused(&mut self, id: &ArtefactId, record: Option<&[u8]>) -> Result<(), Self::Error> {
+        match record {
+            Some(bytes) => {
+                self.refused.insert(id_key(id), bytes)?;
+            }
+            None => {
+                self.refused.remove(id_key(id))?;
+            }
+        }
+        Ok(())
+    }
+
     fn flush(&mut self) -> Result<(), Self::Error> {
         self.db.flush()?;
         Ok(())
@@ -619,6 +640,23 @@ mod tests {
         );
         assert_eq!(store.proofs(&id(1)).unwrap().len(), 4);
         assert_eq!(store.artefact_ids().unwrap(), vec![id(1), id(2)]);
+    }
+
+    #[test]
+    fn refused_records_survive_a_reopen_and_can_be_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("db");
+        let (a, b) = (ArtefactId([1; 16]), ArtefactId([2; 16]));
+        {
+            let mut store = SledStore::open(&path).unwrap();
+            store.put_refused(&a, Some(&[1, 2, 3])).unwrap();
+            store.put_refused(&b, Some(&[4])).unwrap();
+            store.put_refused(&b, None).unwrap();
+            store.flush().unwrap();
+        }
+        let store = reopen(&path);
+        assert_eq!(store.refused(&a).unwrap(), Some(vec![1, 2, 3]));
+        assert_eq!(store.refused(&b).unwrap(), None);
     }
 
     #[test]

@@ -1500,6 +1500,7 @@ pub(crate) mod curation;
 mod hostile_tests;
 mod ingest;
 mod proposals;
+mod refusals;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod engine;
 pub mod export;
 pub mod identity;
+pub mod refused;
 pub mod signed;
 pub mod store;
 pub mod testing;

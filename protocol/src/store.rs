@@ -87,6 +87,11 @@ pub trait Store {
     /// Every stored trust statement with its acceptance time.
     fn statements(&self) -> Result<Vec<StoredStatement>, Self::Error>;
 
+    /// The record of changes refused for an artefact (an encoded `refused::RefusedLog`), if any.
+    fn refused(&self, id: &ArtefactId) -> Result<Option<Vec<u8>>, Self::Error>;
+    /// Replaces the refused-change record of an artefact; `None` removes it.
+    fn put_refused(&mut self, id: &ArtefactId, record: Option<&[u8]>) -> Result<(), Self::Error>;
+
     /// Makes everything written so far durable.
     fn flush(&mut self) -> Result<(), Self::Error>;
 }
@@ -99,6 +104,7 @@ pub struct MemStore {
     summaries: BTreeMap<ArtefactId, ArtefactSummary>,
     blobs: HashMap<BlobHash, Vec<u8>>,
     statements: BTreeMap<[u8; 32], StoredStatement>,
+    refused: BTreeMap<ArtefactId, Vec<u8>>,
     /// How many times `flush` was called: tests use it to check durability ordering.
     pub flushes: usize,
 }
@@ -213,6 +219,18 @@ impl Store for MemStore {
 
     fn statements(&self) -> Result<Vec<StoredStatement>, Self::Error> {
         Ok(self.statements.values().cloned().collect())
+    }
+
+    fn refused(&self, id: &ArtefactId) -> Result<Option<Vec<u8>>, Self::Error> {
+        Ok(self.refused.get(id).cloned())
+    }
+
+    fn put_refused(&mut self, id: &ArtefactId, record: Option<&[u8]>) -> Result<(), Self::Error> {
+        match record {
+            Some(bytes) => self.refused.insert(*id, bytes.to_vec()),
+            None => self.refused.remove(id),
+        };
+        Ok(())
     }
 
     fn flush(&mut self) -> Result<(), Self::Error> {

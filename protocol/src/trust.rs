@@ -238,6 +238,19 @@ fn beats(a: (u64, i64, StatementId), b: (u64, i64, StatementId)) -> bool {
     a.0 > b.0 || (a.0 == b.0 && (a.1, a.2) < (b.1, b.2))
 }
 
+/// Where a node key stands in the network, as far as this node knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriterStanding {
+    /// It acts for an admitted organisation.
+    Member,
+    /// Its certificate names an organisation that is not (or no longer) admitted.
+    NotAdmitted,
+    /// Its organisation revoked it.
+    Revoked,
+    /// No usable certificate for it is known.
+    Unknown,
+}
+
 /// All statements this node knows, with when it accepted each, and what follows from them.
 /// Deterministic: the same statements with the same acceptance times give the same answers
 /// whatever order they arrived in (statements that arrive before what entitles them are kept,
@@ -706,6 +719,12 @@ impl Trust {
     /// Every admitted org a key acts for (normally one).
     pub fn orgs_of_node(&self, node: &PublicKey) -> Vec<OrgNumber> {
         self.registry().orgs_of(node).into_iter().collect()
+    }
+
+    /// The organisation a node key writes for (or whose certificate it holds) and where it
+    /// stands; see [`WriterStanding`].
+    pub fn writer_standing(&self, node: &PublicKey) -> (Option<OrgNumber>, WriterStanding) {
+        self.registry().writer_standing(node)
     }
 
     pub fn org(&self, org: OrgNumber) -> Option<OrgView> {

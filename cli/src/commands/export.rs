@@ -586,6 +586,7 @@ mod tests {
             adopters: Vec::new(),
             conflicts: Vec::new(),
             at: None,
+            refused: Vec::new(),
         }
     }
 

@@ -7,12 +7,15 @@ use crate::output::{format_time, print, print_json, short, table};
 /// List the artefacts this node holds: its own and those replicated from peers.
 ///
 /// IDs are shown shortened; any unique prefix of an id works wherever an id is expected.
-/// `--json` prints every field, full ids included.
+/// `--json` prints every field, full ids included. `complete` means this node holds every file
+/// of the changes it accepted; `refused` counts changes it refused (`allmenning show ID` says
+/// whose, why, and what admits them).
 #[derive(clap::Args, Clone, Debug)]
 #[command(after_help = "\
 Examples:
   allmenning list
-  allmenning list --json | jq -r '.[] | select(.kind == \"dpia\") | .id'")]
+  allmenning list --json | jq -r '.[] | select(.kind == \"dpia\") | .id'
+  allmenning list --json | jq -r '.[] | select(.refused > 0) | .id'")]
 pub struct ListArgs {
     /// Print the artefacts as a JSON array
     #[arg(long)]
@@ -46,6 +49,9 @@ pub async fn run(ctx: &Ctx, args: ListArgs) -> anyhow::Result<()> {
                     r.conflicts,
                     if r.conflicts == 1 { "" } else { "s" }
                 ));
+            }
+            if r.refused > 0 {
+                title.push_str(&format!(" ({} refused: `allmenning show`)", r.refused));
             }
             vec![
                 short(&r.id).to_string(),

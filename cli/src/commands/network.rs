@@ -3,7 +3,7 @@
 use super::Ctx;
 use crate::error::CliError;
 use crate::outln;
-use crate::output::print_json;
+use crate::output::{print_json, short};
 use allmenning_node::control::NetworkInfo;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -51,6 +51,12 @@ pub struct CreateArgs {
 /// have a curator admit your organisation (`allmenning curate admit ORGNR --fingerprint FP` on
 /// their node), giving them your org key's fingerprint from `allmenning org show`. FILE may be
 /// `-` to read the file from standard input.
+///
+/// In a network, nodes accept a change only from its artefact's owner and maintainers. Join
+/// before you co-edit: `join` names every artefact this node holds with changes by other
+/// organisations (made outside the network), which the network's nodes will refuse until the
+/// owner grants those organisations access (`--json`: `co_edited`, and `refused` for changes
+/// this node already refused).
 #[derive(clap::Args, Clone, Debug)]
 #[command(after_help = "\
 Example:
@@ -198,6 +204,28 @@ async fn join(ctx: &Ctx, args: JoinArgs) -> anyhow::Result<()> {
     }
     outln!("joined network {:?}", info.name)?;
     print_info(&info)?;
+    for a in &info.co_edited {
+        outln!(
+            "warning: {} ({}) holds {} change(s) by {} node(s) that do not write for its owner {}: \
+             nodes in the network refuse them, and everything built on them; {}",
+            a.title,
+            short(&a.id),
+            a.changes,
+            a.authors.len(),
+            a.owner,
+            a.hint
+        )?;
+    }
+    for a in &info.refused {
+        for r in &a.refused {
+            outln!(
+                "{} ({}): {}",
+                a.title,
+                short(&a.id),
+                super::show::refused_line(r)
+            )?;
+        }
+    }
     outln!(
         "check the fingerprint with the network's curator; then have them admit your organisation (its fingerprint: `allmenning org show`)"
     )?;

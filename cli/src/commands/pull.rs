@@ -1,12 +1,12 @@
 //! `allmenning pull`
 
-use super::{CheckoutDir, Ctx};
+use super::{restore, CheckoutDir, Ctx};
 use crate::client::Client;
 use crate::conflicts;
 use crate::error::CliError;
 use crate::outln;
 use crate::output::{print_json, short, warn};
-use crate::workdir::{displaced_text, Checkout, FileEntry, Tree};
+use crate::workdir::{self, displaced_text, Checkout, FileEntry, Tree};
 use allmenning_protocol::artefact::path::Displaced;
 use std::collections::BTreeMap;
 
@@ -22,14 +22,28 @@ use std::collections::BTreeMap;
 /// pull says so: a text file gets conflict markers naming each side by organisation and change;
 /// the other sides of other conflicts are written next to the file (logo.png.trondheim-2d6fda9).
 /// Edit and commit to resolve, or use `allmenning resolve`.
+///
+/// A file you edited to exactly what the node now has (your accepted proposal, say) is no
+/// conflict.
+///
+/// `--discard` replaces every local edit with the node's version (files you added are removed),
+/// after asking on a terminal; `--yes` skips the question, and without a terminal it is needed.
 #[derive(clap::Args, Clone, Debug)]
 #[command(after_help = "\
 Examples:
   allmenning pull
-  allmenning commit -m \"Mine endringer\" && allmenning pull")]
+  allmenning commit -m \"Mine endringer\" && allmenning pull
+  allmenning pull --discard            # drop local edits, take the node's version
+  allmenning pull --discard --yes --json")]
 pub struct PullArgs {
     #[command(flatten)]
     pub checkout: CheckoutDir,
+    /// Replace local edits with the node's version (asks first on a terminal)
+    #[arg(long)]
+    pub discard: bool,
+    /// With --discard: do not ask
+    #[arg(long, requires = "discard")]
+    pub yes: bool,
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
@@ -49,6 +63,9 @@ pub struct PullReport {
     /// Files in conflict at the new base: text files hold conflict markers, other sides of
     /// other conflicts are in the files each names.
     pub conflicts: Vec<crate::workdir::ConflictNote>,
+    /// `--discard`: files whose local edits were replaced by the node's version.
+    #[serde(default)]
+    pub discarded: Vec<String>,
 }
 
 /// A file of the artefact that is not at its own path in the checkout.
@@ -82,6 +99,16 @@ impl From<Displaced> for DisplacedFile {
 /// Pulls the node's current files into `checkout`, or fails with [`CliError::Conflict`]
 /// (changing nothing) when local edits and remote changes touch the same files.
 pub async fn pull(client: &mut Client, checkout: &mut Checkout) -> anyhow::Result<PullReport> {
+    pull_with(client, checkout, None).await
+}
+
+/// [`pull`], or with `discard` (`Some(yes)`) the node's version replacing every local edit,
+/// after [`restore::confirm_discard`].
+pub async fn pull_with(
+    client: &mut Client,
+    checkout: &mut Checkout,
+    discard: Option<bool>,
+) -> anyhow::Result<PullReport> {
     let id = checkout.manifest.id.clone();
     let remote = conflicts::split(client.files(&id, None).await?);
     let mut contents: BTreeMap<String, (Vec<u8>, bool)> = BTreeMap::new();
@@ -94,7 +121,16 @@ pub async fn pull(client: &mut Client, checkout: &mut Checkout) -> anyhow::Resul
     for path in checkout.manifest.sides.keys() {
         work.remove(path);
     }
-    let plan = checkout.plan_pull(&work, &remote_tree)?;
+    let mut discarded = Vec::new();
+    let plan = match discard {
+        None => checkout.plan_pull(&work, &remote_tree)?,
+        Some(yes) => {
+            discarded = workdir::local_edits(&checkout.manifest.files, &work);
+            discarded.retain(|p| work.get(p) != remote_tree.get(p));
+            restore::confirm_discard(&discarded, yes)?;
+            workdir::discard_plan(&work, &remote_tree)
+        }
+    };
     if !plan.conflicts.is_empty() {
         return Err(CliError::Conflict {
             files: plan.conflicts,
@@ -116,6 +152,7 @@ pub async fn pull(client: &mut Client, checkout: &mut Checkout) -> anyhow::Resul
             .map(DisplacedFile::from)
             .collect(),
         conflicts: checkout.manifest.conflicts.clone(),
+        discarded,
     })
 }
 
@@ -123,7 +160,7 @@ pub async fn run(ctx: &Ctx, args: PullArgs) -> anyhow::Result<()> {
     let mut checkout = args.checkout.open(ctx)?;
     let mut client = ctx.client().await?;
     let before = checkout.manifest.base_heads.clone();
-    let report = pull(&mut client, &mut checkout).await?;
+    let report = pull_with(&mut client, &mut checkout, args.discard.then_some(args.yes)).await?;
     for displaced in &report.displaced {
         warn(&displaced.warning());
     }
@@ -146,6 +183,9 @@ pub async fn run(ctx: &Ctx, args: PullArgs) -> anyhow::Result<()> {
     }
     for path in &report.deleted {
         outln!("  deleted:  {path}")?;
+    }
+    for path in &report.discarded {
+        outln!("  discarded local edits: {path}")?;
     }
     let heads: Vec<&str> = report.base_heads.iter().map(|h| short(h)).collect();
     outln!("now at {}", heads.join(" "))?;

@@ -4,7 +4,7 @@ use super::access::visibility_text;
 use super::Ctx;
 use crate::outln;
 use crate::output::{format_date, format_size, format_time, print, print_json, short, table};
-use allmenning_node::control::EndorsementInfo;
+use allmenning_node::control::{EndorsementInfo, RefusedInfo};
 
 /// Show an artefact: its metadata, access, endorsements, current heads and files.
 ///
@@ -13,7 +13,9 @@ use allmenning_node::control::EndorsementInfo;
 ///
 /// With --at VERSION the files and their sizes are those of that version (a change hash as
 /// `allmenning log` prints it, a unique prefix of one, or `endorsed`); the rest describes the
-/// artefact now. `--json` then says which version in "at".
+/// artefact now. `--json` then says which version in "at". Changes this node refused (their author
+/// may not write to the artefact) are listed with what would admit them: other nodes may hold
+/// them, so "complete" speaks only of what this node accepted.
 #[derive(clap::Args, Clone, Debug)]
 #[command(after_help = "\
 Examples:
@@ -21,7 +23,8 @@ Examples:
   allmenning show 3f2a9c --at 8c1d02e4      # the files as they were after that change
   allmenning show 3f2a9c --json | jq -r '.files[].path'
   allmenning show 3f2a9c --json | jq '.endorsements[] | {status, curator, current}'
-  allmenning show 3f2a9c --json | jq -r '.adopters[].name'")]
+  allmenning show 3f2a9c --json | jq -r '.adopters[].name'
+  allmenning show 3f2a9c --json | jq '.refused[] | {org_name, reason, count, hint}'")]
 pub struct ShowArgs {
     /// The artefact's id, or a unique prefix of it
     #[arg(value_name = "ID")]
@@ -127,6 +130,9 @@ pub async fn run(ctx: &Ctx, args: ShowArgs) -> anyhow::Result<()> {
             short(&detail.id)
         )?;
     }
+    for r in &detail.refused {
+        outln!("{}", refused_line(r))?;
+    }
     for e in &detail.endorsements {
         outln!("Endorsed: {}", endorsement_line(e))?;
         if !e.note.is_empty() {
@@ -179,6 +185,40 @@ pub async fn run(ctx: &Ctx, args: ShowArgs) -> anyhow::Result<()> {
     print(text.split_once('\n').map_or("", |(_, rest)| rest))
 }
 
+/// A refusal reason in words.
+fn reason_text(reason: &str) -> &str {
+    match reason {
+        "not_maintainer" => "not a maintainer",
+        "not_admitted" => "organisation not admitted",
+        "node_revoked" => "node key revoked",
+        "unknown_node" => "node not certified by an admitted organisation",
+        "builds_on_refused" => "built on refused changes",
+        "invalid" => "breaks the rules every node applies",
+        "not_recorded" => "not recorded one by one",
+        other => other,
+    }
+}
+
+/// `2 changes by Trondheim kommune (942110464) refused: not a maintainer (`...` admits them)`.
+pub fn refused_line(r: &RefusedInfo) -> String {
+    let changes = if r.count == 1 {
+        "1 change".to_string()
+    } else {
+        format!("{} changes", r.count)
+    };
+    let by = match (r.org.as_str(), r.org_name.as_str(), &r.author) {
+        ("", _, Some(author)) => format!(" by node {}", short(author)),
+        ("", _, None) => String::new(),
+        (org, "", _) => format!(" by {org}"),
+        (org, name, _) => format!(" by {name} ({org})"),
+    };
+    format!(
+        "{changes}{by} refused: {} ({})",
+        reason_text(&r.reason),
+        r.hint
+    )
+}
+
 /// Whether a status vouches for the version (what `checkout --endorsed` picks).
 fn is_positive(status: &str) -> bool {
     matches!(status, "reviewed" | "recommended" | "approved")
@@ -219,6 +259,31 @@ mod tests {
             current,
             changes_since,
         }
+    }
+
+    #[test]
+    fn refused_lines_name_the_organisation_the_reason_and_the_hint() {
+        let mut r = RefusedInfo {
+            org: "942110464".into(),
+            org_name: "Trondheim kommune".into(),
+            author: None,
+            reason: "not_maintainer".into(),
+            count: 2,
+            hint: "`allmenning access grant 3f2a9c 942110464` on the owner's node admits them"
+                .into(),
+        };
+        assert_eq!(
+            refused_line(&r),
+            "2 changes by Trondheim kommune (942110464) refused: not a maintainer \
+             (`allmenning access grant 3f2a9c 942110464` on the owner's node admits them)"
+        );
+        r.count = 1;
+        r.org = String::new();
+        r.author = Some("ab".repeat(32));
+        r.reason = "unknown_node".into();
+        assert!(refused_line(&r).starts_with(
+            "1 change by node abababababab refused: node not certified by an admitted organisation"
+        ));
     }
 
     #[test]

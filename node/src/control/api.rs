@@ -360,6 +360,36 @@ pub struct NetworkInfo {
     pub bootstrap: Vec<String>,
     /// The network file itself (JSON), to hand to other organisations.
     pub file: String,
+    /// `network join`: artefacts with changes this node refused.
+    #[serde(default)]
+    pub refused: Vec<RefusedSummary>,
+    /// `network join`: artefacts this node holds with changes by other organisations than their
+    /// owner that are not its maintainers: nodes in the network refuse those changes (and
+    /// what builds on them) until the owner grants those organisations access.
+    #[serde(default)]
+    pub co_edited: Vec<CoEdited>,
+}
+
+/// An artefact with refused changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedSummary {
+    pub id: String,
+    pub title: String,
+    pub refused: Vec<RefusedInfo>,
+}
+
+/// An artefact co-edited outside a network by nodes that do not write for its owner.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoEdited {
+    pub id: String,
+    pub title: String,
+    pub owner: String,
+    /// Changes by other nodes than the owner's and its maintainers' (as far as this node knows).
+    pub changes: u64,
+    /// Their node keys.
+    pub authors: Vec<String>,
+    /// What keeps them from being refused.
+    pub hint: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -541,6 +571,27 @@ pub struct ArtefactRow {
     /// Files in conflict at the current heads (`show` lists them).
     #[serde(default)]
     pub conflicts: usize,
+    /// How many changes this node refused for the artefact (`show` says whose and why).
+    #[serde(default)]
+    pub refused: u64,
+}
+
+/// Changes this node refused for an artefact, by organisation and reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedInfo {
+    /// The authors' organisation number; empty when their node is certified for none known.
+    pub org: String,
+    /// Its name, when known.
+    pub org_name: String,
+    /// The author's node key, when the organisation is unknown.
+    #[serde(default)]
+    pub author: Option<String>,
+    /// `not_maintainer`, `not_admitted`, `node_revoked`, `unknown_node`, `builds_on_refused`,
+    /// `invalid`, or `not_recorded` (refusals beyond what the node keeps one by one).
+    pub reason: String,
+    pub count: u64,
+    /// What would admit them.
+    pub hint: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -590,6 +641,10 @@ pub struct ArtefactDetail {
     /// current heads.
     #[serde(default)]
     pub at: Option<Vec<String>>,
+    /// Changes this node refused, by organisation and reason: `complete` speaks only of the
+    /// changes it accepted, so these are what other nodes may hold and this one does not.
+    #[serde(default)]
+    pub refused: Vec<RefusedInfo>,
 }
 
 /// An adaptation: whose it is, what it is based on, and how it stands against its upstream.

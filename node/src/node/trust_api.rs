@@ -69,6 +69,8 @@ pub(super) fn network_info(network: &Network) -> Result<NetworkInfo, AnswerError
         bootstrap: network.bootstrap.clone(),
         file: serde_json::to_string_pretty(network)
             .map_err(|e| invalid(format!("cannot encode the network file: {e}")))?,
+        refused: Vec::new(),
+        co_edited: Vec::new(),
     })
 }
 
@@ -218,7 +220,10 @@ impl Node {
                 let network: Network = serde_json::from_str(&network)
                     .map_err(|e| invalid(format!("not a network file: {e}")))?;
                 self.adopt_network(network.clone())?;
-                Ok(ControlReply::Network(network_info(&network)?))
+                let mut info = network_info(&network)?;
+                info.refused = self.refused_summaries()?;
+                info.co_edited = self.co_edited()?;
+                Ok(ControlReply::Network(info))
             }
             R::NetworkShow => {
                 let trust = self

@@ -203,6 +203,7 @@ fn detail_of(e: &CatalogEntry) -> ArtefactDetail {
         endorsements: Vec::new(),
         adaptation: None,
         adopters: Vec::new(),
+        refused: Vec::new(),
         conflicts: Vec::new(),
         at: None,
     }

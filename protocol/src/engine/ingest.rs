@@ -34,6 +34,7 @@ use crate::artefact::origin::{self, origin_actor};
 use crate::artefact::{self, Artefact, ArtefactId, MAX_TEXT_BYTES};
 use crate::blob::BlobHash;
 use crate::identity::{OrgNumber, PublicKey};
+use crate::refused::{RefusalReason, RefusedChange};
 use crate::signed::{self, DecodeBudget, Proof};
 use crate::store::{Store, StoredChange};
 use crate::wire::{Head, Request, Response, WireBlob, WireChange, WireError};
@@ -580,6 +581,8 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         // one is refused with it. Origins wait for the signed changes that use them.
         let mut verdicts: HashMap<ChangeHash, Verdict> = HashMap::new();
         let mut reasons = Vec::new();
+        // Why each refused signed change was refused, for the refused-change record.
+        let mut why: HashMap<ChangeHash, RefusedChange> = HashMap::new();
         for item in &ordered {
             let hash = item.change.hash();
             let refused_dep =
@@ -588,13 +591,20 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 });
             let verdict = match &item.source {
                 Source::Origin { .. } => Verdict::Held,
-                Source::Signed(_) if refused_dep => Verdict::Refused,
+                Source::Signed(author) if refused_dep => {
+                    why.insert(
+                        hash,
+                        self.refusal_because(author, RefusalReason::BuildsOnRefused),
+                    );
+                    Verdict::Refused
+                }
                 Source::Signed(author) => {
                     match self.authorize_on_graph(&lineage, &item.change, author, base_doc, &graph)
                     {
                         Ok(()) => Verdict::Admitted,
                         Err(e) => {
                             reasons.push(e.to_string());
+                            why.insert(hash, self.refusal_of(author));
                             Verdict::Refused
                         }
                     }
@@ -665,6 +675,14 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         let mut accepted: Vec<StoredChange> = Vec::new();
         let mut joined_origins: Vec<BlobHash> = Vec::new();
         let mut newly_refused: Vec<ChangeHash> = Vec::new();
+        let mut refused_now: Vec<(ChangeHash, RefusedChange)> = Vec::new();
+        let trust_view = self.trust.as_ref();
+        let self_refused = &self.refused;
+        let later_reason = |author: &PublicKey, reason: RefusalReason| RefusedChange {
+            author: *author,
+            org: trust_view.and_then(|t| t.writer_standing(author).0),
+            reason,
+        };
         {
             let mut working = match &snapshot {
                 Some(doc) => Working::Snapshot(doc),
@@ -713,12 +731,32 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                             proof: item.proof,
                         });
                     }
-                    Verdict::Refused => newly_refused.push(hash),
+                    Verdict::Refused => {
+                        if let Source::Signed(author) = &item.source {
+                            // Refused here in pass 2: built on a refused change, or invalid.
+                            let refusal = why.get(&hash).copied().unwrap_or_else(|| {
+                                let reason = if item.change.deps().iter().any(|d| {
+                                    verdicts.get(d) == Some(&Verdict::Refused)
+                                        || self_refused.contains(d)
+                                }) {
+                                    RefusalReason::BuildsOnRefused
+                                } else {
+                                    RefusalReason::Invalid
+                                };
+                                later_reason(author, reason)
+                            });
+                            refused_now.push((hash, refusal));
+                        }
+                        newly_refused.push(hash);
+                    }
                     Verdict::Held => {}
                 }
             }
         }
         self.refused.extend(newly_refused);
+        let admitted_now: Vec<ChangeHash> = accepted.iter().map(|c| c.hash).collect();
+        let held = exists || !accepted.is_empty();
+        let record_changed = self.note_refusals(&id, &refused_now, &admitted_now, held)?;
         if let Some(peer) = peer {
             for reason in reasons {
                 self.reject(peer, Some(id), reason);
@@ -728,6 +766,9 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             if snapshot.is_none() && !exists {
                 // Nothing joined an artefact this node did not have: keep no empty document.
                 self.docs.remove(&id);
+            }
+            if record_changed {
+                self.store.flush().map_err(store_err)?;
             }
             return Ok(());
         }

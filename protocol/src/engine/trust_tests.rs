@@ -1920,3 +1920,209 @@ fn a_stored_certificate_without_proof_no_longer_counts_and_the_first_node_certif
         Some(orgs[BERGEN].number)
     );
 }
+
+/// Trondheim's signed change on `id` made at the current heads of its own copy, without the
+/// local write check, as a pull reply carrying it (and the origin it needs).
+fn rogue_change(
+    net: &mut SimNet,
+    id: &ArtefactId,
+    text: &str,
+    nonce: u8,
+) -> (ChangeHash, Response) {
+    let (base, _) = net.nodes[TRONDHEIM].files(id, None).unwrap();
+    let key = net.nodes[TRONDHEIM].key.clone();
+    let mut doc = net.nodes[TRONDHEIM].artefact(id).unwrap().clone();
+    let actor = signed::signed_actor(&key.public(), [nonce; 8]);
+    let outcome = doc
+        .edit(
+            &base,
+            &[FileEdit::Write {
+                path: "dpia.md".into(),
+                content: text.as_bytes().to_vec(),
+                executable: false,
+            }],
+            actor,
+            5,
+            "rogue",
+            |_| Some("# DPIA\n\nRisiko: lav\n".into()),
+        )
+        .unwrap();
+    let change = outcome.change.unwrap();
+    let mut changes: Vec<WireChange> = outcome
+        .origins
+        .iter()
+        .map(|(c, path, blob)| WireChange {
+            bytes: c.raw_bytes().to_vec(),
+            proof: Proof::Origin {
+                path: path.clone(),
+                blob: *blob,
+            },
+        })
+        .collect();
+    changes.push(WireChange {
+        bytes: change.raw_bytes().to_vec(),
+        proof: signed::sign_change(&key, &change.hash()),
+    });
+    let response = Response::Changes {
+        id: *id,
+        heads: vec![Head::from(change.hash())],
+        changes,
+        origin_blobs: vec![WireBlob(b"# DPIA\n\nRisiko: lav\n".to_vec())],
+    };
+    (change.hash(), response)
+}
+
+fn pull_request(id: &ArtefactId) -> Request {
+    Request::Pull {
+        id: *id,
+        heads: vec![],
+        have: vec![],
+        need: vec![],
+    }
+}
+
+#[test]
+fn refused_changes_are_recorded_per_artefact_persisted_and_cleared_once_admitted() {
+    let (mut net, orgs) = network(11, &[BERGEN, TRONDHEIM, OSLO]);
+    let id = publish(&mut net, &orgs, BERGEN, None);
+    assert!(net.nodes[KS].refused_changes(&id).unwrap().is_empty());
+
+    // Trondheim, neither owner nor maintainer, sends a change: KS refuses it and records who
+    // wrote it and why.
+    let (rogue, response) = rogue_change(&mut net, &id, "# DPIA\n\nRisiko: ingen\n", 7);
+    net.nodes[KS].handle_response(TRONDHEIM, &pull_request(&id), &response.encode());
+    net.run(100_000);
+    assert!(net.nodes[KS]
+        .artefact(&id)
+        .unwrap()
+        .doc
+        .get_change_by_hash(&rogue)
+        .is_none());
+    let log = net.nodes[KS].refused_changes(&id).unwrap();
+    assert_eq!(log.count(), 1, "{log:?}");
+    assert!(log.contains(&rogue));
+    let groups = log.groups();
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0].org, Some(orgs[TRONDHEIM].number));
+    assert_eq!(
+        groups[0].reason,
+        crate::refused::RefusalReason::NotMaintainer
+    );
+    assert_eq!(groups[0].count, 1);
+
+    // The same change offered again counts once.
+    net.nodes[KS].handle_response(TRONDHEIM, &pull_request(&id), &response.encode());
+    assert_eq!(net.nodes[KS].refused_changes(&id).unwrap().count(), 1);
+
+    // The record is in the store: an engine started on the same store (a restart) has it.
+    let restarted: Engine<MemStore, usize> = Engine::new(
+        NodeKey::from_secret([55; 32]),
+        net.nodes[KS].store().clone(),
+    );
+    assert_eq!(restarted.refused_changes(&id).unwrap().count(), 1);
+
+    // Bergen grants Trondheim maintainer rights; offered again, the change joins and leaves the
+    // record, which leaves the store.
+    let now = net.now;
+    net.nodes[BERGEN]
+        .grant(&id, orgs[TRONDHEIM].number, Role::Maintainer, now)
+        .unwrap();
+    net.run(100_000);
+    net.nodes[KS].handle_response(TRONDHEIM, &pull_request(&id), &response.encode());
+    net.run(100_000);
+    assert!(net.nodes[KS]
+        .artefact(&id)
+        .unwrap()
+        .doc
+        .get_change_by_hash(&rogue)
+        .is_some());
+    assert!(net.nodes[KS].refused_changes(&id).unwrap().is_empty());
+    assert_eq!(net.nodes[KS].store().refused(&id).unwrap(), None);
+}
+
+#[test]
+fn a_change_built_on_a_refused_one_is_recorded_with_its_own_author_and_an_unknown_artefact_gets_no_record(
+) {
+    let (mut net, orgs) = network(12, &[BERGEN, TRONDHEIM]);
+    let id = publish(&mut net, &orgs, BERGEN, None);
+    // Oslo is not admitted: its node's change is refused as "organisation not admitted".
+    let oslo_key = net.nodes[OSLO].key.clone();
+    let (base, _) = net.nodes[BERGEN].files(&id, None).unwrap();
+    let mut doc = net.nodes[BERGEN].artefact(&id).unwrap().clone();
+    let first = doc
+        .edit(
+            &base,
+            &[FileEdit::Write {
+                path: "vedlegg.bin".into(),
+                content: vec![1, 2, 3],
+                executable: false,
+            }],
+            signed::signed_actor(&oslo_key.public(), [1; 8]),
+            5,
+            "oslo",
+            |_| None,
+        )
+        .unwrap()
+        .change
+        .unwrap();
+    // Bergen (the owner) builds on it: refused with it, as built on a refused change.
+    let bergen_key = net.nodes[BERGEN].key.clone();
+    let second = doc
+        .edit(
+            &[first.hash()],
+            &[FileEdit::Write {
+                path: "vedlegg.bin".into(),
+                content: vec![4, 5, 6],
+                executable: false,
+            }],
+            signed::signed_actor(&bergen_key.public(), [2; 8]),
+            6,
+            "bergen on oslo",
+            |_| None,
+        )
+        .unwrap()
+        .change
+        .unwrap();
+    let response = Response::Changes {
+        id,
+        heads: vec![Head::from(second.hash())],
+        changes: vec![
+            WireChange {
+                bytes: first.raw_bytes().to_vec(),
+                proof: signed::sign_change(&oslo_key, &first.hash()),
+            },
+            WireChange {
+                bytes: second.raw_bytes().to_vec(),
+                proof: signed::sign_change(&bergen_key, &second.hash()),
+            },
+        ],
+        origin_blobs: vec![],
+    };
+    net.nodes[KS].handle_response(OSLO, &pull_request(&id), &response.encode());
+    let log = net.nodes[KS].refused_changes(&id).unwrap();
+    assert_eq!(log.count(), 2, "{log:?}");
+    let groups = log.groups();
+    let reason_of = |org: OrgNumber| groups.iter().find(|g| g.org == Some(org)).map(|g| g.reason);
+    assert_eq!(
+        reason_of(orgs[OSLO].number),
+        Some(crate::refused::RefusalReason::NotAdmitted),
+        "{groups:?}"
+    );
+    assert_eq!(
+        reason_of(orgs[BERGEN].number),
+        Some(crate::refused::RefusalReason::BuildsOnRefused),
+        "{groups:?}"
+    );
+
+    // Changes for an artefact this node does not hold leave no record (nothing a peer can
+    // grow without bound).
+    let unknown = ArtefactId([9; 16]);
+    let response = Response::Changes {
+        id: unknown,
+        heads: vec![],
+        changes: vec![],
+        origin_blobs: vec![],
+    };
+    net.nodes[KS].handle_response(OSLO, &pull_request(&unknown), &response.encode());
+    assert_eq!(net.nodes[KS].store().refused(&unknown).unwrap(), None);
+}

@@ -417,6 +417,36 @@ impl Registry {
             .collect()
     }
 
+    /// The organisation a key writes for (or claims to) and where it stands, for telling a
+    /// user why its changes were refused and what would admit them.
+    pub fn writer_standing(&self, key: &PublicKey) -> (Option<OrgNumber>, super::WriterStanding) {
+        use super::WriterStanding as Standing;
+        if let Some(org) = self.orgs_of(key).into_iter().next() {
+            return (Some(org), Standing::Member);
+        }
+        let mut found = None;
+        for (org, certs) in &self.certs {
+            if !certs.iter().any(|c| c.node == *key) {
+                continue;
+            }
+            let standing = if self.node_revoked_at.contains_key(&(*org, *key)) {
+                Standing::Revoked
+            } else if self.speaking_keys_at(*org, NOW).is_empty() {
+                Standing::NotAdmitted
+            } else {
+                Standing::Unknown
+            };
+            // A revocation or a missing admission says more than an unusable certificate.
+            if found.is_none_or(|(_, s)| s == Standing::Unknown) {
+                found = Some((*org, standing));
+            }
+        }
+        match found {
+            Some((org, standing)) => (Some(org), standing),
+            None => (None, Standing::Unknown),
+        }
+    }
+
     /// Why a key acts for no admitted org, for error messages.
     pub fn why_not_member(&self, key: &PublicKey) -> String {
         let mut reasons = Vec::new();
