@@ -60,7 +60,7 @@ pub use initiative::{
 };
 pub use network::{Network, Root, NETWORK_VERSION};
 pub use statement::{
-    prove_possession, verify_possession, EndorsementStatus, ProposedChange, Scope, SignedStatement,
+    prove_possession, verify_possession, EndorsementStatus, ProposedBlob, ProposedChange, Scope, SignedStatement,
     Statement, StatementId,
 };
 

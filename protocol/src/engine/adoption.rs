@@ -341,7 +341,28 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .ok_or_else(|| EngineError::NotFound(adoption.upstream.to_string()))?
             .artefact
             .heads();
-        self.check_proposal_size(&proposed)?;
+        // The contents of files the adaptation added or replaced travel with the changes.
+        let blobs = {
+            let upstream = &self
+                .docs
+                .get(&adoption.upstream)
+                .ok_or_else(|| EngineError::NotFound(adoption.upstream.to_string()))?
+                .artefact;
+            let adaptation = &self
+                .docs
+                .get(id)
+                .ok_or_else(|| EngineError::NotFound(id.to_string()))?
+                .artefact;
+            let before = super::proposals::blobs_at(upstream, &[None]);
+            let mut at: Vec<Option<&[ChangeHash]>> = hashes
+                .iter()
+                .map(|h| Some(std::slice::from_ref(h)))
+                .collect();
+            at.push(None);
+            let after = super::proposals::blobs_at(adaptation, &at);
+            self.carried_blobs(&before, &after)?
+        };
+        self.check_proposal_size(&proposed, &blobs)?;
         let proposal = self.issue(
             Statement::Propose {
                 artefact: adoption.upstream,
@@ -349,6 +370,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 hashes: heads_to_wire(&hashes),
                 changes: proposed,
                 message: message.to_string(),
+                blobs,
             },
             now,
         )?;

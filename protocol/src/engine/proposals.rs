@@ -7,14 +7,41 @@
 //! ([`Engine::proposal_files`]), and accepts (a signed `ProposalVerdict` naming the change
 //! hashes, after which every node's authorization admits exactly those changes, with their
 //! original author and signature) or declines.
+//!
+//! A proposal also carries the contents of the files it adds or replaces as blobs: the
+//! maintainers cannot have them yet (nobody may serve a blob that no accepted change names),
+//! and a maintainer must see what they accept. Changes and contents together stay within one
+//! statement (about 60 KiB); a larger proposal is refused when it is made, and a proposal
+//! whose contents are not all on the maintainer's node can be neither reviewed nor accepted.
 
-use super::{Engine, EngineError, FileData, PeerKey};
-use crate::artefact::{ArtefactId, FileEdit};
+use super::{store_err, Engine, EngineError, FileData, PeerKey};
+use crate::artefact::{Artefact, ArtefactId, FileContent, FileEdit};
+use crate::blob::BlobHash;
 use crate::signed::{self, Proof};
 use crate::store::Store;
-use crate::trust::{ProposalView, ProposedChange, Statement, StatementId, MAX_STATEMENT_BYTES};
+use crate::trust::{
+    ProposalView, ProposedBlob, ProposedChange, Statement, StatementId, MAX_STATEMENT_BYTES,
+};
 use crate::wire::{heads_to_wire, Head, WireChange};
 use automerge::{ChangeHash, ReadDoc};
+use std::collections::BTreeMap;
+
+/// The blobs the files of `artefact` refer to at each of `heads` (current heads for `None`),
+/// each with a path that refers to it.
+pub(super) fn blobs_at(
+    artefact: &Artefact,
+    heads: &[Option<&[ChangeHash]>],
+) -> BTreeMap<BlobHash, String> {
+    let mut out = BTreeMap::new();
+    for at in heads {
+        for file in artefact.files(*at) {
+            if let FileContent::Blob { hash, .. } = file.content {
+                out.entry(hash).or_insert(file.path);
+            }
+        }
+    }
+    out
+}
 
 impl<S: Store, P: PeerKey> Engine<S, P> {
     /// Makes `edits` at `base` on a copy of the artefact and offers the resulting signed changes
@@ -73,7 +100,15 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .map(|(o, _, _)| Head(o.hash().0))
             .collect();
         hashes.push(Head(change.hash().0));
-        self.check_proposal_size(&changes)?;
+        let held = &self
+            .docs
+            .get(id)
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?
+            .artefact;
+        let before = blobs_at(held, &[None]);
+        let after = blobs_at(&copy, &[Some(&[change.hash()]), None]);
+        let blobs = self.carried_blobs(&before, &after)?;
+        self.check_proposal_size(&changes, &blobs)?;
         self.issue(
             Statement::Propose {
                 artefact: *id,
@@ -81,22 +116,57 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 hashes,
                 changes,
                 message: message.to_string(),
+                blobs,
             },
             now,
         )
     }
 
-    /// Refuses a proposal too large to travel as one statement.
+    /// The contents a proposal carries: the blobs `after` refers to that `before` does not
+    /// (what the maintainers' nodes cannot have yet), read from this node's store.
+    pub(super) fn carried_blobs(
+        &self,
+        before: &BTreeMap<BlobHash, String>,
+        after: &BTreeMap<BlobHash, String>,
+    ) -> Result<Vec<ProposedBlob>, EngineError> {
+        let mut out = Vec::new();
+        for (hash, path) in after {
+            if before.contains_key(hash) {
+                continue;
+            }
+            let bytes = self
+                .store
+                .get_blob(hash)
+                .map_err(store_err)?
+                .ok_or_else(|| EngineError::MissingBlob {
+                    path: path.clone(),
+                    blob: *hash,
+                })?;
+            out.push(ProposedBlob { bytes });
+        }
+        Ok(out)
+    }
+
+    /// Refuses a proposal too large to travel as one statement: its changes and the contents
+    /// of the files it adds or replaces together.
     pub(super) fn check_proposal_size(
         &self,
         changes: &[ProposedChange],
+        blobs: &[ProposedBlob],
     ) -> Result<(), EngineError> {
-        let size: usize = changes.iter().map(|c| c.bytes.len()).sum();
+        let changed: usize = changes.iter().map(|c| c.bytes.len()).sum();
+        let contents: usize = blobs.iter().map(|b| b.bytes.len()).sum();
+        let size = changed + contents;
         if size > MAX_STATEMENT_BYTES - 4096 {
             return Err(EngineError::Refused(format!(
-                "a proposal carries at most about {} KiB of changes; this one has {} KiB: propose smaller steps",
+                "a proposal carries at most about {} KiB of changes and new file contents; this one \
+                 has {} KiB ({} KiB of changes, {} KiB in {} added or replaced file(s)): propose \
+                 smaller steps, or ask a maintainer to add large files",
                 (MAX_STATEMENT_BYTES - 4096) / 1024,
-                size / 1024
+                size.div_ceil(1024),
+                changed.div_ceil(1024),
+                contents.div_ceil(1024),
+                blobs.len()
             )));
         }
         Ok(())
@@ -146,15 +216,23 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         }
     }
 
-    /// The proposal's changes, checked: decodable, hashes as announced, proofs valid.
-    fn proposal_changes(&self, proposal: &StatementId) -> Result<Vec<WireChange>, EngineError> {
+    /// The proposal's changes, checked: decodable, hashes as announced, proofs valid; and the
+    /// contents it carries, by their hashes (computed here).
+    #[allow(clippy::type_complexity)]
+    fn proposal_changes(
+        &self,
+        proposal: &StatementId,
+    ) -> Result<(Vec<WireChange>, BTreeMap<BlobHash, Vec<u8>>), EngineError> {
         let statement = self
             .trust
             .as_ref()
             .and_then(|t| t.get(proposal))
             .ok_or_else(|| EngineError::NotFound(format!("proposal {proposal}")))?;
         let Statement::Propose {
-            hashes, changes, ..
+            hashes,
+            changes,
+            blobs,
+            ..
         } = &statement.body
         else {
             return Err(EngineError::NotFound(format!("proposal {proposal}")));
@@ -180,7 +258,72 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 proof: c.proof.clone(),
             });
         }
-        Ok(out)
+        let blobs = blobs
+            .iter()
+            .map(|b| (BlobHash::of(&b.bytes), b.bytes.clone()))
+            .collect();
+        Ok((out, blobs))
+    }
+
+    /// The artefact as it would be with the proposal's changes merged in, with the contents
+    /// those changes refer to on this node: the contents the proposal carries are stored (only
+    /// those its changes refer to), and a content neither carried nor already here refuses
+    /// the proposal, so nothing is reviewed or accepted without its files.
+    fn merged_with_proposal(
+        &mut self,
+        id: &ArtefactId,
+        proposal: &StatementId,
+    ) -> Result<(Artefact, Vec<WireChange>), EngineError> {
+        let (wire, carried) = self.proposal_changes(proposal)?;
+        self.load(id)?;
+        let held = &self
+            .docs
+            .get(id)
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?
+            .artefact;
+        let mut merged = held.clone();
+        let before = blobs_at(held, &[None]);
+        let mut budget = signed::DecodeBudget::per_message();
+        let changes = wire
+            .iter()
+            .map(|w| signed::decode_change(w.bytes.clone(), &mut budget))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| EngineError::Refused(format!("proposal: {e}")))?;
+        let hashes: Vec<ChangeHash> = changes.iter().map(|c| c.hash()).collect();
+        merged
+            .doc
+            .apply_changes(changes)
+            .map_err(|e| EngineError::Refused(format!("the proposal does not apply: {e}")))?;
+        let mut at: Vec<Option<&[ChangeHash]>> =
+            hashes.iter().map(|h| Some(std::slice::from_ref(h))).collect();
+        at.push(None);
+        let needed = blobs_at(&merged, &at);
+        let mut stored = false;
+        for (hash, path) in &needed {
+            if self.store.has_blob(hash).map_err(store_err)? {
+                continue;
+            }
+            if let Some(bytes) = carried.get(hash) {
+                self.store.put_blob(hash, bytes).map_err(store_err)?;
+                stored = true;
+            } else if before.contains_key(hash) {
+                // The artefact's own content, still on its way here.
+                return Err(EngineError::MissingBlob {
+                    path: path.clone(),
+                    blob: *hash,
+                });
+            } else {
+                return Err(EngineError::Refused(format!(
+                    "the proposal does not carry the content of {path} (blob {hash}) and this \
+                     node does not have it: it can be neither reviewed nor accepted; ask the \
+                     proposer to propose it again"
+                )));
+            }
+        }
+        if stored {
+            self.store.flush().map_err(store_err)?;
+        }
+        Ok((merged, wire))
     }
 
     /// The artefact's files now, and as they would be with the proposal merged in (for review).
@@ -193,24 +336,8 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     ) -> Result<(ProposalView, Vec<FileData>, Vec<FileData>, Vec<super::ConflictView>), EngineError>
     {
         let (id, view) = self.find_proposal(proposal)?;
-        let wire = self.proposal_changes(&view.id)?;
         let (_, before) = self.files(&id, None)?;
-        let mut merged = self
-            .docs
-            .get(&id)
-            .ok_or_else(|| EngineError::NotFound(id.to_string()))?
-            .artefact
-            .clone();
-        let mut budget = signed::DecodeBudget::per_message();
-        let changes = wire
-            .into_iter()
-            .map(|w| signed::decode_change(w.bytes, &mut budget))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| EngineError::Refused(format!("proposal: {e}")))?;
-        merged
-            .doc
-            .apply_changes(changes)
-            .map_err(|e| EngineError::Refused(format!("the proposal does not apply: {e}")))?;
+        let (merged, _) = self.merged_with_proposal(&id, &view.id)?;
         let heads = merged.heads();
         let analysis = crate::artefact::conflict::Analysis::of(&merged, &heads)?;
         let after = self.present(&merged, &analysis)?;
@@ -242,7 +369,9 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             }
         }
         let wire = if accept {
-            self.proposal_changes(&view.id)?
+            // Its contents must be here first: an accepted change whose files nobody can
+            // serve would leave the artefact incomplete on every node.
+            self.merged_with_proposal(&id, &view.id)?.1
         } else {
             Vec::new()
         };

@@ -691,6 +691,146 @@ fn a_non_maintainers_edit_becomes_a_proposal_that_a_maintainer_accepts_or_declin
     );
 }
 
+/// A proposal that adds a file and replaces a binary carries their contents: the maintainer
+/// reviews and accepts it although nobody could have served them, and every node ends up
+/// with them. Too large a proposal is refused when it is made; one that lacks a content it
+/// needs can be neither reviewed nor accepted.
+#[test]
+fn a_proposal_carries_the_files_it_adds_or_replaces() {
+    let (mut net, orgs) = network(19, &[BERGEN, TRONDHEIM, OSLO]);
+    let id = publish(&mut net, &orgs, BERGEN, None);
+    assert!(has(&mut net, TRONDHEIM, &id));
+    let (base, _) = net.nodes[TRONDHEIM].files(&id, None).unwrap();
+    let note = b"Notat fra Trondheim\n".to_vec();
+    let binary: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let edits = [
+        FileEdit::Write {
+            path: "notat.txt".into(),
+            content: note.clone(),
+            executable: false,
+        },
+        FileEdit::Write {
+            path: "vedlegg.bin".into(),
+            content: binary.clone(),
+            executable: false,
+        },
+    ];
+    let (now, nonce) = (net.now, net.nonce());
+    let proposal = net.nodes[TRONDHEIM]
+        .propose(&id, &base, &edits, "Notat og nytt vedlegg", now, nonce)
+        .unwrap();
+    net.run(100_000);
+    assert!(
+        !net.nodes[BERGEN]
+            .store()
+            .has_blob(&crate::blob::BlobHash::of(&note))
+            .unwrap(),
+        "nothing is stored before review"
+    );
+    let content = |files: &[FileData], path: &str| {
+        files
+            .iter()
+            .find(|f| f.path == path)
+            .map(|f| f.content.clone())
+    };
+    let (_, before, after, _) = net.nodes[BERGEN]
+        .proposal_files(&proposal.to_hex())
+        .unwrap();
+    assert_eq!(content(&before, "notat.txt"), None);
+    assert_eq!(content(&after, "notat.txt"), Some(note.clone()));
+    assert_eq!(content(&after, "vedlegg.bin"), Some(binary.clone()));
+    net.nodes[BERGEN]
+        .decide_proposal(&proposal.to_hex(), true, now + 1)
+        .unwrap();
+    net.run(100_000);
+    for n in [KS, BERGEN, TRONDHEIM, OSLO] {
+        let (_, files) = net.nodes[n].files(&id, None).unwrap();
+        assert_eq!(content(&files, "notat.txt"), Some(note.clone()), "node {n}");
+        assert_eq!(content(&files, "vedlegg.bin"), Some(binary.clone()), "node {n}");
+        let listed = net.nodes[n].list().unwrap();
+        let row = listed.iter().find(|r| r.id == id).unwrap();
+        assert!(row.complete, "node {n} holds every file's content");
+    }
+
+    // Too large: refused at `propose`, saying why and what to do.
+    let (base, _) = net.nodes[OSLO].files(&id, None).unwrap();
+    let big: Vec<u8> = (0..70_000u32).map(|i| (i * 13 % 256) as u8).collect();
+    let (now, nonce) = (net.now, net.nonce());
+    let refused = net.nodes[OSLO].propose(
+        &id,
+        &base,
+        &[FileEdit::Write {
+            path: "stor.bin".into(),
+            content: big,
+            executable: false,
+        }],
+        "For stor",
+        now,
+        nonce,
+    );
+    let message = refused.unwrap_err().to_string();
+    assert!(
+        message.contains("at most about") && message.contains("1 added or replaced file"),
+        "{message}"
+    );
+    assert!(net.nodes[OSLO].proposals(&id).unwrap().len() == 1);
+
+    // A proposal without the content it adds (as a node that dropped it would send it) is
+    // refused at review and at accept, and no verdict is signed.
+    let (base, _) = net.nodes[TRONDHEIM].files(&id, None).unwrap();
+    let (now, nonce) = (net.now, net.nonce());
+    let full = net.nodes[TRONDHEIM]
+        .propose(
+            &id,
+            &base,
+            &[FileEdit::Write {
+                path: "annet.txt".into(),
+                content: b"Annet notat\n".to_vec(),
+                executable: false,
+            }],
+            "Annet",
+            now,
+            nonce,
+        )
+        .unwrap();
+    let mut body = net.nodes[TRONDHEIM]
+        .trust()
+        .unwrap()
+        .get(&full)
+        .unwrap()
+        .body
+        .clone();
+    if let Statement::Propose { blobs, .. } = &mut body {
+        assert_eq!(blobs.len(), 1, "a new file's content travels with it");
+        blobs.clear();
+    }
+    let stripped = SignedStatement::sign(body, &orgs[TRONDHEIM].key, now + 1);
+    net.nodes[BERGEN].handle_statement(TRONDHEIM, &stripped.encode(), now + 1);
+    net.run(100_000);
+    let stripped = stripped.id().to_hex();
+    for refused in [
+        net.nodes[BERGEN].proposal_files(&stripped).map(|_| ()),
+        net.nodes[BERGEN]
+            .decide_proposal(&stripped, true, now + 2)
+            .map(|_| ()),
+    ] {
+        let message = refused.unwrap_err().to_string();
+        assert!(
+            message.contains("does not carry the content of annet.txt"),
+            "{message}"
+        );
+    }
+    let views = net.nodes[BERGEN].proposals(&id).unwrap();
+    let view = views.iter().find(|v| v.id.to_hex() == stripped).unwrap();
+    assert!(view.verdict.is_none(), "no verdict for a refused accept");
+    assert!(net.nodes[BERGEN]
+        .files(&id, None)
+        .unwrap()
+        .1
+        .iter()
+        .all(|f| f.path != "annet.txt"));
+}
+
 fn heads_of_node(net: &mut SimNet, node: usize, id: &ArtefactId) -> Vec<ChangeHash> {
     net.nodes[node].artefact(id).unwrap().heads()
 }
@@ -1282,6 +1422,7 @@ fn a_fresh_keys_flood_of_large_statements_stays_within_the_applicant_allowance()
                 hashes: vec![],
                 changes: vec![],
                 message: padding.clone(),
+                blobs: vec![],
             },
             &fresh,
             net.now,
@@ -1573,6 +1714,7 @@ fn an_organisation_cannot_make_other_nodes_store_more_than_its_quota() {
                 hashes: vec![],
                 changes: vec![],
                 message: format!("{n}{message}"),
+                blobs: vec![],
             },
             &orgs[TRONDHEIM].key,
             net.now,
@@ -1785,6 +1927,7 @@ fn stored_junk_from_before_the_limits_leaves_the_store_at_start_up() {
                 hashes: vec![],
                 changes: vec![],
                 message: padding.clone(),
+                blobs: vec![],
             },
             &stranger,
             net.now,

@@ -232,6 +232,9 @@ pub enum Statement {
         hashes: Vec<Head>,
         changes: Vec<ProposedChange>,
         message: String,
+        /// The contents of the files the changes add or replace as blobs, which the
+        /// maintainers cannot have yet (checked against their hashes where they are used).
+        blobs: Vec<ProposedBlob>,
     },
     /// A maintainer's (or the owner's) verdict on a proposal. An accepted proposal's changes
     /// (`hashes`) may then join the artefact although their author may not write to it.
@@ -306,6 +309,13 @@ pub struct ProposedChange {
     #[serde(with = "serde_bytes")]
     pub bytes: Vec<u8>,
     pub proof: crate::signed::Proof,
+}
+
+/// The content of a file a proposal adds or replaces, carried with it (named by its hash).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposedBlob {
+    #[serde(with = "serde_bytes")]
+    pub bytes: Vec<u8>,
 }
 
 impl Statement {

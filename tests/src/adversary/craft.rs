@@ -332,6 +332,7 @@ pub fn proposal(
                 })
                 .collect(),
             message: message.to_string(),
+            blobs: Vec::new(),
         },
     )
 }
@@ -599,6 +600,7 @@ pub fn padded_proposal(key: &NodeKey, artefact: ArtefactId, bytes: usize) -> Sig
                 },
             }],
             message: "Forbedringer".to_string(),
+            blobs: Vec::new(),
         },
     )
 }
