@@ -294,8 +294,10 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .doc
             .apply_changes(changes)
             .map_err(|e| EngineError::Refused(format!("the proposal does not apply: {e}")))?;
-        let mut at: Vec<Option<&[ChangeHash]>> =
-            hashes.iter().map(|h| Some(std::slice::from_ref(h))).collect();
+        let mut at: Vec<Option<&[ChangeHash]>> = hashes
+            .iter()
+            .map(|h| Some(std::slice::from_ref(h)))
+            .collect();
         at.push(None);
         let needed = blobs_at(&merged, &at);
         let mut stored = false;

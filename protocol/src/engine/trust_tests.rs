@@ -746,7 +746,11 @@ fn a_proposal_carries_the_files_it_adds_or_replaces() {
     for n in [KS, BERGEN, TRONDHEIM, OSLO] {
         let (_, files) = net.nodes[n].files(&id, None).unwrap();
         assert_eq!(content(&files, "notat.txt"), Some(note.clone()), "node {n}");
-        assert_eq!(content(&files, "vedlegg.bin"), Some(binary.clone()), "node {n}");
+        assert_eq!(
+            content(&files, "vedlegg.bin"),
+            Some(binary.clone()),
+            "node {n}"
+        );
         let listed = net.nodes[n].list().unwrap();
         let row = listed.iter().find(|r| r.id == id).unwrap();
         assert!(row.complete, "node {n} holds every file's content");
