@@ -1,5 +1,7 @@
 //! Contribution: a non-maintainer's work reaches the maintainers as a proposal; they review the
 //! diff and accept it (the change joins everywhere with its original author) or decline it.
+//! A proposal that adds a file and replaces a binary carries their contents: the maintainer
+//! reviews and accepts it, and every node ends up with them.
 
 use allmenning_tests::*;
 use serde_json::Value;
@@ -20,8 +22,9 @@ fn proposals() {
     form_network(&ks, &[&bergen, &trondheim, &oslo]);
 
     let original = "Rutine for varsling\n\n1. Ring vakttelefonen.\n";
+    let logo: Vec<u8> = (0..2048u32).map(|i| (i % 251) as u8).collect();
     let (id, genesis) = bergen.publish_to(
-        &[("rutine.txt", original.as_bytes())],
+        &[("rutine.txt", original.as_bytes()), ("logo.bin", &logo)],
         "Varslingsrutine",
         &[&ks, &trondheim, &oslo],
     );
@@ -109,4 +112,37 @@ fn proposals() {
     assert!(String::from_utf8_lossy(&ks.export_tree(&id, "ks")["rutine.txt"]).contains(line));
     let missing = bergen.cli(&["review", "ffffffffffff"]);
     assert_eq!(exit_code(&missing), Some(4), "{}", describe(&missing));
+
+    // Trondheim adds a file and replaces the binary: the proposal carries both contents, which
+    // no node could serve before the acceptance.
+    let note = "Notat fra Trondheim: vakttelefonen er 55 55 55 55.\n";
+    let new_logo: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 253) as u8).collect();
+    std::fs::write(work.join("notat.txt"), note).unwrap();
+    std::fs::write(work.join("logo.bin"), &new_logo).unwrap();
+    let out = trondheim.ok_in(&work, &["commit", "-m", "Notat og ny logo"]);
+    assert!(output_text(&out).contains("proposal"), "{}", describe(&out));
+    let third = wait_for(secs(20), "bergen sees the third proposal", || {
+        proposals_of(&bergen, &id)
+            .into_iter()
+            .find(|p| p["message"] == "Notat og ny logo")
+            .and_then(|p| p["id"].as_str().map(String::from))
+    });
+    let review = bergen.ok(&["review", &third]);
+    let diff = output_text(&review);
+    assert!(diff.contains(&format!("+{}", note.trim_end())), "{diff}");
+    assert!(diff.contains("binary file logo.bin differs"), "{diff}");
+    let accepted = bergen.json(&["accept", &third]);
+    assert_eq!(accepted["proposal"]["status"], "accepted", "{accepted}");
+    let heads = bergen.heads(&id).unwrap();
+    for n in [&ks, &bergen, &trondheim, &oslo] {
+        n.wait_complete_with(&id, &heads, secs(30));
+        let tree = n.export_tree(&id, "after-files");
+        assert_eq!(
+            tree.get("notat.txt").map(Vec::as_slice),
+            Some(note.as_bytes()),
+            "{}",
+            n.name()
+        );
+        assert_eq!(tree.get("logo.bin"), Some(&new_logo), "{}", n.name());
+    }
 }
