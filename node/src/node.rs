@@ -1615,6 +1615,7 @@ impl Node {
             conflicts,
             at: at.as_deref().map(hex_heads),
             refused: self.refused_infos(&id)?,
+            access_revoked: self.engine.read_access_revoked(&id),
         })
     }
 }

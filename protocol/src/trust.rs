@@ -60,8 +60,8 @@ pub use initiative::{
 };
 pub use network::{Network, Root, NETWORK_VERSION};
 pub use statement::{
-    prove_possession, verify_possession, EndorsementStatus, ProposedBlob, ProposedChange, Scope, SignedStatement,
-    Statement, StatementId,
+    prove_possession, verify_possession, EndorsementStatus, ProposedBlob, ProposedChange, Scope,
+    SignedStatement, Statement, StatementId,
 };
 
 use crate::artefact::ArtefactId;
@@ -878,6 +878,47 @@ impl Trust {
         self.access_chain(artefact, owner_hint)
             .last()
             .map(|(s, _)| access_view(s))
+    }
+
+    /// Organisations that could read the restricted artefact under an earlier access statement
+    /// (as readers or maintainers) and cannot under the one in force: their nodes still need
+    /// the statement that took their access away, to tell their users so.
+    pub fn lost_read_access(&self, artefact: &ArtefactId, owner_hint: OrgNumber) -> Vec<OrgNumber> {
+        let chain = self.access_chain(artefact, owner_hint);
+        let Some((
+            (
+                SignedStatement {
+                    body:
+                        Statement::Access {
+                            readers: Some(readers),
+                            maintainers,
+                            ..
+                        },
+                    ..
+                },
+                _,
+            ),
+            earlier,
+        )) = chain.split_last()
+        else {
+            return Vec::new();
+        };
+        let mut lost: Vec<OrgNumber> = earlier
+            .iter()
+            .filter_map(|(s, _)| match &s.body {
+                Statement::Access {
+                    readers: before,
+                    maintainers: maintained,
+                    ..
+                } => Some(before.iter().flatten().chain(maintained.iter()).copied()),
+                _ => None,
+            })
+            .flatten()
+            .filter(|o| *o != owner_hint && !readers.contains(o) && !maintainers.contains(o))
+            .collect();
+        lost.sort();
+        lost.dedup();
+        lost
     }
 
     /// The access statement in force, or, when no valid one is held, the default: owner only,

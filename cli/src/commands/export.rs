@@ -587,6 +587,7 @@ mod tests {
             conflicts: Vec::new(),
             at: None,
             refused: Vec::new(),
+            access_revoked: false,
         }
     }
 

@@ -15,7 +15,9 @@ use allmenning_node::control::{EndorsementInfo, RefusedInfo};
 /// `allmenning log` prints it, a unique prefix of one, or `endorsed`); the rest describes the
 /// artefact now. `--json` then says which version in "at". Changes this node refused (their author
 /// may not write to the artefact) are listed with what would admit them: other nodes may hold
-/// them, so "complete" speaks only of what this node accepted.
+/// them, so "complete" speaks only of what this node accepted. When the owner took your
+/// organisation's read access to a restricted artefact away, it says so (`access_revoked` in
+/// --json): the node keeps what it had, and no further changes reach it.
 #[derive(clap::Args, Clone, Debug)]
 #[command(after_help = "\
 Examples:
@@ -56,6 +58,9 @@ pub async fn run(ctx: &Ctx, args: ShowArgs) -> anyhow::Result<()> {
         "access:   {}",
         visibility_text(&detail.visibility, &detail.owner, &detail.readers)
     )?;
+    if detail.access_revoked {
+        outln!("{}", revoked_line(&detail.owner_name))?;
+    }
     if !detail.maintainers.is_empty() {
         outln!("maintainers: {}", detail.maintainers.join(", "))?;
     }
@@ -216,6 +221,14 @@ pub fn refused_line(r: &RefusedInfo) -> String {
         "{changes}{by} refused: {} ({})",
         reason_text(&r.reason),
         r.hint
+    )
+}
+
+/// What a node whose organisation lost read access to a restricted artefact holds.
+fn revoked_line(owner_name: &str) -> String {
+    format!(
+        "          REVOKED: your organisation's read access was revoked by {owner_name}; this \
+         node keeps the version it has, and no further changes reach it"
     )
 }
 

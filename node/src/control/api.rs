@@ -645,6 +645,10 @@ pub struct ArtefactDetail {
     /// changes it accepted, so these are what other nodes may hold and this one does not.
     #[serde(default)]
     pub refused: Vec<RefusedInfo>,
+    /// This node's organisation could read the restricted artefact and its owner took that
+    /// away: the node keeps what it had, and no further changes reach it.
+    #[serde(default)]
+    pub access_revoked: bool,
 }
 
 /// An adaptation: whose it is, what it is based on, and how it stands against its upstream.

@@ -204,6 +204,7 @@ fn detail_of(e: &CatalogEntry) -> ArtefactDetail {
         adaptation: None,
         adopters: Vec::new(),
         refused: Vec::new(),
+        access_revoked: false,
         conflicts: Vec::new(),
         at: None,
     }

@@ -399,7 +399,8 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             RelayScope::Readers(artefact) => {
                 let peers: Vec<P> = self.connected.iter().cloned().collect();
                 for peer in peers {
-                    if Some(&peer) == except || !self.peer_may_read(&peer, &artefact) {
+                    if Some(&peer) == except || !self.peer_may_receive(&peer, &artefact, statement)
+                    {
                         continue;
                     }
                     self.outbox.push_back(Output::Request {
@@ -441,9 +442,46 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     fn may_pass_to(&mut self, statement: &SignedStatement, peer: &P) -> bool {
         match self.relay_scope(statement) {
             RelayScope::Everyone => true,
-            RelayScope::Readers(artefact) => self.peer_may_read(peer, &artefact),
+            RelayScope::Readers(artefact) => self.peer_may_receive(peer, &artefact, statement),
             RelayScope::Nobody => false,
         }
+    }
+
+    /// May `peer` be given `statement` about restricted artefact `artefact`: if it may read
+    /// the artefact, or, for an access list, if its organisation lost read access (it learns
+    /// that, and who may read now, but nothing of what was written since).
+    fn peer_may_receive(
+        &mut self,
+        peer: &P,
+        artefact: &ArtefactId,
+        statement: &SignedStatement,
+    ) -> bool {
+        if self.peer_may_read(peer, artefact) {
+            return true;
+        }
+        if !matches!(statement.body, Statement::Access { .. }) {
+            return false;
+        }
+        let (Some(key), Some(owner)) = (self.peer_keys.get(peer).copied(), self.owner_of(artefact))
+        else {
+            return false;
+        };
+        let Some(trust) = self.trust.as_ref() else {
+            return false;
+        };
+        let lost = trust.lost_read_access(artefact, owner);
+        trust.orgs_of_node(&key).iter().any(|o| lost.contains(o))
+    }
+
+    /// Whether this node's organisation could read restricted artefact `id` once and its
+    /// owner has taken that away: this node keeps what it had, and receives nothing more.
+    pub fn read_access_revoked(&mut self, id: &ArtefactId) -> bool {
+        let (Some(owner), Some((org, _, _))) = (self.owner_of(id), self.profile.clone()) else {
+            return false;
+        };
+        self.trust
+            .as_ref()
+            .is_some_and(|t| t.lost_read_access(id, owner).contains(&org))
     }
 
     /// After who-may-do-what changed: re-checks peers now, or, if that was done in this clock
