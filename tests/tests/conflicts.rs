@@ -97,6 +97,29 @@ fn the_same_line_changed_at_two_ends_is_a_conflict_on_every_node_until_resolved(
     }
     assert_eq!(texts[0], texts[1], "the same markers on both nodes");
 
+    // Every side's version stays reachable.
+    for side in array_of(&conflicts_of(&ks, &id)[0], "sides") {
+        let change = side["change"].as_str().unwrap();
+        let dir = ks.scratch().join(format!("at-{}", &change[..8]));
+        ks.ok(&["checkout", &id, dir.to_str().unwrap(), "--at", &change[..10]]);
+        let text = read(&dir, "sats.py");
+        let value = if side["organisation"] == "Bergen kommune" { "690_000" } else { "685_500" };
+        assert_eq!(text, SATS.replace("677_000", value), "checkout --at {change}");
+    }
+    // log marks the sides; the catalogue marks the artefact.
+    let log = output_text(&ks.ok(&["log", &id]));
+    assert_eq!(log.matches("one side of the unresolved text conflict in sats.py").count(), 2, "{log}");
+    let catalog = ks.json(&["catalog", "--json"]);
+    let entry = catalog.as_array().unwrap().iter().find(|e| e["id"] == id.as_str()).cloned();
+    assert_eq!(entry.map(|e| e["conflicts"].clone()), Some(serde_json::json!(1)));
+    // A plain export of a conflicted version is refused, unless asked for.
+    let refused = ks.cli(&["export", &id, ks.scratch().join("ut").to_str().unwrap()]);
+    assert_eq!(exit_code(&refused), Some(5), "{}", describe(&refused));
+    assert!(output_text(&refused).contains("sats.py (text)"), "{}", describe(&refused));
+    let out = ks.scratch().join("ut-med");
+    ks.ok(&["export", &id, out.to_str().unwrap(), "--allow-conflicts"]);
+    assert_eq!(read(&out, "sats.py"), texts[0]);
+
     // A commit that still holds the markers is refused.
     std::fs::write(wb.join("annet.txt"), "ny fil\n").unwrap();
     std::fs::write(wb.join("sats.py"), format!("{}# kommentar\n", texts[0])).unwrap();
