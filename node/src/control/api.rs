@@ -766,6 +766,10 @@ pub struct ConflictInfo {
     /// Conflicting regions marked in a text conflict.
     #[serde(default)]
     pub regions: usize,
+    /// Older concurrent versions beyond the 32 compared (their changes are in the history):
+    /// the file is in conflict whatever the others hold.
+    #[serde(default)]
+    pub omitted: Vec<String>,
 }
 
 /// One side of a conflict: the newest change on that side that touched the file.
@@ -797,6 +801,7 @@ impl From<&allmenning_protocol::engine::ConflictView> for ConflictInfo {
             kind: c.kind.as_str().to_string(),
             base: c.base.iter().map(|h| h.to_string()).collect(),
             regions: c.regions,
+            omitted: c.omitted.iter().map(|h| h.to_string()).collect(),
             sides: c
                 .sides
                 .iter()

@@ -233,6 +233,7 @@ fn conflict_in(path: &str) -> crate::control::ConflictInfo {
             side("942110464", "<b>Trondheim</b>", "f2"),
         ],
         regions: 1,
+        omitted: Vec::new(),
     }
 }
 

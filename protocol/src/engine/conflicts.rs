@@ -43,6 +43,8 @@ pub struct ConflictView {
     pub sides: Vec<SideView>,
     /// Number of conflicting regions marked in a text conflict.
     pub regions: usize,
+    /// Older sides not compared (more than `MAX_SIDES` concurrent versions).
+    pub omitted: Vec<ChangeHash>,
 }
 
 /// An artefact's files at some heads as people get them: conflicts decided and marked.
@@ -187,6 +189,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             base: conflict.base_heads.clone(),
             sides,
             regions: conflict.merge.as_ref().map_or(0, |m| m.conflicts()),
+            omitted: conflict.omitted.clone(),
         }
     }
 

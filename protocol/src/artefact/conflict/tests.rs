@@ -354,6 +354,23 @@ fn an_older_version_is_analysed_at_its_own_heads() {
     assert_eq!(at_bergen.conflicts().count(), 0);
 }
 
+#[test]
+fn more_concurrent_versions_than_are_compared_are_a_conflict_with_the_rest_counted() {
+    let fx = Fixture::new(&[("f.txt", b"a\nb\nc\n")]);
+    let mut all = fx.fork();
+    let n = MAX_SIDES + 8;
+    for i in 0..n {
+        let mut fork = fx.fork();
+        // Identical edits: they would merge, were it not for their number.
+        fx.edit(&mut fork, 2 + (i % 200) as u8, i as i64, &[write("f.txt", "a\nB\nc\n")]);
+        all.doc.merge(&mut fork.doc).unwrap();
+    }
+    let analysis = Analysis::of(&all, &all.heads()).unwrap();
+    let conflict = analysis.conflict("f.txt").expect("a conflict");
+    assert_eq!(conflict.sides.len() + conflict.omitted.len(), n);
+    assert_eq!(conflict.omitted.len(), 8);
+}
+
 /// A text of `n` distinct lines.
 fn lines(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("linje {i}\n")).collect()
