@@ -690,6 +690,10 @@ pub struct UpstreamPulled {
     pub merged: usize,
     /// The adaptation's heads after the merge.
     pub heads: Vec<String>,
+    /// Conflicts in the adaptation after the merge (local and upstream edits to the same
+    /// lines, and the like), resolved like any other.
+    #[serde(default)]
+    pub conflicts: Vec<ConflictInfo>,
 }
 
 /// A proposal offering an adaptation's changes to its upstream.
