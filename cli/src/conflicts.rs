@@ -78,6 +78,12 @@ pub fn record(
         }
     }
     for (path, content, executable) in sides {
+        if let Err(e) = crate::workdir::validate_path(path) {
+            warn(&format!(
+                "another side of a conflict could not be written next to the file ({e}); `allmenning resolve` can still take it"
+            ));
+            continue;
+        }
         let entry = FileEntry::of(content, *executable);
         match checkout.read_file(path)? {
             Some((c, x)) if FileEntry::of(&c, x) == entry => {}

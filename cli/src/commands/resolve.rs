@@ -252,3 +252,41 @@ fn apply(
     checkout.save()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side(org: &str, name: &str, change: &str) -> ConflictSide {
+        ConflictSide {
+            org: Some(org.into()),
+            organisation: Some(name.into()),
+            node: None,
+            change: change.repeat(32),
+            state: "text".into(),
+            renamed_to: None,
+            size: 1,
+            label: format!("{name} {}", &change.repeat(4)[..7]),
+            file: None,
+        }
+    }
+
+    #[test]
+    fn take_names_a_side_by_ours_theirs_organisation_or_change() {
+        let sides = vec![
+            side("964338531", "Bergen kommune", "ab"),
+            side("942110464", "Trondheim kommune", "cd"),
+        ];
+        let bergen = "964338531";
+        assert_eq!(choose(&sides, "ours", bergen).unwrap().change, "ab".repeat(32));
+        assert_eq!(choose(&sides, "theirs", bergen).unwrap().change, "cd".repeat(32));
+        assert_eq!(choose(&sides, "942110464", bergen).unwrap().change, "cd".repeat(32));
+        assert_eq!(choose(&sides, "trondheim", bergen).unwrap().change, "cd".repeat(32));
+        assert_eq!(choose(&sides, "Bergen kommune", bergen).unwrap().change, "ab".repeat(32));
+        assert_eq!(choose(&sides, "cdcd", bergen).unwrap().change, "cd".repeat(32));
+        assert!(choose(&sides, "oslo", bergen).is_err());
+        // Neither side is ours: "ours" names nothing, "theirs" two.
+        assert!(choose(&sides, "ours", "974760673").is_err());
+        assert!(choose(&sides, "theirs", "974760673").is_err());
+    }
+}

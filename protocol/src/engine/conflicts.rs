@@ -146,6 +146,13 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                     (None, None, Some(key)) => format!("node {}", &key.to_hex()[..8]),
                     (None, None, None) => "unknown".to_string(),
                 };
+                // An organisation's name is another organisation's input: one line, bounded, so
+                // that it cannot end a marker line or forge another.
+                let who: String = who
+                    .chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .take(80)
+                    .collect();
                 let label = format!("{who} {}", short_hash(&side.change));
                 let beside = matches!(
                     conflict.kind,

@@ -423,3 +423,54 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_rename_rename_conflict_is_resolved_by_a_commit_that_touches_either_new_path() {
+    let fx = Fixture::new(&[("a.md", b"en\nto\n")]);
+    let mut bergen = fx.fork();
+    let mut trondheim = fx.fork();
+    fx.edit(&mut bergen, 2, 10, &[rename("a.md", "bergen.md")]);
+    fx.edit(&mut trondheim, 3, 11, &[rename("a.md", "trondheim.md")]);
+    let (mut merged, analysis) = analyse_both(&bergen, &trondheim);
+    // Keeping Bergen's name: delete Trondheim's copy.
+    let resolve: BTreeSet<String> = analysis
+        .resolved_by(&["trondheim.md"])
+        .into_iter()
+        .map(|c| c.path.clone())
+        .collect();
+    assert_eq!(resolve, ["a.md".to_string()].into());
+    fx.edit_resolving(
+        &mut merged,
+        2,
+        12,
+        &[FileEdit::Delete { path: "trondheim.md".into() }],
+        &resolve,
+    );
+    let analysis = Analysis::of(&merged, &merged.heads()).unwrap();
+    assert_eq!(analysis.conflicts().count(), 0, "{analysis:?}");
+    assert!(merged.entry("bergen.md", None).is_some());
+    assert!(merged.entry("trondheim.md", None).is_none());
+}
+
+#[test]
+fn a_text_file_renamed_at_one_end_and_edited_at_the_other_keeps_the_edit() {
+    let fx = Fixture::new(&[("a.md", b"en\nto\ntre\n")]);
+    // Make it text first, so that the rename carries the text object.
+    let mut base = fx.fork();
+    fx.edit(&mut base, 2, 5, &[write("a.md", "en\nto\ntre\nfire\n")]);
+    let mut bergen = base.clone();
+    let mut trondheim = base.clone();
+    fx.edit(&mut bergen, 2, 10, &[rename("a.md", "b.md")]);
+    fx.edit(&mut trondheim, 3, 11, &[write("a.md", "EN\nto\ntre\nfire\n")]);
+    let (_, analysis) = analyse_both(&bergen, &trondheim);
+    let conflict = analysis.conflict("a.md").expect("a conflict");
+    assert_eq!(conflict.kind, ConflictKind::RenameEdit);
+    // The edited version is kept at the old path; nothing is lost.
+    assert_eq!(
+        conflict.shown,
+        Version::Text {
+            text: "EN\nto\ntre\nfire\n".into(),
+            executable: false
+        }
+    );
+}
