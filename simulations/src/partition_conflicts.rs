@@ -173,6 +173,8 @@ struct Key {
 struct GroupFile {
     lines: BTreeMap<usize, String>,
     binary: Option<Vec<u8>>,
+    /// The marker of `binary`.
+    binary_marker: Option<String>,
     last: Option<ChangeHash>,
 }
 
@@ -401,6 +403,11 @@ pub fn run(config: &Config) -> Result<Report, String> {
                         .into_bytes()
                 }
                 Task::Binary { .. } => {
+                    // A group's later replacement replaces its earlier one: only the last
+                    // version of each group must survive the heal.
+                    if let Some(previous) = mine.binary_marker.replace(marker.clone()) {
+                        markers.retain(|(a, m)| !(*a == artefact && *m == previous));
+                    }
                     let mut b = vec![0x89, 0xff, 0x00, 0xfe];
                     b.extend_from_slice(marker.as_bytes());
                     mine.binary = Some(b.clone());
@@ -640,8 +647,18 @@ pub fn run(config: &Config) -> Result<Report, String> {
                         .collect::<String>()
                         .into_bytes()
                 }
-                // Take one side's bytes as they are (a resolution that may change no byte).
-                _ => by_group.values().next().unwrap().binary.clone().unwrap(),
+                // Take one side's bytes as they are (a resolution that may change no byte);
+                // the other sides' versions are then discarded on purpose, not lost.
+                _ => {
+                    let taken = by_group.values().next().unwrap();
+                    let dropped: Vec<&String> = by_group
+                        .values()
+                        .skip(1)
+                        .filter_map(|gf| gf.binary_marker.as_ref())
+                        .collect();
+                    markers.retain(|(m_a, m)| !(*m_a == a && dropped.contains(&m)));
+                    taken.binary.clone().unwrap()
+                }
             };
             expected_files[a].insert(key.path.clone(), content.clone());
             writes.push(FileEdit::Write {

@@ -80,7 +80,6 @@ fn the_same_seed_replays_the_same_run() {
 /// The scenario with binary replacements too: every binary side must be presentable on every
 /// node after the heal.
 #[test]
-#[ignore = "bug: a binary conflict's losing side blob is never fetched (see binary_conflict_sides_are_fetched)"]
 fn with_binary_conflicts() {
     check(Config {
         nodes: 12,
@@ -100,7 +99,6 @@ fn with_binary_conflicts() {
 /// logo.bin.node-… is not yet on this node; wait for sync to finish" for good, while the
 /// listing says the artefact is complete.
 #[test]
-#[ignore = "bug: a binary conflict's losing side blob is never fetched; remove this once fixed"]
 fn binary_conflict_sides_are_fetched() {
     let mut net = SimNet::new(3, 1);
     net.connect(0, 1);
