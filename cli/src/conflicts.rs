@@ -54,7 +54,11 @@ pub fn note_of(c: &ConflictInfo) -> ConflictNote {
         kind: c.kind.clone(),
         sides: c.sides.iter().map(|s| s.label.clone()).collect(),
         files: c.sides.iter().filter_map(|s| s.file.clone()).collect(),
-        renamed_to: c.sides.iter().filter_map(|s| s.renamed_to.clone()).collect(),
+        renamed_to: c
+            .sides
+            .iter()
+            .filter_map(|s| s.renamed_to.clone())
+            .collect(),
     }
 }
 

@@ -199,7 +199,13 @@ pub struct Engine<S: Store, P: PeerKey> {
     /// Requests a busy peer turned away, sent again at the next tick.
     deferred: Vec<(P, Request)>,
     /// Each artefact's conflict analysis at its current heads (see `conflicts`).
-    analyses: HashMap<ArtefactId, (Vec<ChangeHash>, std::sync::Arc<crate::artefact::conflict::Analysis>)>,
+    analyses: HashMap<
+        ArtefactId,
+        (
+            Vec<ChangeHash>,
+            std::sync::Arc<crate::artefact::conflict::Analysis>,
+        ),
+    >,
 }
 
 impl<S: Store, P: PeerKey> Engine<S, P> {
@@ -357,9 +363,15 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .docs
             .get_mut(id)
             .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
-        let outcome = loaded
-            .artefact
-            .edit_resolving(base, edits, &resolve, actor, now, message, blob_text(store))?;
+        let outcome = loaded.artefact.edit_resolving(
+            base,
+            edits,
+            &resolve,
+            actor,
+            now,
+            message,
+            blob_text(store),
+        )?;
         let Some(change) = outcome.change else {
             return Ok(None);
         };

@@ -107,7 +107,11 @@ pub async fn run(ctx: &Ctx, args: LogArgs) -> anyhow::Result<()> {
             .iter()
             .filter(|c| c.sides.iter().any(|s| s.change == entry.hash))
         {
-            outln!("conflict  one side of the unresolved {} conflict in {}", c.kind, c.path)?;
+            outln!(
+                "conflict  one side of the unresolved {} conflict in {}",
+                c.kind,
+                c.path
+            )?;
         }
         outln!()?;
         let message = if entry.message.trim().is_empty() {

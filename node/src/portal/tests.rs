@@ -206,7 +206,9 @@ fn detail_of(e: &CatalogEntry) -> ArtefactDetail {
         adaptation: None,
         adopters: Vec::new(),
         refused: Vec::new(),
-        conflicts: (0..e.conflicts).map(|_| conflict_in("src/<beregning>.rs")).collect(),
+        conflicts: (0..e.conflicts)
+            .map(|_| conflict_in("src/<beregning>.rs"))
+            .collect(),
         at: None,
     }
 }
@@ -771,7 +773,10 @@ async fn conflicts_are_marked_on_the_artefact_page_and_in_the_catalogue() {
         "&lt;b&gt;Trondheim&lt;/b&gt;",
         &format!("/artefakt/{GUIDE_ID}?at={}#filer", "e1".repeat(32)),
     ] {
-        assert!(body.contains(expected), "the page lacks {expected:?}:\n{body}");
+        assert!(
+            body.contains(expected),
+            "the page lacks {expected:?}:\n{body}"
+        );
     }
     assert!(!body.contains("<b>Trondheim"), "{body}");
     // The artefact without conflicts says nothing of them.
@@ -779,7 +784,12 @@ async fn conflicts_are_marked_on_the_artefact_page_and_in_the_catalogue() {
     assert!(!page.body.contains("id=\"konflikter\""), "{}", page.body);
     // The catalogue marks the conflicted artefact only.
     let page = get(f.addr, "/").await;
-    assert_eq!(page.body.matches("Konflikt i 1 fil").count(), 1, "{}", page.body);
+    assert_eq!(
+        page.body.matches("Konflikt i 1 fil").count(),
+        1,
+        "{}",
+        page.body
+    );
 }
 
 #[tokio::test]

@@ -86,13 +86,18 @@ impl fmt::Display for ConflictKind {
 pub enum Version {
     Absent,
     /// Gone from this path because this side moved it (same content) to `to`.
-    Renamed { to: String },
+    Renamed {
+        to: String,
+    },
     Blob {
         hash: BlobHash,
         size: u64,
         executable: bool,
     },
-    Text { text: String, executable: bool },
+    Text {
+        text: String,
+        executable: bool,
+    },
 }
 
 impl Version {
@@ -454,7 +459,8 @@ fn base_text(
         Version::Text { text, .. } => Ok(Some(text.clone())),
         Version::Blob { hash, .. } => {
             let key = origin::text_key(path, hash);
-            let Ok(Some((Value::Object(ObjType::Text), obj))) = artefact.doc.get(ROOT, key.as_str())
+            let Ok(Some((Value::Object(ObjType::Text), obj))) =
+                artefact.doc.get(ROOT, key.as_str())
             else {
                 return Ok(None);
             };

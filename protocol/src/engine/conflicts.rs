@@ -88,7 +88,9 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         heads: Option<&[ChangeHash]>,
     ) -> Result<Arc<Analysis>, EngineError> {
         let current = self.artefact(id)?.heads();
-        let mut heads = heads.map(<[ChangeHash]>::to_vec).unwrap_or_else(|| current.clone());
+        let mut heads = heads
+            .map(<[ChangeHash]>::to_vec)
+            .unwrap_or_else(|| current.clone());
         heads.sort();
         heads.dedup();
         if let Some((at, cached)) = self.analyses.get(id) {
@@ -130,7 +132,10 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         heads: Option<&[ChangeHash]>,
     ) -> Result<Vec<ConflictView>, EngineError> {
         let analysis = self.analysis(id, heads)?;
-        Ok(analysis.conflicts().map(|c| self.view(c, &BTreeSet::new())).collect())
+        Ok(analysis
+            .conflicts()
+            .map(|c| self.view(c, &BTreeSet::new()))
+            .collect())
     }
 
     fn view(&self, conflict: &Conflict, taken: &BTreeSet<String>) -> ConflictView {

@@ -190,8 +190,15 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     pub fn proposal_files(
         &mut self,
         proposal: &str,
-    ) -> Result<(ProposalView, Vec<FileData>, Vec<FileData>, Vec<super::ConflictView>), EngineError>
-    {
+    ) -> Result<
+        (
+            ProposalView,
+            Vec<FileData>,
+            Vec<FileData>,
+            Vec<super::ConflictView>,
+        ),
+        EngineError,
+    > {
         let (id, view) = self.find_proposal(proposal)?;
         let wire = self.proposal_changes(&view.id)?;
         let (_, before) = self.files(&id, None)?;

@@ -2157,10 +2157,20 @@ fn accepting_a_proposal_that_overlaps_a_later_edit_makes_a_conflict_review_foret
     assert_eq!(conflicts.len(), 1, "review says accepting would conflict");
     assert_eq!(conflicts[0].path, "dpia.md");
     let shown = String::from_utf8(
-        after.iter().find(|f| f.path == "dpia.md").unwrap().content.clone(),
+        after
+            .iter()
+            .find(|f| f.path == "dpia.md")
+            .unwrap()
+            .content
+            .clone(),
     )
     .unwrap();
-    assert!(shown.contains("<<<<<<< ") && shown.contains("Risiko: middels\n") && shown.contains("Risiko: høy\n"), "{shown}");
+    assert!(
+        shown.contains("<<<<<<< ")
+            && shown.contains("Risiko: middels\n")
+            && shown.contains("Risiko: høy\n"),
+        "{shown}"
+    );
     net.nodes[BERGEN]
         .decide_proposal(&proposal.to_hex(), true, now + 2)
         .unwrap();
@@ -2170,7 +2180,12 @@ fn accepting_a_proposal_that_overlaps_a_later_edit_makes_a_conflict_review_foret
         assert_eq!(conflicts.len(), 1, "node {n}");
         let (_, files) = net.nodes[n].files(&id, None).unwrap();
         let text = String::from_utf8(
-            files.iter().find(|f| f.path == "dpia.md").unwrap().content.clone(),
+            files
+                .iter()
+                .find(|f| f.path == "dpia.md")
+                .unwrap()
+                .content
+                .clone(),
         )
         .unwrap();
         assert_eq!(text, shown, "node {n}: the same markers, no interleaving");
