@@ -274,6 +274,8 @@ pub struct Progress {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]
+// One reply per request, moved once: the size of the largest variant costs nothing worth boxing.
+#[allow(clippy::large_enum_variant)]
 pub enum ControlReply {
     Status(NodeStatus),
     Catalog {
