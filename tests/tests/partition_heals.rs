@@ -550,7 +550,7 @@ fn partition_heals() {
             region.iter().any(|l| l.starts_with("||||||| base")),
             "{merged}"
         );
-        assert!(region.iter().any(|l| *l == "======="), "{merged}");
+        assert!(region.contains(&"======="), "{merged}");
         let outside: Vec<&str> = lines[..open]
             .iter()
             .chain(&lines[close + 1..])
