@@ -54,7 +54,11 @@ pub fn note_of(c: &ConflictInfo) -> ConflictNote {
         kind: c.kind.clone(),
         sides: c.sides.iter().map(|s| s.label.clone()).collect(),
         files: c.sides.iter().filter_map(|s| s.file.clone()).collect(),
-        renamed_to: c.sides.iter().filter_map(|s| s.renamed_to.clone()).collect(),
+        renamed_to: c
+            .sides
+            .iter()
+            .filter_map(|s| s.renamed_to.clone())
+            .collect(),
     }
 }
 
@@ -78,6 +82,12 @@ pub fn record(
         }
     }
     for (path, content, executable) in sides {
+        if let Err(e) = crate::workdir::validate_path(path) {
+            warn(&format!(
+                "another side of a conflict could not be written next to the file ({e}); `allmenning resolve` can still take it"
+            ));
+            continue;
+        }
         let entry = FileEntry::of(content, *executable);
         match checkout.read_file(path)? {
             Some((c, x)) if FileEntry::of(&c, x) == entry => {}

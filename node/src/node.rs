@@ -7,8 +7,8 @@
 //! owns all replication state, there are no locks and no races between the CLI and the network.
 
 use crate::control::{
-    self, ArtefactDetail, ArtefactRow, Committed, ControlCall, ControlReply, ControlRequest,
-    ConflictInfo, EditPayload, FilePayload, FilesAt, NodeStatus, OrgInfo, PeerInfo, Published,
+    self, ArtefactDetail, ArtefactRow, Committed, ConflictInfo, ControlCall, ControlReply,
+    ControlRequest, EditPayload, FilePayload, FilesAt, NodeStatus, OrgInfo, PeerInfo, Published,
 };
 use crate::home::{Config, Home, HomeError};
 use crate::net::backoff::Backoff;

@@ -560,7 +560,15 @@ impl Artefact {
         message: &str,
         blob_text: impl Fn(&BlobHash) -> Option<String>,
     ) -> Result<EditOutcome, ArtefactError> {
-        self.edit_resolving(base, edits, &BTreeSet::new(), actor, time, message, blob_text)
+        self.edit_resolving(
+            base,
+            edits,
+            &BTreeSet::new(),
+            actor,
+            time,
+            message,
+            blob_text,
+        )
     }
 
     /// [`Artefact::edit`] that also resolves the conflicts on the paths in `resolve` (conflicted
@@ -724,7 +732,11 @@ impl Artefact {
                     executable,
                 } => {
                     let entry = match tx.get(&files_obj, path.as_str())? {
-                        Some((Value::Object(ObjType::Map), e)) if !several.contains(path.as_str()) => e,
+                        Some((Value::Object(ObjType::Map), e))
+                            if !several.contains(path.as_str()) =>
+                        {
+                            e
+                        }
                         _ => tx.put_object(&files_obj, path.as_str(), ObjType::Map)?,
                     };
                     let current_key = match tx.get(&entry, "text")? {

@@ -129,6 +129,9 @@ pub struct CatalogEntry {
     pub file_count: usize,
     /// Bytes of file content.
     pub size: u64,
+    /// Files in conflict at the current heads (see `artefact::conflict`).
+    #[serde(default)]
+    pub conflicts: usize,
 }
 
 impl CatalogEntry {
@@ -174,6 +177,7 @@ impl CatalogEntry {
                 names,
                 adoption: trust.and_then(|t| t.adoption(&artefact.id)),
                 adopters: trust.map(|t| t.adopters(&artefact.id)).unwrap_or_default(),
+                conflicts: None,
             },
         )
     }
@@ -216,6 +220,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .unwrap_or_default();
         let adoption = self.adoption(id);
         let adopters = self.trust().map(|t| t.adopters(id)).unwrap_or_default();
+        let conflicts = Some(self.analysis(id, None)?.conflicts().count());
         let artefact = self.artefact(id)?;
         Ok(assemble(
             artefact,
@@ -227,6 +232,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 names,
                 adoption,
                 adopters,
+                conflicts,
             },
         ))
     }
@@ -244,6 +250,8 @@ struct Sources {
     adoption: Option<AdoptionView>,
     /// The adoptions of the artefact.
     adopters: Vec<AdoptionView>,
+    /// Conflicted files, when already known (else decided from the document).
+    conflicts: Option<usize>,
 }
 
 fn assemble(artefact: &Artefact, sources: Sources) -> CatalogEntry {
@@ -255,6 +263,7 @@ fn assemble(artefact: &Artefact, sources: Sources) -> CatalogEntry {
         names,
         adoption,
         adopters,
+        conflicts,
     } = sources;
     let mut meta = artefact.metadata();
     if let Some(adoption) = &adoption {
@@ -332,6 +341,11 @@ fn assemble(artefact: &Artefact, sources: Sources) -> CatalogEntry {
         head_count: heads.len(),
         file_count: files.len(),
         size,
+        conflicts: conflicts.unwrap_or_else(|| {
+            crate::artefact::conflict::Analysis::of(artefact, &heads)
+                .map(|a| a.conflicts().count())
+                .unwrap_or(0)
+        }),
     }
 }
 

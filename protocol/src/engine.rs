@@ -199,7 +199,13 @@ pub struct Engine<S: Store, P: PeerKey> {
     /// Requests a busy peer turned away, sent again at the next tick.
     deferred: Vec<(P, Request)>,
     /// Each artefact's conflict analysis at its current heads (see `conflicts`).
-    analyses: HashMap<ArtefactId, (Vec<ChangeHash>, std::sync::Arc<crate::artefact::conflict::Analysis>)>,
+    analyses: HashMap<
+        ArtefactId,
+        (
+            Vec<ChangeHash>,
+            std::sync::Arc<crate::artefact::conflict::Analysis>,
+        ),
+    >,
 }
 
 impl<S: Store, P: PeerKey> Engine<S, P> {
@@ -357,9 +363,15 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .docs
             .get_mut(id)
             .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
-        let outcome = loaded
-            .artefact
-            .edit_resolving(base, edits, &resolve, actor, now, message, blob_text(store))?;
+        let outcome = loaded.artefact.edit_resolving(
+            base,
+            edits,
+            &resolve,
+            actor,
+            now,
+            message,
+            blob_text(store),
+        )?;
         let Some(change) = outcome.change else {
             return Ok(None);
         };
@@ -1150,16 +1162,41 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
 
     fn refresh_summary(&mut self, id: &ArtefactId) -> Result<(), EngineError> {
         let owner = self.owner_of(id);
+        // Every side of a conflict is content a checkout shows (next to the file), so its blob
+        // is fetched and served like the file's own.
+        let analysis = self.analysis(id, None)?;
+        let conflicts = analysis.conflicts().count();
         let loaded = self
             .docs
             .get_mut(id)
             .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
         let files = loaded.artefact.files(None);
-        for file in &files {
-            if let FileContent::Blob { hash, .. } = file.content {
-                loaded.blob_refs.insert(hash);
+        let in_tree: HashSet<BlobHash> = files
+            .iter()
+            .filter_map(|f| match f.content {
+                FileContent::Blob { hash, .. } => Some(hash),
+                _ => None,
+            })
+            .collect();
+        let mut sides: BTreeMap<BlobHash, u64> = BTreeMap::new();
+        for outcome in analysis.outcomes.values() {
+            use crate::artefact::conflict::{Outcome, Version};
+            let versions: Vec<&Version> = match outcome {
+                Outcome::Merged(v) => vec![v],
+                Outcome::Conflict(c) => std::iter::once(&c.shown)
+                    .chain(c.sides.iter().map(|s| &s.version))
+                    .collect(),
+            };
+            for v in versions {
+                if let Version::Blob { hash, size, .. } = v {
+                    if !in_tree.contains(hash) {
+                        sides.insert(*hash, *size);
+                    }
+                }
             }
         }
+        loaded.blob_refs.extend(in_tree.iter().copied());
+        loaded.blob_refs.extend(sides.keys().copied());
         let loaded = self
             .docs
             .get(id)
@@ -1188,18 +1225,24 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 }
             }
         }
+        for (hash, bytes) in &sides {
+            size += bytes;
+            want += bytes;
+            if self.store.has_blob(hash).map_err(store_err)? {
+                have += bytes;
+            } else {
+                complete = false;
+                let want = self.wanted.entry(*hash).or_default();
+                want.size = *bytes;
+                want.artefacts.insert(*id);
+            }
+        }
         let updated = artefact
             .heads()
             .iter()
             .filter_map(|h| artefact.doc.get_change_by_hash(h).map(|c| c.timestamp()))
             .max()
             .unwrap_or(meta.created);
-        let conflicts = self.analysis(id, None)?.conflicts().count();
-        let loaded = self
-            .docs
-            .get(id)
-            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
-        let artefact = &loaded.artefact;
         let summary = ArtefactSummary {
             id: *id,
             title: meta.title,
@@ -1212,7 +1255,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             size,
             updated,
             complete,
-            present: size - (want - have),
+            present: size.saturating_sub(want - have),
             conflicts,
         };
         let was_complete = self.complete.insert(*id, complete);

@@ -172,7 +172,7 @@ impl RefusedLog {
                 count,
             })
             .collect();
-        groups.sort_by(|a, b| b.count.cmp(&a.count));
+        groups.sort_by_key(|g| std::cmp::Reverse(g.count));
         groups
     }
 

@@ -6,8 +6,10 @@ use allmenning_tests::*;
 use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+// The two lines edited below have an unchanged line between them, so that their edits merge
+// (edits to adjacent lines are a conflict).
 const ORIGINAL: &str =
-    "Foreldrebetaling\n\nSats: etter nasjonal maksimalpris.\nKlagefrist: tre uker.\n";
+    "Foreldrebetaling\n\nSats: etter nasjonal maksimalpris.\nGjelder alle barnehager.\nKlagefrist: tre uker.\n";
 
 /// `rutine.txt` of artefact `id` on `node` now (a fresh export each time, so it can be polled).
 fn rutine(node: &Node, id: &str) -> Option<String> {

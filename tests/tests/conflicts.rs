@@ -5,7 +5,8 @@
 use allmenning_tests::*;
 use std::path::Path;
 
-const SATS: &str = "# Redusert foreldrebetaling\nSATS = 0.06\n\nMAKS_INNTEKT_2026 = 677_000\n\nMIN_BETALING = 0\n";
+const SATS: &str =
+    "# Redusert foreldrebetaling\nSATS = 0.06\n\nMAKS_INNTEKT_2026 = 677_000\n\nMIN_BETALING = 0\n";
 
 /// KS, Bergen (owner) and Trondheim (maintainer) in one network, with a published artefact.
 fn network(files: &[(&str, &[u8])]) -> (Node, Node, Node, String) {
@@ -29,7 +30,11 @@ fn commit_both(a: &Node, wa: &Path, b: &Node, wb: &Path) {
         (ta.join().unwrap(), tb.join().unwrap())
     });
     assert!(ca.status.success(), "commit in Bergen\n{}", describe(&ca));
-    assert!(cb.status.success(), "commit in Trondheim\n{}", describe(&cb));
+    assert!(
+        cb.status.success(),
+        "commit in Trondheim\n{}",
+        describe(&cb)
+    );
 }
 
 fn conflicts_of(node: &Node, id: &str) -> Vec<serde_json::Value> {
@@ -66,8 +71,13 @@ fn the_same_line_changed_at_two_ends_is_a_conflict_on_every_node_until_resolved(
         orgs.sort();
         assert_eq!(orgs, vec!["Bergen kommune", "Trondheim kommune"], "{c:#}");
         for side in array_of(c, "sides") {
-            assert!(side["node"].as_str().is_some_and(|k| k.len() == 64), "{side}");
-            assert!(side["change"].as_str().is_some_and(|h| heads.contains(&h.to_string())));
+            assert!(
+                side["node"].as_str().is_some_and(|k| k.len() == 64),
+                "{side}"
+            );
+            assert!(side["change"]
+                .as_str()
+                .is_some_and(|h| heads.contains(&h.to_string())));
         }
         assert_eq!(node.row(&id).unwrap()["conflicts"], 1);
     }
@@ -84,12 +94,21 @@ fn the_same_line_changed_at_two_ends_is_a_conflict_on_every_node_until_resolved(
         );
         let text = read(dir, "sats.py");
         assert!(!text.contains("68590"), "{text}");
-        assert!(text.contains("<<<<<<< Bergen kommune ") || text.contains("<<<<<<< Trondheim kommune "), "{text}");
-        assert!(text.contains(">>>>>>> Trondheim kommune ") || text.contains(">>>>>>> Bergen kommune "), "{text}");
+        assert!(
+            text.contains("<<<<<<< Bergen kommune ") || text.contains("<<<<<<< Trondheim kommune "),
+            "{text}"
+        );
+        assert!(
+            text.contains(">>>>>>> Trondheim kommune ") || text.contains(">>>>>>> Bergen kommune "),
+            "{text}"
+        );
         assert!(text.contains("\n||||||| base "), "{text}");
         assert!(text.contains("MAKS_INNTEKT_2026 = 690_000\n"), "{text}");
         assert!(text.contains("MAKS_INNTEKT_2026 = 685_500\n"), "{text}");
-        assert!(text.contains("MAKS_INNTEKT_2026 = 677_000\n"), "the base, as diff3 shows it: {text}");
+        assert!(
+            text.contains("MAKS_INNTEKT_2026 = 677_000\n"),
+            "the base, as diff3 shows it: {text}"
+        );
         let st = node.json_in(dir, &["status", "--json"]);
         assert_eq!(array_of(&st, "conflicts").len(), 1, "{st}");
         assert_eq!(array_of(&st, "conflicts")[0]["markers"], true, "{st}");
@@ -97,12 +116,70 @@ fn the_same_line_changed_at_two_ends_is_a_conflict_on_every_node_until_resolved(
     }
     assert_eq!(texts[0], texts[1], "the same markers on both nodes");
 
+    // Every side's version stays reachable.
+    for side in array_of(&conflicts_of(&ks, &id)[0], "sides") {
+        let change = side["change"].as_str().unwrap();
+        let dir = ks.scratch().join(format!("at-{}", &change[..8]));
+        ks.ok(&[
+            "checkout",
+            &id,
+            dir.to_str().unwrap(),
+            "--at",
+            &change[..10],
+        ]);
+        let text = read(&dir, "sats.py");
+        let value = if side["organisation"] == "Bergen kommune" {
+            "690_000"
+        } else {
+            "685_500"
+        };
+        assert_eq!(
+            text,
+            SATS.replace("677_000", value),
+            "checkout --at {change}"
+        );
+    }
+    // log marks the sides; the catalogue marks the artefact.
+    let log = output_text(&ks.ok(&["log", &id]));
+    assert_eq!(
+        log.matches("one side of the unresolved text conflict in sats.py")
+            .count(),
+        2,
+        "{log}"
+    );
+    let catalog = ks.json(&["catalog", "--json"]);
+    let entry = catalog
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == id.as_str())
+        .cloned();
+    assert_eq!(
+        entry.map(|e| e["conflicts"].clone()),
+        Some(serde_json::json!(1))
+    );
+    // A plain export of a conflicted version is refused, unless asked for.
+    let refused = ks.cli(&["export", &id, ks.scratch().join("ut").to_str().unwrap()]);
+    assert_eq!(exit_code(&refused), Some(5), "{}", describe(&refused));
+    assert!(
+        output_text(&refused).contains("sats.py (text)"),
+        "{}",
+        describe(&refused)
+    );
+    let out = ks.scratch().join("ut-med");
+    ks.ok(&["export", &id, out.to_str().unwrap(), "--allow-conflicts"]);
+    assert_eq!(read(&out, "sats.py"), texts[0]);
+
     // A commit that still holds the markers is refused.
     std::fs::write(wb.join("annet.txt"), "ny fil\n").unwrap();
     std::fs::write(wb.join("sats.py"), format!("{}# kommentar\n", texts[0])).unwrap();
     let refused = bergen.cli_in(&wb, &["commit", "-m", "med markører"]);
     assert_eq!(exit_code(&refused), Some(5), "{}", describe(&refused));
-    assert!(output_text(&refused).contains("conflict markers"), "{}", describe(&refused));
+    assert!(
+        output_text(&refused).contains("conflict markers"),
+        "{}",
+        describe(&refused)
+    );
     std::fs::write(wb.join("sats.py"), &texts[0]).unwrap();
     std::fs::remove_file(wb.join("annet.txt")).unwrap();
 
@@ -151,7 +228,12 @@ fn binary_add_add_and_delete_edit_keep_every_side_until_resolved() {
     let kinds = |node: &Node| {
         let mut k: Vec<(String, String)> = conflicts_of(node, &id)
             .iter()
-            .map(|c| (c["path"].as_str().unwrap().into(), c["kind"].as_str().unwrap().into()))
+            .map(|c| {
+                (
+                    c["path"].as_str().unwrap().into(),
+                    c["kind"].as_str().unwrap().into(),
+                )
+            })
             .collect();
         k.sort();
         k
@@ -177,21 +259,39 @@ fn binary_add_add_and_delete_edit_keep_every_side_until_resolved() {
     assert!(logos.contains(&&logo_b.to_vec()) && logos.contains(&&logo_t.to_vec()));
     let side = tree
         .keys()
-        .find(|p| p.starts_with("logo.png.") && (p.contains(".trondheim-") || p.contains(".bergen-")))
-        .unwrap_or_else(|| panic!("a side file named after its organisation: {:?}", tree.keys()));
+        .find(|p| {
+            p.starts_with("logo.png.") && (p.contains(".trondheim-") || p.contains(".bergen-"))
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "a side file named after its organisation: {:?}",
+                tree.keys()
+            )
+        });
     assert!(side.len() > "logo.png.bergen-".len() + 6, "{side}");
     let nys: Vec<&String> = tree.keys().filter(|p| p.starts_with("ny.md")).collect();
     assert_eq!(nys.len(), 2, "{nys:?}");
-    assert_eq!(read(&wb, "dpia.md"), "Status: i pilot\nEier: Bergen\n", "the edit is kept");
+    assert_eq!(
+        read(&wb, "dpia.md"),
+        "Status: i pilot\nEier: Bergen\n",
+        "the edit is kept"
+    );
     let st = bergen.json_in(&wb, &["status", "--json"]);
-    assert!(array_of(&st, "added").is_empty(), "side files are not additions: {st}");
+    assert!(
+        array_of(&st, "added").is_empty(),
+        "side files are not additions: {st}"
+    );
     assert_eq!(array_of(&st, "conflicts").len(), 3, "{st}");
 
     // resolve --take names a side by organisation.
     bergen.ok_in(&wb, &["resolve", "logo.png", "--take", "trondheim"]);
     assert_eq!(std::fs::read(wb.join("logo.png")).unwrap(), logo_t);
     // Keep ny.md as it is: delete its side file and commit.
-    let ny_side = nys.iter().find(|p| p.as_str() != "ny.md").unwrap().to_string();
+    let ny_side = nys
+        .iter()
+        .find(|p| p.as_str() != "ny.md")
+        .unwrap()
+        .to_string();
     std::fs::remove_file(wb.join(&ny_side)).unwrap();
     // Take the deletion of dpia.md: delete it and commit.
     std::fs::remove_file(wb.join("dpia.md")).unwrap();
@@ -206,6 +306,8 @@ fn binary_add_add_and_delete_edit_keep_every_side_until_resolved() {
     let tree = read_tree(&wt, true);
     assert_eq!(tree.get("logo.png").map(Vec::as_slice), Some(logo_t));
     assert!(!tree.contains_key("dpia.md"), "{:?}", tree.keys());
-    assert!(!tree.keys().any(|p| p.starts_with("logo.png.") || p.starts_with("ny.md.")));
+    assert!(!tree
+        .keys()
+        .any(|p| p.starts_with("logo.png.") || p.starts_with("ny.md.")));
     assert_eq!(tree.len(), 3, "{:?}", tree.keys());
 }

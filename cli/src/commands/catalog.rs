@@ -80,6 +80,13 @@ pub async fn run(ctx: &Ctx, args: CatalogArgs) -> anyhow::Result<()> {
             if matches!(e.visibility, Visibility::Restricted { .. }) {
                 title.push_str(" (restricted)");
             }
+            if e.conflicts > 0 {
+                title.push_str(&format!(
+                    " [{} conflicted file{}]",
+                    e.conflicts,
+                    if e.conflicts == 1 { "" } else { "s" }
+                ));
+            }
             vec![
                 short(&e.id.to_hex()).to_string(),
                 e.kind.clone(),

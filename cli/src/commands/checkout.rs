@@ -113,7 +113,11 @@ pub async fn checkout_at(
         warn(&format!(
             "the endorsed version has {} conflicted file{}: the curator endorsed it as it is",
             checkout.manifest.conflicts.len(),
-            if checkout.manifest.conflicts.len() == 1 { "" } else { "s" }
+            if checkout.manifest.conflicts.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
         ));
     }
     for note in &checkout.manifest.conflicts {

@@ -173,7 +173,12 @@ pub async fn commit_with(
             proposal: committed.proposal,
             not_permitted: committed.not_permitted,
             resolved: Vec::new(),
-            conflicts: checkout.manifest.conflicts.iter().map(|c| c.path.clone()).collect(),
+            conflicts: checkout
+                .manifest
+                .conflicts
+                .iter()
+                .map(|c| c.path.clone())
+                .collect(),
         });
     }
     // The node now holds the working tree as of the new change (or, with no change, already
@@ -184,7 +189,12 @@ pub async fn commit_with(
             touched.push(path.clone());
         }
     }
-    let before: Vec<String> = checkout.manifest.conflicts.iter().map(|c| c.path.clone()).collect();
+    let before: Vec<String> = checkout
+        .manifest
+        .conflicts
+        .iter()
+        .map(|c| c.path.clone())
+        .collect();
     conflicts::forget_resolved(checkout, &touched.iter().cloned().collect());
     let resolved: Vec<String> = before
         .into_iter()
@@ -216,7 +226,12 @@ pub async fn commit_with(
         proposal: None,
         not_permitted: None,
         resolved,
-        conflicts: checkout.manifest.conflicts.iter().map(|c| c.path.clone()).collect(),
+        conflicts: checkout
+            .manifest
+            .conflicts
+            .iter()
+            .map(|c| c.path.clone())
+            .collect(),
     })
 }
 
@@ -309,7 +324,12 @@ fn commit_report_empty(checkout: &Checkout) -> CommitReport {
         proposal: None,
         not_permitted: None,
         resolved: Vec::new(),
-        conflicts: checkout.manifest.conflicts.iter().map(|c| c.path.clone()).collect(),
+        conflicts: checkout
+            .manifest
+            .conflicts
+            .iter()
+            .map(|c| c.path.clone())
+            .collect(),
     }
 }
 

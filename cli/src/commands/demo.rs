@@ -890,7 +890,12 @@ impl Demo {
         );
         let (co_b, co_t) = checkouts.split_at_mut(1);
         let (rb, rt) = tokio::join!(
-            commit::commit(&mut bergen_client, &mut co_b[0], "Bergen: 2026-satser", false),
+            commit::commit(
+                &mut bergen_client,
+                &mut co_b[0],
+                "Bergen: 2026-satser",
+                false
+            ),
             commit::commit(
                 &mut trondheim_client,
                 &mut co_t[0],
@@ -944,7 +949,11 @@ impl Demo {
             "resolve",
             "Trondheim keeps both ideas in one line and commits: resolved on every node",
         );
-        pull::pull(&mut self.nodes[TRONDHEIM].client().await?, &mut checkouts[1]).await?;
+        pull::pull(
+            &mut self.nodes[TRONDHEIM].client().await?,
+            &mut checkouts[1],
+        )
+        .await?;
         let path = checkouts[1].root.join("README.md");
         let marked = std::fs::read_to_string(&path)?;
         let mut resolved = String::new();
@@ -972,17 +981,23 @@ impl Demo {
         let change = report
             .change
             .ok_or_else(|| anyhow::anyhow!("the resolution recorded no change"))?;
-        self.wait_converged(id, std::slice::from_ref(&change)).await?;
+        self.wait_converged(id, std::slice::from_ref(&change))
+            .await?;
         for node in &self.nodes {
             let left = node.client().await?.show(id).await?.conflicts.len();
             if left != 0 {
-                return Err(anyhow::anyhow!("{} still shows {left} conflicts", node.org.name));
+                return Err(anyhow::anyhow!(
+                    "{} still shows {left} conflicts",
+                    node.org.name
+                ));
             }
         }
         pull::pull(&mut self.nodes[BERGEN].client().await?, &mut checkouts[0]).await?;
         let text = std::fs::read_to_string(checkouts[0].root.join("README.md"))?;
         if !text.lines().any(|l| l == CONFLICT_RESOLVED) {
-            return Err(anyhow::anyhow!("Bergen's README.md lacks the resolution:\n{text}"));
+            return Err(anyhow::anyhow!(
+                "Bergen's README.md lacks the resolution:\n{text}"
+            ));
         }
         println!("   no conflicts left on any node; README.md now says:\n     {CONFLICT_RESOLVED}");
         Ok(())

@@ -541,6 +541,7 @@ pub fn catalog_entry_from_show(
         head_count: detail.heads.len(),
         file_count: detail.files.len(),
         size: detail.files.iter().map(|f| f.size).sum(),
+        conflicts: detail.conflicts.len(),
     })
 }
 

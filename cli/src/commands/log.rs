@@ -79,6 +79,20 @@ pub async fn run(ctx: &Ctx, args: LogArgs) -> anyhow::Result<()> {
     if let (Some(path), true) = (&path, entries.is_empty()) {
         warn(&format!("no change of {} touched {path}", short(&id)));
     }
+    // Changes that are sides of a conflict at the current heads are marked as such.
+    let conflicts = client.show(&id).await?.conflicts;
+    if !conflicts.is_empty() {
+        let list: Vec<String> = conflicts
+            .iter()
+            .map(|c| format!("{} ({})", c.path, c.kind))
+            .collect();
+        outln!(
+            "conflicts now: {} (`allmenning show {}` names the sides; resolve by committing on top)",
+            list.join(", "),
+            short(&id)
+        )?;
+        outln!()?;
+    }
     for (i, entry) in entries.iter().enumerate() {
         if i > 0 {
             outln!()?;
@@ -88,6 +102,16 @@ pub async fn run(ctx: &Ctx, args: LogArgs) -> anyhow::Result<()> {
         outln!("date   {}", format_time(entry.time))?;
         if let Some(file) = &entry.file {
             outln!("file   {}", file_line(file))?;
+        }
+        for c in conflicts
+            .iter()
+            .filter(|c| c.sides.iter().any(|s| s.change == entry.hash))
+        {
+            outln!(
+                "conflict  one side of the unresolved {} conflict in {}",
+                c.kind,
+                c.path
+            )?;
         }
         outln!()?;
         let message = if entry.message.trim().is_empty() {

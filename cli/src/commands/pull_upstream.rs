@@ -52,5 +52,12 @@ pub async fn run(ctx: &Ctx, args: PullUpstreamArgs) -> anyhow::Result<()> {
         )?;
         outln!("update a checkout of it with `allmenning pull`")?;
     }
+    for c in &pulled.conflicts {
+        let sides: Vec<&str> = c.sides.iter().map(|s| s.label.as_str()).collect();
+        outln!("conflict: {} ({}): {}", c.path, c.kind, sides.join(" vs "))?;
+    }
+    if !pulled.conflicts.is_empty() {
+        outln!("resolve in a checkout of the adaptation: `allmenning pull`, edit, `allmenning commit` (or `allmenning resolve PATH --take ...`)")?;
+    }
     Ok(())
 }

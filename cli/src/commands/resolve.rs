@@ -95,8 +95,14 @@ pub fn choose<'a>(
     match found.as_slice() {
         [one] => Ok(one),
         [] => Err(CliError::Usage {
-            message: format!("no side of the conflict is {take:?}; the sides are: {}", list()),
-            hint: Some("--take ours, theirs, an organisation number or name, or a change hash prefix".into()),
+            message: format!(
+                "no side of the conflict is {take:?}; the sides are: {}",
+                list()
+            ),
+            hint: Some(
+                "--take ours, theirs, an organisation number or name, or a change hash prefix"
+                    .into(),
+            ),
         }),
         _ => Err(CliError::Usage {
             message: format!("{take:?} names more than one side: {}", list()),
@@ -116,16 +122,23 @@ pub async fn run(ctx: &Ctx, args: ResolveArgs) -> anyhow::Result<()> {
     else {
         return Err(CliError::NotFound {
             message: format!("{} is not in conflict in this checkout", args.path),
-            hint: Some("`allmenning status` lists the conflicts; `allmenning pull` brings new ones".into()),
+            hint: Some(
+                "`allmenning status` lists the conflicts; `allmenning pull` brings new ones".into(),
+            ),
         }
         .into());
     };
     let mut client = ctx.client().await?;
     let id = checkout.manifest.id.clone();
-    let base = client.files(&id, Some(checkout.manifest.base_heads.clone())).await?;
+    let base = client
+        .files(&id, Some(checkout.manifest.base_heads.clone()))
+        .await?;
     let Some(conflict) = base.conflicts.iter().find(|c| c.path == args.path).cloned() else {
         return Err(CliError::NotFound {
-            message: format!("the node has no conflict in {} at this checkout's base", args.path),
+            message: format!(
+                "the node has no conflict in {} at this checkout's base",
+                args.path
+            ),
             hint: Some("run `allmenning pull` to bring the checkout up to date".into()),
         }
         .into());
@@ -134,7 +147,10 @@ pub async fn run(ctx: &Ctx, args: ResolveArgs) -> anyhow::Result<()> {
         Some(take) => {
             let our_org = client.status().await?.org.number;
             let side = choose(&conflict.sides, take, &our_org)?.clone();
-            (side_content(&mut client, &id, &conflict, &side).await?, Some(side))
+            (
+                side_content(&mut client, &id, &conflict, &side).await?,
+                Some(side),
+            )
         }
         None => {
             let current = checkout.read_file(&args.path)?;
@@ -165,10 +181,22 @@ pub async fn run(ctx: &Ctx, args: ResolveArgs) -> anyhow::Result<()> {
         None => format!("Resolve the conflict in {}", args.path),
     });
     let committed = client
-        .commit(&id, checkout.manifest.base_heads.clone(), vec![edit], message, false)
+        .commit(
+            &id,
+            checkout.manifest.base_heads.clone(),
+            vec![edit],
+            message,
+            false,
+        )
         .await?;
     if committed.proposal.is_none() {
-        apply(&mut checkout, &args.path, content, &note.files, committed.change.clone())?;
+        apply(
+            &mut checkout,
+            &args.path,
+            content,
+            &note.files,
+            committed.change.clone(),
+        )?;
     }
     let report = Resolved {
         id,
@@ -177,7 +205,12 @@ pub async fn run(ctx: &Ctx, args: ResolveArgs) -> anyhow::Result<()> {
         label: taken.as_ref().map(|s| s.label.clone()),
         change: committed.change.clone(),
         proposal: committed.proposal.clone(),
-        conflicts: checkout.manifest.conflicts.iter().map(|c| c.path.clone()).collect(),
+        conflicts: checkout
+            .manifest
+            .conflicts
+            .iter()
+            .map(|c| c.path.clone())
+            .collect(),
     };
     if args.json {
         return print_json(&report);
@@ -251,4 +284,60 @@ fn apply(
     }
     checkout.save()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side(org: &str, name: &str, change: &str) -> ConflictSide {
+        ConflictSide {
+            org: Some(org.into()),
+            organisation: Some(name.into()),
+            node: None,
+            change: change.repeat(32),
+            state: "text".into(),
+            renamed_to: None,
+            size: 1,
+            label: format!("{name} {}", &change.repeat(4)[..7]),
+            file: None,
+        }
+    }
+
+    #[test]
+    fn take_names_a_side_by_ours_theirs_organisation_or_change() {
+        let sides = vec![
+            side("964338531", "Bergen kommune", "ab"),
+            side("942110464", "Trondheim kommune", "cd"),
+        ];
+        let bergen = "964338531";
+        assert_eq!(
+            choose(&sides, "ours", bergen).unwrap().change,
+            "ab".repeat(32)
+        );
+        assert_eq!(
+            choose(&sides, "theirs", bergen).unwrap().change,
+            "cd".repeat(32)
+        );
+        assert_eq!(
+            choose(&sides, "942110464", bergen).unwrap().change,
+            "cd".repeat(32)
+        );
+        assert_eq!(
+            choose(&sides, "trondheim", bergen).unwrap().change,
+            "cd".repeat(32)
+        );
+        assert_eq!(
+            choose(&sides, "Bergen kommune", bergen).unwrap().change,
+            "ab".repeat(32)
+        );
+        assert_eq!(
+            choose(&sides, "cdcd", bergen).unwrap().change,
+            "cd".repeat(32)
+        );
+        assert!(choose(&sides, "oslo", bergen).is_err());
+        // Neither side is ours: "ours" names nothing, "theirs" two.
+        assert!(choose(&sides, "ours", "974760673").is_err());
+        assert!(choose(&sides, "theirs", "974760673").is_err());
+    }
 }

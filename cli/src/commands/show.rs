@@ -129,6 +129,12 @@ pub async fn run(ctx: &Ctx, args: ShowArgs) -> anyhow::Result<()> {
                 })
                 .collect();
             outln!("  {} ({}): {}", c.path, c.kind, sides.join(" vs "))?;
+            if !c.omitted.is_empty() {
+                outln!(
+                    "      and {} older concurrent version(s) not compared (`allmenning log` lists them)",
+                    c.omitted.len()
+                )?;
+            }
         }
         outln!(
             "          (`allmenning checkout {} DIR` or `pull` shows them; edit and commit, or `allmenning resolve PATH --take ...`)",

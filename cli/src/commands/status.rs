@@ -3,10 +3,10 @@
 use super::{CheckoutDir, Ctx};
 use crate::commands::pull::DisplacedFile;
 use crate::conflicts;
-use allmenning_protocol::artefact::conflict::lines::has_conflict_markers;
 use crate::outln;
 use crate::output::{print_json, short, warn};
 use crate::workdir::{Changes, Rename};
+use allmenning_protocol::artefact::conflict::lines::has_conflict_markers;
 
 /// Show what was edited in this checkout since it was checked out, committed or pulled.
 ///

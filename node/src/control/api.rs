@@ -274,6 +274,8 @@ pub struct Progress {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]
+// One reply per request, moved once: the size of the largest variant costs nothing worth boxing.
+#[allow(clippy::large_enum_variant)]
 pub enum ControlReply {
     Status(NodeStatus),
     Catalog {
@@ -694,6 +696,10 @@ pub struct UpstreamPulled {
     pub merged: usize,
     /// The adaptation's heads after the merge.
     pub heads: Vec<String>,
+    /// Conflicts in the adaptation after the merge (local and upstream edits to the same
+    /// lines, and the like), resolved like any other.
+    #[serde(default)]
+    pub conflicts: Vec<ConflictInfo>,
 }
 
 /// A proposal offering an adaptation's changes to its upstream.
@@ -770,6 +776,10 @@ pub struct ConflictInfo {
     /// Conflicting regions marked in a text conflict.
     #[serde(default)]
     pub regions: usize,
+    /// Older concurrent versions beyond the 32 compared (their changes are in the history):
+    /// the file is in conflict whatever the others hold.
+    #[serde(default)]
+    pub omitted: Vec<String>,
 }
 
 /// One side of a conflict: the newest change on that side that touched the file.
@@ -801,6 +811,7 @@ impl From<&allmenning_protocol::engine::ConflictView> for ConflictInfo {
             kind: c.kind.as_str().to_string(),
             base: c.base.iter().map(|h| h.to_string()).collect(),
             regions: c.regions,
+            omitted: c.omitted.iter().map(|h| h.to_string()).collect(),
             sides: c
                 .sides
                 .iter()

@@ -79,11 +79,18 @@ impl Node {
         let id = self.engine.resolve(id)?;
         let merge = self.engine.pull_upstream(&id)?;
         self.catalog.mark_dirty(id);
+        let conflicts = self
+            .engine
+            .conflicts(&id, None)?
+            .iter()
+            .map(crate::control::ConflictInfo::from)
+            .collect();
         Ok(UpstreamPulled {
             id: id.to_hex(),
             upstream: merge.upstream.to_hex(),
             merged: merge.merged,
             heads: hex_heads(&merge.heads),
+            conflicts,
         })
     }
 

@@ -84,6 +84,7 @@ fn entry(id: &str, title: &str, kind: &str, owner: (&str, &str), tags: &[&str]) 
         head_count: 1,
         file_count: 1,
         size: 1234,
+        conflicts: 0,
     }
 }
 
@@ -109,6 +110,7 @@ fn catalogue() -> Vec<CatalogEntry> {
     );
     guide.based_on = Some(PUBLIC_ID.parse().unwrap());
     guide.updated = 1_780_000_000;
+    guide.conflicts = 1;
     let mut secret = entry(
         SECRET_ID,
         SECRET_TITLE,
@@ -205,8 +207,36 @@ fn detail_of(e: &CatalogEntry) -> ArtefactDetail {
         adopters: Vec::new(),
         refused: Vec::new(),
         access_revoked: false,
-        conflicts: Vec::new(),
+        conflicts: (0..e.conflicts)
+            .map(|_| conflict_in("src/<beregning>.rs"))
+            .collect(),
         at: None,
+    }
+}
+
+/// A text conflict in `path` between Bergen and an organisation with a hostile name.
+fn conflict_in(path: &str) -> crate::control::ConflictInfo {
+    let side = |org: &str, name: &str, change: &str| crate::control::ConflictSide {
+        org: Some(org.into()),
+        organisation: Some(name.into()),
+        node: Some("ab".repeat(32)),
+        change: change.repeat(32),
+        state: "text".into(),
+        renamed_to: None,
+        size: 10,
+        label: format!("{name} {}", &change.repeat(4)[..7]),
+        file: None,
+    };
+    crate::control::ConflictInfo {
+        path: path.into(),
+        kind: "text".into(),
+        base: vec!["cd".repeat(32)],
+        sides: vec![
+            side("964338531", "Bergen kommune", "e1"),
+            side("942110464", "<b>Trondheim</b>", "f2"),
+        ],
+        regions: 1,
+        omitted: Vec::new(),
     }
 }
 
@@ -729,6 +759,38 @@ async fn artefact_page_shows_everything_known_about_it() {
     assert!(page
         .body
         .contains("Ingen kurator har vurdert denne artefakten ennå."));
+}
+
+#[tokio::test]
+async fn conflicts_are_marked_on_the_artefact_page_and_in_the_catalogue() {
+    let f = start(Mode::Normal).await;
+    let page = get(f.addr, &format!("/artefakt/{GUIDE_ID}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let body = &page.body;
+    for expected in [
+        "Konflikt: </strong>1 fil ble endret samtidig",
+        "<code>src/&lt;beregning&gt;.rs</code> (text)",
+        "Bergen kommune",
+        "&lt;b&gt;Trondheim&lt;/b&gt;",
+        &format!("/artefakt/{GUIDE_ID}?at={}#filer", "e1".repeat(32)),
+    ] {
+        assert!(
+            body.contains(expected),
+            "the page lacks {expected:?}:\n{body}"
+        );
+    }
+    assert!(!body.contains("<b>Trondheim"), "{body}");
+    // The artefact without conflicts says nothing of them.
+    let page = get(f.addr, &format!("/artefakt/{PUBLIC_ID}")).await;
+    assert!(!page.body.contains("id=\"konflikter\""), "{}", page.body);
+    // The catalogue marks the conflicted artefact only.
+    let page = get(f.addr, "/").await;
+    assert_eq!(
+        page.body.matches("Konflikt i 1 fil").count(),
+        1,
+        "{}",
+        page.body
+    );
 }
 
 #[tokio::test]

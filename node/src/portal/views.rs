@@ -227,6 +227,9 @@ fn entry_card(entry: &CatalogEntry, snippet: Option<&str>, heading: u8) -> Marku
                 @for e in &entry.endorsements {
                     (endorsement_badge(e))
                 }
+                @if entry.conflicts > 0 {
+                    span.merke.konflikt { "Konflikt i " (text::count(entry.conflicts, "fil", "filer")) }
+                }
             }
             p.meta {
                 @if let Some(owner) = owner_name(entry) {
@@ -543,6 +546,29 @@ pub(super) fn artefact(view: &ArtefactView) -> Markup {
                     a href=(artefact_href(&id)) { "Vis gjeldende versjon" }
                 }
             }
+            @if !detail.conflicts.is_empty() {
+                div.varsel #konflikter {
+                    p {
+                        strong { "Konflikt: " }
+                        (text::count(detail.conflicts.len(), "fil", "filer"))
+                        " ble endret samtidig på måter som ikke lar seg slå sammen. Alle versjonene er tatt vare på; "
+                        "en arbeidskopi viser dem med konfliktmarkører, og en ny endring løser konflikten."
+                    }
+                    ul {
+                        @for c in &detail.conflicts {
+                            li {
+                                code { (c.path) } " (" (c.kind) "): "
+                                @for (i, side) in c.sides.iter().enumerate() {
+                                    @if i > 0 { " mot " }
+                                    (side.organisation.clone().or_else(|| side.org.clone()).unwrap_or_else(|| "ukjent".into()))
+                                    " "
+                                    a href=(format!("/artefakt/{id}?at={}#filer", side.change)) { code title=(side.change) { (text::short(&side.change, 7)) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             @if files.is_empty() {
                 p.tom { "Ingen filer." }
             } @else {
@@ -558,7 +584,10 @@ pub(super) fn artefact(view: &ArtefactView) -> Markup {
                             tr {
                                 td { a href=(file_href(&id, &f.path, view.at)) { code { (f.path) } } }
                                 td.tall { (text::size(f.size)) }
-                                td { @if f.storage == "text" { "tekst (samredigeres)" } @else { "fil" } }
+                                td {
+                                    @if f.storage == "text" { "tekst (samredigeres)" } @else { "fil" }
+                                    @if let Some(kind) = &f.conflict { " · " strong { "konflikt (" (kind) ")" } }
+                                }
                             }
                         }
                     }

@@ -30,6 +30,7 @@ fn entry(n: u8, title: &str, description: &str, tags: &[&str]) -> CatalogEntry {
         head_count: 1,
         file_count: 1,
         size: 1,
+        conflicts: 0,
     }
 }
 

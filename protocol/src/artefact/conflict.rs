@@ -86,13 +86,18 @@ impl fmt::Display for ConflictKind {
 pub enum Version {
     Absent,
     /// Gone from this path because this side moved it (same content) to `to`.
-    Renamed { to: String },
+    Renamed {
+        to: String,
+    },
     Blob {
         hash: BlobHash,
         size: u64,
         executable: bool,
     },
-    Text { text: String, executable: bool },
+    Text {
+        text: String,
+        executable: bool,
+    },
 }
 
 impl Version {
@@ -154,7 +159,12 @@ pub struct Conflict {
     /// picked (the others go next to the file), for delete/edit and rename/edit the edited
     /// version (nothing is lost), for rename/rename nothing (the renamed copies exist).
     pub shown: Version,
+    /// Older sides beyond [`MAX_SIDES`], not compared (their changes are in the history).
+    pub omitted: Vec<ChangeHash>,
 }
+
+/// The most sides of one file that are read and compared; more make a conflict regardless.
+pub const MAX_SIDES: usize = 32;
 
 impl Conflict {
     /// Every path a resolution may touch: the path and where its sides renamed it to.
@@ -269,6 +279,17 @@ fn decide(
     };
     let mut order: Vec<usize> = file_heads.to_vec();
     order.sort_by_key(|&i| (history.times[i], history.hashes[i]));
+    // Each side costs a read of the file at its change and a diff: a bounded number are
+    // compared. More concurrent versions than that is a conflict whatever they hold (fail
+    // closed), with the ones left out counted, not dropped silently.
+    let omitted: Vec<ChangeHash> = if order.len() > MAX_SIDES {
+        order
+            .drain(..order.len() - MAX_SIDES)
+            .map(|i| history.hashes[i])
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut sides: Vec<Side> = Vec::new();
     for i in order {
         let hash = history.hashes[i];
@@ -298,8 +319,9 @@ fn decide(
         }
     }
     match distinct.len() {
-        0 => return Ok(Outcome::Merged(base)),
-        1 => return Ok(Outcome::Merged(distinct[0].clone())),
+        0 if omitted.is_empty() => return Ok(Outcome::Merged(base)),
+        1 if omitted.is_empty() => return Ok(Outcome::Merged(distinct[0].clone())),
+        // Several versions, or sides left out (then a conflict whatever the others hold).
         _ => {}
     }
     let present: Vec<&Side> = sides.iter().filter(|s| s.version.is_present()).collect();
@@ -319,8 +341,13 @@ fn decide(
             sides: sides.clone(),
             merge,
             shown,
+            omitted: omitted.clone(),
         }))
     };
+    if sides.is_empty() {
+        // Only possible with sides left out: the newest ones all left the file as it was.
+        return conflict(ConflictKind::Binary, None, base.clone());
+    }
     if present.len() == sides.len() {
         // Every side has content.
         let texts: Option<Vec<&str>> = sides
@@ -347,8 +374,10 @@ fn decide(
                 let merge = Merge::of(&base_text, &texts);
                 let executable = merged_exec(&base, &sides);
                 match merge.clean_text() {
-                    Some(text) => Ok(Outcome::Merged(Version::Text { text, executable })),
-                    None => conflict(ConflictKind::Text, Some(merge), Version::Absent),
+                    Some(text) if omitted.is_empty() => {
+                        Ok(Outcome::Merged(Version::Text { text, executable }))
+                    }
+                    _ => conflict(ConflictKind::Text, Some(merge), Version::Absent),
                 }
             }
             _ => conflict(ConflictKind::Binary, None, winner()?),
@@ -430,7 +459,8 @@ fn base_text(
         Version::Text { text, .. } => Ok(Some(text.clone())),
         Version::Blob { hash, .. } => {
             let key = origin::text_key(path, hash);
-            let Ok(Some((Value::Object(ObjType::Text), obj))) = artefact.doc.get(ROOT, key.as_str())
+            let Ok(Some((Value::Object(ObjType::Text), obj))) =
+                artefact.doc.get(ROOT, key.as_str())
             else {
                 return Ok(None);
             };

@@ -330,6 +330,7 @@ fn entry(kind: &str, owner: OrgNumber, tags: &[&str]) -> CatalogEntry {
         head_count: 1,
         file_count: 1,
         size: 1,
+        conflicts: 0,
     }
 }
 

@@ -43,6 +43,8 @@ pub struct ConflictView {
     pub sides: Vec<SideView>,
     /// Number of conflicting regions marked in a text conflict.
     pub regions: usize,
+    /// Older sides not compared (more than `MAX_SIDES` concurrent versions).
+    pub omitted: Vec<ChangeHash>,
 }
 
 /// An artefact's files at some heads as people get them: conflicts decided and marked.
@@ -86,7 +88,9 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         heads: Option<&[ChangeHash]>,
     ) -> Result<Arc<Analysis>, EngineError> {
         let current = self.artefact(id)?.heads();
-        let mut heads = heads.map(<[ChangeHash]>::to_vec).unwrap_or_else(|| current.clone());
+        let mut heads = heads
+            .map(<[ChangeHash]>::to_vec)
+            .unwrap_or_else(|| current.clone());
         heads.sort();
         heads.dedup();
         if let Some((at, cached)) = self.analyses.get(id) {
@@ -128,7 +132,10 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         heads: Option<&[ChangeHash]>,
     ) -> Result<Vec<ConflictView>, EngineError> {
         let analysis = self.analysis(id, heads)?;
-        Ok(analysis.conflicts().map(|c| self.view(c, &BTreeSet::new())).collect())
+        Ok(analysis
+            .conflicts()
+            .map(|c| self.view(c, &BTreeSet::new()))
+            .collect())
     }
 
     fn view(&self, conflict: &Conflict, taken: &BTreeSet<String>) -> ConflictView {
@@ -144,6 +151,13 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                     (None, None, Some(key)) => format!("node {}", &key.to_hex()[..8]),
                     (None, None, None) => "unknown".to_string(),
                 };
+                // An organisation's name is another organisation's input: one line, bounded, so
+                // that it cannot end a marker line or forge another.
+                let who: String = who
+                    .chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .take(80)
+                    .collect();
                 let label = format!("{who} {}", short_hash(&side.change));
                 let beside = matches!(
                     conflict.kind,
@@ -187,6 +201,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             base: conflict.base_heads.clone(),
             sides,
             regions: conflict.merge.as_ref().map_or(0, |m| m.conflicts()),
+            omitted: conflict.omitted.clone(),
         }
     }
 

@@ -335,8 +335,15 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     pub fn proposal_files(
         &mut self,
         proposal: &str,
-    ) -> Result<(ProposalView, Vec<FileData>, Vec<FileData>, Vec<super::ConflictView>), EngineError>
-    {
+    ) -> Result<
+        (
+            ProposalView,
+            Vec<FileData>,
+            Vec<FileData>,
+            Vec<super::ConflictView>,
+        ),
+        EngineError,
+    > {
         let (id, view) = self.find_proposal(proposal)?;
         let (_, before) = self.files(&id, None)?;
         let (merged, _) = self.merged_with_proposal(&id, &view.id)?;

@@ -202,7 +202,14 @@ fn concurrent_edits_to_the_same_line_are_a_conflict_on_every_node_until_one_reso
     // Resolving on node 2 clears it on all.
     let resolved = text
         .lines()
-        .filter(|l| !l.starts_with("<<<<<<<") && !l.starts_with(">>>>>>>") && !l.starts_with("|||||||") && *l != "=======" && *l != "Linje 2" && *l != "B Linje 2")
+        .filter(|l| {
+            !l.starts_with("<<<<<<<")
+                && !l.starts_with(">>>>>>>")
+                && !l.starts_with("|||||||")
+                && *l != "======="
+                && *l != "Linje 2"
+                && *l != "B Linje 2"
+        })
         .collect::<Vec<_>>()
         .join("\n")
         + "\n";
@@ -224,7 +231,10 @@ fn concurrent_edits_to_the_same_line_are_a_conflict_on_every_node_until_one_reso
         .unwrap();
     net.run(10_000);
     for n in 0..3 {
-        assert!(net.nodes[n].conflicts(&id, None).unwrap().is_empty(), "node {n}");
+        assert!(
+            net.nodes[n].conflicts(&id, None).unwrap().is_empty(),
+            "node {n}"
+        );
         assert_eq!(readme(&mut net, n, &id), resolved, "node {n}");
         assert_eq!(net.nodes[n].list().unwrap()[0].conflicts, 0, "node {n}");
     }

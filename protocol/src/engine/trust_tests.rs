@@ -2273,3 +2273,68 @@ fn a_change_built_on_a_refused_one_is_recorded_with_its_own_author_and_an_unknow
     net.nodes[KS].handle_response(OSLO, &pull_request(&unknown), &response.encode());
     assert_eq!(net.nodes[KS].store().refused(&unknown).unwrap(), None);
 }
+
+#[test]
+fn accepting_a_proposal_that_overlaps_a_later_edit_makes_a_conflict_review_foretold() {
+    let (mut net, orgs) = network(19, &[BERGEN, TRONDHEIM, OSLO]);
+    let id = publish(&mut net, &orgs, BERGEN, None);
+    net.run(100_000);
+    // Trondheim proposes a new risk level; Bergen meanwhile sets another one itself.
+    let (base, _) = net.nodes[TRONDHEIM].files(&id, None).unwrap();
+    let (now, nonce) = (net.now, net.nonce());
+    let proposal = net.nodes[TRONDHEIM]
+        .propose(
+            &id,
+            &base,
+            &[FileEdit::Write {
+                path: "dpia.md".into(),
+                content: b"# DPIA\n\nRisiko: middels\n".to_vec(),
+                executable: false,
+            }],
+            "Middels risiko",
+            now,
+            nonce,
+        )
+        .unwrap();
+    edit(&mut net, BERGEN, &id, "# DPIA\n\nRisiko: høy\n").unwrap();
+    net.run(100_000);
+    let (_, _, after, conflicts) = net.nodes[BERGEN]
+        .proposal_files(&proposal.to_hex())
+        .unwrap();
+    assert_eq!(conflicts.len(), 1, "review says accepting would conflict");
+    assert_eq!(conflicts[0].path, "dpia.md");
+    let shown = String::from_utf8(
+        after
+            .iter()
+            .find(|f| f.path == "dpia.md")
+            .unwrap()
+            .content
+            .clone(),
+    )
+    .unwrap();
+    assert!(
+        shown.contains("<<<<<<< ")
+            && shown.contains("Risiko: middels\n")
+            && shown.contains("Risiko: høy\n"),
+        "{shown}"
+    );
+    net.nodes[BERGEN]
+        .decide_proposal(&proposal.to_hex(), true, now + 2)
+        .unwrap();
+    net.run(100_000);
+    for n in [KS, BERGEN, TRONDHEIM, OSLO] {
+        let conflicts = net.nodes[n].conflicts(&id, None).unwrap();
+        assert_eq!(conflicts.len(), 1, "node {n}");
+        let (_, files) = net.nodes[n].files(&id, None).unwrap();
+        let text = String::from_utf8(
+            files
+                .iter()
+                .find(|f| f.path == "dpia.md")
+                .unwrap()
+                .content
+                .clone(),
+        )
+        .unwrap();
+        assert_eq!(text, shown, "node {n}: the same markers, no interleaving");
+    }
+}

@@ -38,6 +38,7 @@ fn entry(kind: &str) -> CatalogEntry {
         head_count: 1,
         file_count: 3,
         size: 1234,
+        conflicts: 0,
     }
 }
 

@@ -9,6 +9,11 @@
 //! ```text
 //! cargo run --release -p allmenning-simulations --bin simulate -- --nodes 30 --rounds 40 --seed 7
 //! ```
+//!
+//! `simulate conflicts [--nodes N] [--groups G] [--artefacts A] [--seed S] [--binary 0|1]` runs the partition
+//! conflict scenario instead (`allmenning_simulations::partition_conflicts`): groups cut apart
+//! edit the same and different lines of shared artefacts, heal, and every node must report
+//! exactly the planned conflicts until one node resolves them.
 
 use allmenning_protocol::artefact::{FileEdit, Metadata};
 use allmenning_protocol::engine::FileData;
@@ -51,7 +56,46 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
+/// `simulate conflicts ...`: the partition conflict scenario.
+fn conflicts_scenario(args: &[String]) -> ! {
+    use allmenning_simulations::partition_conflicts::{run, Config};
+    let mut config = Config::default();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value: Option<u64> = it.next().and_then(|v| v.parse().ok());
+        let Some(value) = value else {
+            eprintln!("usage: simulate conflicts [--nodes N] [--groups G] [--artefacts A] [--seed S] [--binary 0|1]");
+            std::process::exit(2);
+        };
+        match flag.as_str() {
+            "--nodes" => config.nodes = value as usize,
+            "--groups" => config.groups = value as usize,
+            "--artefacts" => config.artefacts = value as usize,
+            "--seed" => config.seed = value,
+            "--binary" => config.binary = value != 0,
+            other => {
+                eprintln!("error: unknown argument {other:?}");
+                std::process::exit(2);
+            }
+        }
+    }
+    match run(&config) {
+        Ok(report) => {
+            println!("seed {}\n{report}", config.seed);
+            std::process::exit(0);
+        }
+        Err(e) => {
+            eprintln!("FAIL (seed {}): {e}", config.seed);
+            std::process::exit(1);
+        }
+    }
+}
+
 fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("conflicts") {
+        conflicts_scenario(&argv[1..]);
+    }
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {

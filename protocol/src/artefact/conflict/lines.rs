@@ -80,7 +80,10 @@ impl Merge {
                 j += 1;
             }
             let region = &hunks[i..j];
-            push_clean(&mut chunks, join(&base_lines[copied_to as usize..start as usize]));
+            push_clean(
+                &mut chunks,
+                join(&base_lines[copied_to as usize..start as usize]),
+            );
             copied_to = end;
 
             // Each participating side's version of [start, end).
@@ -284,7 +287,10 @@ mod tests {
             &["A\nb\nc\nd\ne\n", "a\nb\nC\nd\ne\n", "a\nb\nc\nd\nE\n"],
         );
         assert_eq!(m.clean_text().as_deref(), Some("A\nb\nC\nd\nE\n"));
-        let m = Merge::of(BASE, &["A\nb\nc\nd\ne\n", "X\nb\nc\nd\ne\n", "Y\nb\nc\nd\ne\n"]);
+        let m = Merge::of(
+            BASE,
+            &["A\nb\nc\nd\ne\n", "X\nb\nc\nd\ne\n", "Y\nb\nc\nd\ne\n"],
+        );
         let text = m.render(&["one".into(), "two".into(), "three".into()], "base");
         assert!(text.contains("<<<<<<< one\nA\n"));
         assert!(text.contains("=======\nX\n=======\nY\n>>>>>>> two, three\n"));
@@ -294,13 +300,18 @@ mod tests {
     fn a_missing_final_newline_still_gets_markers_on_their_own_lines() {
         let m = Merge::of("x", &["y", "z"]);
         let text = m.render(&["A".into(), "B".into()], "base");
-        assert_eq!(text, "<<<<<<< A\ny\n||||||| base\nx\n=======\nz\n>>>>>>> B\n");
+        assert_eq!(
+            text,
+            "<<<<<<< A\ny\n||||||| base\nx\n=======\nz\n>>>>>>> B\n"
+        );
     }
 
     #[test]
     fn markers_are_found_only_as_a_whole() {
         assert!(!has_conflict_markers("<<<<<<< only an opening line\n"));
         assert!(!has_conflict_markers("a\n=======\nb\n"));
-        assert!(has_conflict_markers("<<<<<<< A\r\nx\r\n=======\r\ny\r\n>>>>>>> B\r\n"));
+        assert!(has_conflict_markers(
+            "<<<<<<< A\r\nx\r\n=======\r\ny\r\n>>>>>>> B\r\n"
+        ));
     }
 }

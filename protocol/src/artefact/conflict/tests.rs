@@ -126,7 +126,12 @@ fn the_same_line_changed_at_two_ends_is_a_text_conflict_with_both_sides() {
     let fx = Fixture::new(&[("sats.py", PY.as_bytes())]);
     let mut bergen = fx.fork();
     let mut trondheim = fx.fork();
-    let b = fx.edit(&mut bergen, 2, 10, &[write("sats.py", &PY.replace("677_000", "690_000"))]);
+    let b = fx.edit(
+        &mut bergen,
+        2,
+        10,
+        &[write("sats.py", &PY.replace("677_000", "690_000"))],
+    );
     let t = fx.edit(
         &mut trondheim,
         3,
@@ -155,8 +160,18 @@ fn edits_with_an_unchanged_line_between_merge_without_a_conflict() {
     let fx = Fixture::new(&[("sats.py", PY.as_bytes())]);
     let mut bergen = fx.fork();
     let mut trondheim = fx.fork();
-    fx.edit(&mut bergen, 2, 10, &[write("sats.py", &PY.replace("0.06", "0.07"))]);
-    fx.edit(&mut trondheim, 3, 11, &[write("sats.py", &PY.replace("677_000", "685_500"))]);
+    fx.edit(
+        &mut bergen,
+        2,
+        10,
+        &[write("sats.py", &PY.replace("0.06", "0.07"))],
+    );
+    fx.edit(
+        &mut trondheim,
+        3,
+        11,
+        &[write("sats.py", &PY.replace("677_000", "685_500"))],
+    );
     let (merged, analysis) = analyse_both(&bergen, &trondheim);
     assert_eq!(analysis.conflicts().count(), 0);
     let expected = PY.replace("0.06", "0.07").replace("677_000", "685_500");
@@ -180,8 +195,18 @@ fn a_commit_on_top_that_writes_the_file_resolves_it_and_one_that_does_not_leaves
     let fx = Fixture::new(&[("sats.py", PY.as_bytes()), ("annet.md", b"x\n")]);
     let mut bergen = fx.fork();
     let mut trondheim = fx.fork();
-    fx.edit(&mut bergen, 2, 10, &[write("sats.py", &PY.replace("677_000", "690_000"))]);
-    fx.edit(&mut trondheim, 3, 11, &[write("sats.py", &PY.replace("677_000", "685_500"))]);
+    fx.edit(
+        &mut bergen,
+        2,
+        10,
+        &[write("sats.py", &PY.replace("677_000", "690_000"))],
+    );
+    fx.edit(
+        &mut trondheim,
+        3,
+        11,
+        &[write("sats.py", &PY.replace("677_000", "685_500"))],
+    );
     let (mut merged, _) = analyse_both(&bergen, &trondheim);
 
     // On top of both sides, but another file: still conflicted.
@@ -193,7 +218,13 @@ fn a_commit_on_top_that_writes_the_file_resolves_it_and_one_that_does_not_leaves
     // Writing the file, even with one side's exact text, resolves it.
     let resolve: BTreeSet<String> = ["sats.py".to_string()].into();
     let resolution = PY.replace("677_000", "690_000");
-    fx.edit_resolving(&mut merged, 2, 13, &[write("sats.py", &resolution)], &resolve);
+    fx.edit_resolving(
+        &mut merged,
+        2,
+        13,
+        &[write("sats.py", &resolution)],
+        &resolve,
+    );
     let analysis = Analysis::of(&merged, &merged.heads()).unwrap();
     assert_eq!(analysis.conflicts().count(), 0, "{analysis:?}");
     let entry = merged.entry("sats.py", None).unwrap();
@@ -201,7 +232,12 @@ fn a_commit_on_top_that_writes_the_file_resolves_it_and_one_that_does_not_leaves
 
     // And a late edit made before the resolution conflicts again, with the resolution.
     let mut late = trondheim.clone();
-    fx.edit(&mut late, 3, 14, &[write("sats.py", &PY.replace("677_000", "700_000"))]);
+    fx.edit(
+        &mut late,
+        3,
+        14,
+        &[write("sats.py", &PY.replace("677_000", "700_000"))],
+    );
     let (_, analysis) = analyse_both(&merged, &late);
     assert!(analysis.conflict("sats.py").is_some());
 }
@@ -211,8 +247,18 @@ fn concurrent_binary_replacements_keep_both_sides() {
     let fx = Fixture::new(&[("logo.png", &[0x89, b'P', b'N', b'G', 0, 1])]);
     let mut bergen = fx.fork();
     let mut trondheim = fx.fork();
-    fx.edit(&mut bergen, 2, 10, &[write_bytes("logo.png", &[0x89, 0, 2, 0xff])]);
-    fx.edit(&mut trondheim, 3, 11, &[write_bytes("logo.png", &[0x89, 0, 3, 0xfe])]);
+    fx.edit(
+        &mut bergen,
+        2,
+        10,
+        &[write_bytes("logo.png", &[0x89, 0, 2, 0xff])],
+    );
+    fx.edit(
+        &mut trondheim,
+        3,
+        11,
+        &[write_bytes("logo.png", &[0x89, 0, 3, 0xfe])],
+    );
     let (_, analysis) = analyse_both(&bergen, &trondheim);
     let conflict = analysis.conflict("logo.png").expect("a conflict");
     assert_eq!(conflict.kind, ConflictKind::Binary);
@@ -254,7 +300,14 @@ fn delete_against_edit_keeps_the_edited_file() {
     let fx = Fixture::new(&[("dpia.md", b"Status: utkast\nEier: Bergen\n")]);
     let mut bergen = fx.fork();
     let mut trondheim = fx.fork();
-    fx.edit(&mut bergen, 2, 10, &[FileEdit::Delete { path: "dpia.md".into() }]);
+    fx.edit(
+        &mut bergen,
+        2,
+        10,
+        &[FileEdit::Delete {
+            path: "dpia.md".into(),
+        }],
+    );
     fx.edit(
         &mut trondheim,
         3,
@@ -277,7 +330,9 @@ fn delete_against_edit_keeps_the_edited_file() {
         &mut merged,
         2,
         12,
-        &[FileEdit::Delete { path: "dpia.md".into() }],
+        &[FileEdit::Delete {
+            path: "dpia.md".into(),
+        }],
         &resolve,
     );
     let analysis = Analysis::of(&merged, &merged.heads()).unwrap();
@@ -307,7 +362,12 @@ fn renames_to_different_paths_and_rename_against_edit_are_conflicts() {
     let mut bergen = fx.fork();
     let mut trondheim = fx.fork();
     fx.edit(&mut bergen, 2, 10, &[rename("b.bin", "c.bin")]);
-    fx.edit(&mut trondheim, 3, 11, &[write_bytes("b.bin", &[0xff, 0xfe, 0x00])]);
+    fx.edit(
+        &mut trondheim,
+        3,
+        11,
+        &[write_bytes("b.bin", &[0xff, 0xfe, 0x00])],
+    );
     let (_, analysis) = analyse_both(&bergen, &trondheim);
     let conflict = analysis.conflict("b.bin").expect("a conflict");
     assert_eq!(conflict.kind, ConflictKind::RenameEdit);
@@ -347,11 +407,43 @@ fn an_older_version_is_analysed_at_its_own_heads() {
     let fx = Fixture::new(&[("sats.py", PY.as_bytes())]);
     let mut bergen = fx.fork();
     let mut trondheim = fx.fork();
-    let b = fx.edit(&mut bergen, 2, 10, &[write("sats.py", &PY.replace("677_000", "690_000"))]);
-    fx.edit(&mut trondheim, 3, 11, &[write("sats.py", &PY.replace("677_000", "685_500"))]);
+    let b = fx.edit(
+        &mut bergen,
+        2,
+        10,
+        &[write("sats.py", &PY.replace("677_000", "690_000"))],
+    );
+    fx.edit(
+        &mut trondheim,
+        3,
+        11,
+        &[write("sats.py", &PY.replace("677_000", "685_500"))],
+    );
     let (merged, _) = analyse_both(&bergen, &trondheim);
     let at_bergen = Analysis::of(&merged, &[b]).unwrap();
     assert_eq!(at_bergen.conflicts().count(), 0);
+}
+
+#[test]
+fn more_concurrent_versions_than_are_compared_are_a_conflict_with_the_rest_counted() {
+    let fx = Fixture::new(&[("f.txt", b"a\nb\nc\n")]);
+    let mut all = fx.fork();
+    let n = MAX_SIDES + 8;
+    for i in 0..n {
+        let mut fork = fx.fork();
+        // Identical edits: they would merge, were it not for their number.
+        fx.edit(
+            &mut fork,
+            2 + (i % 200) as u8,
+            i as i64,
+            &[write("f.txt", "a\nB\nc\n")],
+        );
+        all.doc.merge(&mut fork.doc).unwrap();
+    }
+    let analysis = Analysis::of(&all, &all.heads()).unwrap();
+    let conflict = analysis.conflict("f.txt").expect("a conflict");
+    assert_eq!(conflict.sides.len() + conflict.omitted.len(), n);
+    assert_eq!(conflict.omitted.len(), 8);
 }
 
 /// A text of `n` distinct lines.
@@ -405,4 +497,62 @@ proptest! {
             prop_assert_eq!(conflict.unwrap().kind, ConflictKind::Text);
         }
     }
+}
+
+#[test]
+fn a_rename_rename_conflict_is_resolved_by_a_commit_that_touches_either_new_path() {
+    let fx = Fixture::new(&[("a.md", b"en\nto\n")]);
+    let mut bergen = fx.fork();
+    let mut trondheim = fx.fork();
+    fx.edit(&mut bergen, 2, 10, &[rename("a.md", "bergen.md")]);
+    fx.edit(&mut trondheim, 3, 11, &[rename("a.md", "trondheim.md")]);
+    let (mut merged, analysis) = analyse_both(&bergen, &trondheim);
+    // Keeping Bergen's name: delete Trondheim's copy.
+    let resolve: BTreeSet<String> = analysis
+        .resolved_by(&["trondheim.md"])
+        .into_iter()
+        .map(|c| c.path.clone())
+        .collect();
+    assert_eq!(resolve, ["a.md".to_string()].into());
+    fx.edit_resolving(
+        &mut merged,
+        2,
+        12,
+        &[FileEdit::Delete {
+            path: "trondheim.md".into(),
+        }],
+        &resolve,
+    );
+    let analysis = Analysis::of(&merged, &merged.heads()).unwrap();
+    assert_eq!(analysis.conflicts().count(), 0, "{analysis:?}");
+    assert!(merged.entry("bergen.md", None).is_some());
+    assert!(merged.entry("trondheim.md", None).is_none());
+}
+
+#[test]
+fn a_text_file_renamed_at_one_end_and_edited_at_the_other_keeps_the_edit() {
+    let fx = Fixture::new(&[("a.md", b"en\nto\ntre\n")]);
+    // Make it text first, so that the rename carries the text object.
+    let mut base = fx.fork();
+    fx.edit(&mut base, 2, 5, &[write("a.md", "en\nto\ntre\nfire\n")]);
+    let mut bergen = base.clone();
+    let mut trondheim = base.clone();
+    fx.edit(&mut bergen, 2, 10, &[rename("a.md", "b.md")]);
+    fx.edit(
+        &mut trondheim,
+        3,
+        11,
+        &[write("a.md", "EN\nto\ntre\nfire\n")],
+    );
+    let (_, analysis) = analyse_both(&bergen, &trondheim);
+    let conflict = analysis.conflict("a.md").expect("a conflict");
+    assert_eq!(conflict.kind, ConflictKind::RenameEdit);
+    // The edited version is kept at the old path; nothing is lost.
+    assert_eq!(
+        conflict.shown,
+        Version::Text {
+            text: "EN\nto\ntre\nfire\n".into(),
+            executable: false
+        }
+    );
 }
