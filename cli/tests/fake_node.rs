@@ -499,6 +499,7 @@ impl State {
                     conflicts: Vec::new(),
                     at: heads,
                     refused: Vec::new(),
+                    access_revoked: false,
                 }))
             }
             // Worded as the engine words it (`Engine::resolve_version`).
