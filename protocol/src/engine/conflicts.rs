@@ -219,7 +219,17 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .get(id)
             .ok_or_else(|| EngineError::NotFound(id.to_string()))?
             .artefact;
-        self.present(artefact, &analysis)
+        let historical = analysis.heads != artefact.heads();
+        match self.present(artefact, &analysis) {
+            // Only the current version's contents (and its conflicts' sides) are fetched: a
+            // content replaced before this node synced is not coming, so do not say "wait".
+            Err(EngineError::MissingBlob { path, blob }) if historical => {
+                Err(EngineError::Missing(format!(
+                    "the content of {path} at that version (blob {blob}): it was replaced before this node received the artefact, and nodes fetch only current contents; check that version out on a node that held it then (its publisher's, for one)"
+                )))
+            }
+            other => other,
+        }
     }
 
     /// [`Engine::presented`] for any artefact document (a copy with a proposal merged in, for
