@@ -2338,3 +2338,54 @@ fn accepting_a_proposal_that_overlaps_a_later_edit_makes_a_conflict_review_foret
         assert_eq!(text, shown, "node {n}: the same markers, no interleaving");
     }
 }
+
+#[test]
+fn pulling_an_upstream_edit_of_a_line_the_adaptation_changed_too_is_a_conflict_everywhere() {
+    let (mut net, orgs) = network(23, &[BERGEN, TRONDHEIM, OSLO]);
+    let upstream = publish(&mut net, &orgs, OSLO, None);
+    let (now, nonce) = (net.now, net.nonce());
+    let id = net.nodes[BERGEN]
+        .adopt(&upstream, None, "DPIA for Bergen", now, nonce)
+        .unwrap();
+    net.run(100_000);
+    // The same line, changed in the adaptation and upstream.
+    edit(&mut net, BERGEN, &id, "# DPIA\n\nRisiko: høy\n")
+        .unwrap()
+        .unwrap();
+    edit(&mut net, OSLO, &upstream, "# DPIA\n\nRisiko: middels\n")
+        .unwrap()
+        .unwrap();
+    net.run(100_000);
+    let merge = net.nodes[BERGEN].pull_upstream(&id).unwrap();
+    assert_eq!(merge.merged, 1);
+    net.run(100_000);
+    let mut seen = None;
+    for n in [KS, BERGEN, OSLO] {
+        let conflicts = net.nodes[n].conflicts(&id, None).unwrap();
+        assert_eq!(conflicts.len(), 1, "node {n}");
+        assert_eq!(
+            conflicts[0].kind,
+            crate::artefact::conflict::ConflictKind::Text
+        );
+        let text = text_of(&mut net, n, &id);
+        assert!(
+            text.contains("<<<<<<< ")
+                && text.contains("Risiko: høy\n")
+                && text.contains("Risiko: middels\n"),
+            "node {n}: {text}"
+        );
+        assert!(
+            !text.contains("høymiddels") && !text.contains("middelshøy"),
+            "{text}"
+        );
+        if let Some(prev) = &seen {
+            assert_eq!(prev, &text, "node {n}: the same markers");
+        }
+        seen = Some(text);
+    }
+    // The upstream itself is untouched by the adaptation's conflict.
+    assert!(net.nodes[OSLO]
+        .conflicts(&upstream, None)
+        .unwrap()
+        .is_empty());
+}
