@@ -547,7 +547,19 @@ impl Client {
             Some(v) => {
                 let heads = self.version(id, v).await?;
                 self.wait_complete(id).await?;
-                self.files(id, Some(heads)).await
+                // Contents only an older version names are fetched when first asked for.
+                let started = std::time::Instant::now();
+                loop {
+                    match self.files(id, Some(heads.clone())).await {
+                        Err(e)
+                            if e.to_string().contains("is being fetched from peers")
+                                && started.elapsed() < std::time::Duration::from_secs(60) =>
+                        {
+                            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                        }
+                        other => return other,
+                    }
+                }
             }
         }
     }

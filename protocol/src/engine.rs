@@ -103,6 +103,8 @@ pub enum EngineError {
         "the content of {path} is not yet on this node (blob {blob}); wait for sync to finish"
     )]
     MissingBlob { path: String, blob: BlobHash },
+    #[error("the content of {path} at that version is being fetched from peers (blob {blob}): it was replaced before this node received the artefact; try again in a moment")]
+    FetchingOld { path: String, blob: BlobHash },
     #[error("change refused: {0}")]
     Refused(String),
     #[error("{0}")]
@@ -198,6 +200,9 @@ pub struct Engine<S: Store, P: PeerKey> {
     busy: HashSet<P>,
     /// Requests a busy peer turned away, sent again at the next tick.
     deferred: Vec<(P, Request)>,
+    /// The heads at which each artefact's past contents were last added to its `blob_refs`
+    /// (so that asking for unknown blobs costs one history read per version, not per request).
+    past_blobs_at: HashMap<ArtefactId, Vec<ChangeHash>>,
     /// Each artefact's conflict analysis at its current heads (see `conflicts`).
     analyses: HashMap<
         ArtefactId,
@@ -234,6 +239,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             busy: HashSet::new(),
             deferred: Vec::new(),
             analyses: HashMap::new(),
+            past_blobs_at: HashMap::new(),
         }
     }
 
@@ -941,6 +947,25 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         Ok(out)
     }
 
+    /// When a peer asks for contents the current files do not name (an older version's, for
+    /// `checkout --at`), adds every content the artefact's history names to what may be served:
+    /// once per version of the artefact, however often it is asked.
+    fn include_past_blobs(&mut self, id: &ArtefactId, hashes: &[BlobHash]) {
+        let Some(loaded) = self.docs.get_mut(id) else {
+            return;
+        };
+        if hashes.iter().all(|h| loaded.blob_refs.contains(h)) {
+            return;
+        }
+        let heads = loaded.artefact.heads();
+        if self.past_blobs_at.get(id) == Some(&heads) {
+            return;
+        }
+        let past = crate::artefact::conflict::history::History::of(&loaded.artefact.doc).blobs;
+        loaded.blob_refs.extend(past);
+        self.past_blobs_at.insert(*id, heads);
+    }
+
     fn serve_blobs(&mut self, peer: &P, id: ArtefactId, hashes: Vec<BlobHash>) -> Response {
         if hashes.len() > wire::MAX_BLOBS_PER_REQUEST {
             return Response::Refused {
@@ -951,8 +976,11 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             };
         }
         // Only blobs of an artefact the peer may read, and only those the artefact refers to.
-        let allowed: HashSet<BlobHash> = if self.peer_may_read(peer, &id) && self.load(&id).is_ok()
-        {
+        let may_read = self.peer_may_read(peer, &id) && self.load(&id).is_ok();
+        if may_read {
+            self.include_past_blobs(&id, &hashes);
+        }
+        let allowed: HashSet<BlobHash> = if may_read {
             self.docs
                 .get(&id)
                 .map(|l| l.blob_refs.clone())

@@ -221,12 +221,17 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .artefact;
         let historical = analysis.heads != artefact.heads();
         match self.present(artefact, &analysis) {
-            // Only the current version's contents (and its conflicts' sides) are fetched: a
-            // content replaced before this node synced is not coming, so do not say "wait".
+            // Only the current version's contents (and its conflicts' sides) are fetched on
+            // their own: an older version's content replaced before this node received the
+            // artefact is fetched now, from the peers that hold the artefact.
             Err(EngineError::MissingBlob { path, blob }) if historical => {
-                Err(EngineError::Missing(format!(
-                    "the content of {path} at that version (blob {blob}): it was replaced before this node received the artefact, and nodes fetch only current contents; check that version out on a node that held it then (its publisher's, for one)"
-                )))
+                let want = self.wanted.entry(blob).or_default();
+                want.artefacts.insert(*id);
+                let peers: Vec<P> = self.connected.iter().cloned().collect();
+                for peer in peers {
+                    self.request_blobs_from(&peer);
+                }
+                Err(EngineError::FetchingOld { path, blob })
             }
             other => other,
         }

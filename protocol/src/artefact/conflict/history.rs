@@ -32,6 +32,8 @@ pub(crate) struct History {
     pub touches: BTreeMap<String, Vec<usize>>,
     /// Per change, the paths at which it created a new entry (for telling renames apart).
     pub made: HashMap<usize, BTreeSet<String>>,
+    /// Every blob an entry was ever set to: the contents some version of the artefact names.
+    pub blobs: HashSet<crate::blob::BlobHash>,
 }
 
 /// What one change's operations concern, before objects are mapped to paths.
@@ -133,6 +135,13 @@ impl History {
                     (&op.action, key.as_deref())
                 {
                     ops.text_refs.push((obj.clone(), value.to_string()));
+                }
+                if let (OpType::Put(ScalarValue::Str(value)), Some("blob")) =
+                    (&op.action, key.as_deref())
+                {
+                    if let Ok(hash) = value.parse() {
+                        history.blobs.insert(hash);
+                    }
                 }
                 ops.targets.push((obj, key));
             }
