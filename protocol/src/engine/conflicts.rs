@@ -132,14 +132,34 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         heads: Option<&[ChangeHash]>,
     ) -> Result<Vec<ConflictView>, EngineError> {
         let analysis = self.analysis(id, heads)?;
-        Ok(analysis
-            .conflicts()
-            .map(|c| self.view(c, &BTreeSet::new()))
+        let artefact = &self
+            .docs
+            .get(id)
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?
+            .artefact;
+        let paths = taken_paths(&artefact.files(Some(&analysis.heads)), &analysis);
+        Ok(self
+            .views(&analysis, paths)
+            .into_iter()
+            .map(|(_, v)| v)
             .collect())
     }
 
-    fn view(&self, conflict: &Conflict, taken: &BTreeSet<String>) -> ConflictView {
-        let mut used: BTreeSet<String> = taken.clone();
+    /// Every conflict of `analysis` named for people, with side-file names that are unique
+    /// among themselves and `paths` (the tree at the analysis' heads): the one place they are
+    /// chosen, so `show` names the same files a checkout gets.
+    fn views<'a>(
+        &self,
+        analysis: &'a Analysis,
+        mut paths: BTreeSet<String>,
+    ) -> Vec<(&'a Conflict, ConflictView)> {
+        analysis
+            .conflicts()
+            .map(|c| (c, self.view(c, &mut paths)))
+            .collect()
+    }
+
+    fn view(&self, conflict: &Conflict, used: &mut BTreeSet<String>) -> ConflictView {
         let sides = conflict
             .sides
             .iter()
@@ -245,8 +265,15 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         analysis: &Analysis,
     ) -> Result<Presented, EngineError> {
         let heads = analysis.heads.clone();
+        let tree = artefact.files(Some(&heads));
+        let paths = taken_paths(&tree, analysis);
+        let views: BTreeMap<&str, ConflictView> = self
+            .views(analysis, paths)
+            .into_iter()
+            .map(|(c, v)| (c.path.as_str(), v))
+            .collect();
         let mut files: BTreeMap<String, FileData> = BTreeMap::new();
-        for file in artefact.files(Some(&heads)) {
+        for file in tree {
             if analysis.outcomes.contains_key(&file.path) {
                 continue;
             }
@@ -260,11 +287,6 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 },
             );
         }
-        let taken: BTreeSet<String> = artefact
-            .files(Some(&heads))
-            .into_iter()
-            .map(|f| f.path)
-            .collect();
         let mut conflicts = Vec::new();
         for (path, outcome) in &analysis.outcomes {
             match outcome {
@@ -274,7 +296,9 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                     }
                 }
                 Outcome::Conflict(conflict) => {
-                    let view = self.view(conflict, &taken);
+                    let Some(view) = views.get(path.as_str()).cloned() else {
+                        continue;
+                    };
                     match (&conflict.kind, &conflict.merge) {
                         (ConflictKind::Text, Some(merge)) => {
                             let labels: Vec<String> =
@@ -369,4 +393,13 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .map(|c| c.path.clone())
             .collect())
     }
+}
+
+/// The paths a side file must not take at the analysis' heads: the tree's, and those the
+/// analysis decides (a delete/edit conflict shows a file the document no longer has).
+fn taken_paths(tree: &[crate::artefact::FileEntry], analysis: &Analysis) -> BTreeSet<String> {
+    tree.iter()
+        .map(|f| f.path.clone())
+        .chain(analysis.outcomes.keys().cloned())
+        .collect()
 }
