@@ -286,6 +286,13 @@ impl From<automerge::AutomergeError> for ArtefactError {
     }
 }
 
+/// A change's operations, expanded. Automerge validated them when it loaded the change; should
+/// expanding them still trip over something, that is the peer's fault, not a reason to take
+/// the node down: `None`.
+pub(crate) fn expand(change: &Change) -> Option<automerge::ExpandedChange> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| change.decode())).ok()
+}
+
 /// Checks that a path from a user or a peer is a plain relative path that cannot escape a
 /// checkout directory and can be a file on every platform: the rule of [`path::validate_path`].
 pub fn validate_path(path: &str) -> Result<(), ArtefactError> {

@@ -211,7 +211,7 @@ impl Analysis {
             });
         }
         let history = History::of(&artefact.doc);
-        let head_idx: Vec<usize> = heads
+        let head_idx: Vec<usize> = sorted
             .iter()
             .filter_map(|h| history.index.get(h).copied())
             .collect();
@@ -229,12 +229,13 @@ impl Analysis {
             if file_heads.len() < 2 {
                 continue;
             }
-            let outcome = decide(artefact, &history, path, &file_heads, heads)?;
+            let outcome = decide(artefact, &history, path, &file_heads, &sorted)?;
             outcomes.insert(path.clone(), outcome);
         }
-        let mut heads = heads.to_vec();
-        heads.sort();
-        Ok(Analysis { heads, outcomes })
+        Ok(Analysis {
+            heads: sorted,
+            outcomes,
+        })
     }
 
     /// The conflicts, by path.

@@ -361,10 +361,7 @@ pub fn check_change_paths(doc: &Automerge, change: &Change) -> Result<(), Artefa
     if !missing.is_empty() {
         return Err(ArtefactError::UnknownHeads(missing));
     }
-    // Automerge validated the ops when it loaded the change; should its expansion still trip
-    // over something, that is the peer's fault, not a reason to take the node down.
-    let expanded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| change.decode()))
-        .map_err(|_| automerge::AutomergeError::Fail)?;
+    let expanded = super::expand(change).ok_or(automerge::AutomergeError::Fail)?;
     // The files maps at the deps, by the id the change's ops name them with.
     let mut maps: HashMap<String, Option<automerge::ObjId>> = HashMap::new();
     if !deps.is_empty() {

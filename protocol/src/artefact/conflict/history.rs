@@ -13,10 +13,9 @@ use automerge::legacy::{Key, ObjectId, OpId, OpType};
 use automerge::{Automerge, ChangeHash, ObjType, ReadDoc, ScalarValue, ROOT};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use crate::artefact::FILES;
 use crate::signed::actor_key;
 
-/// The root key of the `files` map.
-pub(crate) const FILES: &str = "files";
 /// The root key of the map in which a commit marks paths it resolved.
 pub const RESOLVED: &str = "resolved";
 
@@ -107,11 +106,8 @@ impl History {
             if actor_key(change.actor_id()).is_none() {
                 continue;
             }
-            // Automerge validated the ops when it loaded the change; should expanding them
-            // still trip over something, the change is treated as touching nothing.
-            let Ok(expanded) =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| change.decode()))
-            else {
+            // A change whose operations do not expand is treated as touching nothing.
+            let Some(expanded) = crate::artefact::expand(change) else {
                 continue;
             };
             let mut ops = Ops::default();
