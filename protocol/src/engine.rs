@@ -1238,30 +1238,26 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         let mut have = 0;
         let mut want = 0;
         let mut complete = true;
+        // Text lives in the document; blobs (the tree's and the conflicts' other sides) must
+        // be fetched.
+        let mut blobs: Vec<(BlobHash, u64)> = Vec::with_capacity(files.len() + sides.len());
         for file in &files {
             let bytes = artefact.file_size(file, None);
             size += bytes;
             if let FileContent::Blob { hash, .. } = &file.content {
-                want += bytes;
-                if self.store.has_blob(hash).map_err(store_err)? {
-                    have += bytes;
-                } else {
-                    complete = false;
-                    let want = self.wanted.entry(*hash).or_default();
-                    want.size = bytes;
-                    want.artefacts.insert(*id);
-                }
+                blobs.push((*hash, bytes));
             }
         }
-        for (hash, bytes) in &sides {
-            size += bytes;
+        size += sides.values().sum::<u64>();
+        blobs.extend(sides);
+        for (hash, bytes) in blobs {
             want += bytes;
-            if self.store.has_blob(hash).map_err(store_err)? {
+            if self.store.has_blob(&hash).map_err(store_err)? {
                 have += bytes;
             } else {
                 complete = false;
-                let want = self.wanted.entry(*hash).or_default();
-                want.size = *bytes;
+                let want = self.wanted.entry(hash).or_default();
+                want.size = bytes;
                 want.artefacts.insert(*id);
             }
         }
