@@ -192,8 +192,13 @@ pub fn check_commit(
     Ok(extra)
 }
 
-/// After a commit: conflicts it resolved are forgotten, with their side files.
-pub fn forget_resolved(checkout: &mut Checkout, touched: &BTreeSet<String>) {
+/// After a commit that touched `touched`: the conflicts it resolved are forgotten, and their
+/// side files left as they were written are removed (one edited since stays, as the user's
+/// file). Returns the resolved paths.
+pub fn forget_resolved(
+    checkout: &mut Checkout,
+    touched: &BTreeSet<String>,
+) -> Result<Vec<String>, WorkdirError> {
     let (resolved, kept): (Vec<ConflictNote>, Vec<ConflictNote>) =
         std::mem::take(&mut checkout.manifest.conflicts)
             .into_iter()
@@ -201,11 +206,32 @@ pub fn forget_resolved(checkout: &mut Checkout, touched: &BTreeSet<String>) {
                 touched.contains(&n.path) || n.renamed_to.iter().any(|p| touched.contains(p))
             });
     checkout.manifest.conflicts = kept;
+    let mut paths = Vec::new();
     for note in resolved {
         for file in note.files {
-            checkout.manifest.sides.remove(&file);
+            let Some(written) = checkout.manifest.sides.remove(&file) else {
+                continue;
+            };
+            if checkout
+                .read_file(&file)?
+                .is_some_and(|(c, x)| FileEntry::of(&c, x) == written)
+            {
+                checkout.remove_file(&file)?;
+            }
         }
+        paths.push(note.path);
     }
+    Ok(paths)
+}
+
+/// The paths in conflict in the checkout's base.
+pub fn paths(checkout: &Checkout) -> Vec<String> {
+    checkout
+        .manifest
+        .conflicts
+        .iter()
+        .map(|c| c.path.clone())
+        .collect()
 }
 
 fn join(paths: &[&String]) -> String {

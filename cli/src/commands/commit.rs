@@ -173,12 +173,7 @@ pub async fn commit_with(
             proposal: committed.proposal,
             not_permitted: committed.not_permitted,
             resolved: Vec::new(),
-            conflicts: checkout
-                .manifest
-                .conflicts
-                .iter()
-                .map(|c| c.path.clone())
-                .collect(),
+            conflicts: conflicts::paths(checkout),
         });
     }
     // The node now holds the working tree as of the new change (or, with no change, already
@@ -189,17 +184,7 @@ pub async fn commit_with(
             touched.push(path.clone());
         }
     }
-    let before: Vec<String> = checkout
-        .manifest
-        .conflicts
-        .iter()
-        .map(|c| c.path.clone())
-        .collect();
-    conflicts::forget_resolved(checkout, &touched.iter().cloned().collect());
-    let resolved: Vec<String> = before
-        .into_iter()
-        .filter(|p| !checkout.manifest.conflicts.iter().any(|c| &c.path == p))
-        .collect();
+    let resolved = conflicts::forget_resolved(checkout, &touched.iter().cloned().collect())?;
     for path in &touched {
         match (work.get(path), contents.get(path)) {
             (Some(entry), Some(content)) => {
@@ -226,12 +211,7 @@ pub async fn commit_with(
         proposal: None,
         not_permitted: None,
         resolved,
-        conflicts: checkout
-            .manifest
-            .conflicts
-            .iter()
-            .map(|c| c.path.clone())
-            .collect(),
+        conflicts: conflicts::paths(checkout),
     })
 }
 
@@ -324,12 +304,7 @@ fn commit_report_empty(checkout: &Checkout) -> CommitReport {
         proposal: None,
         not_permitted: None,
         resolved: Vec::new(),
-        conflicts: checkout
-            .manifest
-            .conflicts
-            .iter()
-            .map(|c| c.path.clone())
-            .collect(),
+        conflicts: conflicts::paths(checkout),
     }
 }
 

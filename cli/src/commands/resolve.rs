@@ -113,13 +113,12 @@ pub fn choose<'a>(
 
 pub async fn run(ctx: &Ctx, args: ResolveArgs) -> anyhow::Result<()> {
     let mut checkout = args.checkout.open(ctx)?;
-    let Some(note) = checkout
+    if !checkout
         .manifest
         .conflicts
         .iter()
-        .find(|n| n.path == args.path)
-        .cloned()
-    else {
+        .any(|n| n.path == args.path)
+    {
         return Err(CliError::NotFound {
             message: format!("{} is not in conflict in this checkout", args.path),
             hint: Some(
@@ -127,11 +126,12 @@ pub async fn run(ctx: &Ctx, args: ResolveArgs) -> anyhow::Result<()> {
             ),
         }
         .into());
-    };
+    }
     let mut client = ctx.client().await?;
     let id = checkout.manifest.id.clone();
+    // The conflict's sides as the node names them at the checkout's base (no file contents).
     let base = client
-        .files(&id, Some(checkout.manifest.base_heads.clone()))
+        .show_at(&id, Some(checkout.manifest.base_heads.clone()))
         .await?;
     let Some(conflict) = base.conflicts.iter().find(|c| c.path == args.path).cloned() else {
         return Err(CliError::NotFound {
@@ -190,13 +190,7 @@ pub async fn run(ctx: &Ctx, args: ResolveArgs) -> anyhow::Result<()> {
         )
         .await?;
     if committed.proposal.is_none() {
-        apply(
-            &mut checkout,
-            &args.path,
-            content,
-            &note.files,
-            committed.change.clone(),
-        )?;
+        apply(&mut checkout, &args.path, content, committed.change.clone())?;
     }
     let report = Resolved {
         id,
@@ -205,12 +199,7 @@ pub async fn run(ctx: &Ctx, args: ResolveArgs) -> anyhow::Result<()> {
         label: taken.as_ref().map(|s| s.label.clone()),
         change: committed.change.clone(),
         proposal: committed.proposal.clone(),
-        conflicts: checkout
-            .manifest
-            .conflicts
-            .iter()
-            .map(|c| c.path.clone())
-            .collect(),
+        conflicts: conflicts::paths(&checkout),
     };
     if args.json {
         return print_json(&report);
@@ -257,7 +246,6 @@ fn apply(
     checkout: &mut Checkout,
     path: &str,
     content: Option<(Vec<u8>, bool)>,
-    side_files: &[String],
     change: Option<String>,
 ) -> anyhow::Result<()> {
     match &content {
@@ -270,15 +258,7 @@ fn apply(
             checkout.set_base(path, None)?;
         }
     }
-    for file in side_files {
-        let unchanged = checkout.manifest.sides.get(file).cloned();
-        if let (Some(entry), Some((c, x))) = (unchanged, checkout.read_file(file)?) {
-            if crate::workdir::FileEntry::of(&c, x) == entry {
-                checkout.remove_file(file)?;
-            }
-        }
-    }
-    conflicts::forget_resolved(checkout, &[path.to_string()].into_iter().collect());
+    conflicts::forget_resolved(checkout, &[path.to_string()].into_iter().collect())?;
     if let Some(change) = change {
         checkout.manifest.base_heads = vec![change];
     }
