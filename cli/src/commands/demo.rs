@@ -385,33 +385,16 @@ impl Demo {
             "commit",
             "Both commit, neither having seen the other's edit (`allmenning commit`)",
         );
-        let (mut bergen_client, mut trondheim_client) = (
-            self.nodes[BERGEN].client().await?,
-            self.nodes[TRONDHEIM].client().await?,
-        );
-        let (co_b, co_t) = checkouts.split_at_mut(1);
-        let (rb, rt) = tokio::join!(
-            commit::commit(
-                &mut bergen_client,
-                &mut co_b[0],
+        let changes = self
+            .commit_both(
+                &mut checkouts,
                 "Bergen: i produksjon",
-                false
-            ),
-            commit::commit(
-                &mut trondheim_client,
-                &mut co_t[0],
                 "Trondheim: pilot fra høsten",
-                false
-            ),
-        );
+            )
+            .await?;
         let committed_at = Instant::now();
-        let mut changes = Vec::new();
-        for (who, report) in [("Bergen", rb?), ("Trondheim", rt?)] {
-            let change = report
-                .change
-                .ok_or_else(|| anyhow::anyhow!("{who}'s commit recorded no change"))?;
-            println!("   {who:<10} change {}", short(&change));
-            changes.push(change);
+        for (who, change) in ["Bergen", "Trondheim"].iter().zip(&changes) {
+            println!("   {who:<10} change {}", short(change));
         }
 
         self.step(
@@ -871,6 +854,39 @@ impl Demo {
         }
     }
 
+    /// Bergen and Trondheim commit their checkouts at once, neither having seen the other's
+    /// change; returns the two changes.
+    async fn commit_both(
+        &self,
+        checkouts: &mut [Checkout],
+        bergen_message: &str,
+        trondheim_message: &str,
+    ) -> anyhow::Result<Vec<String>> {
+        let (mut bergen_client, mut trondheim_client) = (
+            self.nodes[BERGEN].client().await?,
+            self.nodes[TRONDHEIM].client().await?,
+        );
+        let (co_b, co_t) = checkouts.split_at_mut(1);
+        let (rb, rt) = tokio::join!(
+            commit::commit(&mut bergen_client, &mut co_b[0], bergen_message, false),
+            commit::commit(
+                &mut trondheim_client,
+                &mut co_t[0],
+                trondheim_message,
+                false
+            ),
+        );
+        let mut changes = Vec::new();
+        for (who, report) in [("Bergen", rb?), ("Trondheim", rt?)] {
+            changes.push(
+                report
+                    .change
+                    .ok_or_else(|| anyhow::anyhow!("{who}'s commit recorded no change"))?,
+            );
+        }
+        Ok(changes)
+    }
+
     /// Bergen and Trondheim change the same line at once: every node shows a conflict naming
     /// both, the checkouts get markers, Trondheim resolves it and the resolution reaches all.
     async fn conflict_and_resolve(
@@ -884,33 +900,13 @@ impl Demo {
         );
         edit_line(&checkouts[0], CONFLICT_OLD, CONFLICT_BERGEN)?;
         edit_line(&checkouts[1], CONFLICT_OLD, CONFLICT_TRONDHEIM)?;
-        let (mut bergen_client, mut trondheim_client) = (
-            self.nodes[BERGEN].client().await?,
-            self.nodes[TRONDHEIM].client().await?,
-        );
-        let (co_b, co_t) = checkouts.split_at_mut(1);
-        let (rb, rt) = tokio::join!(
-            commit::commit(
-                &mut bergen_client,
-                &mut co_b[0],
+        let changes = self
+            .commit_both(
+                checkouts,
                 "Bergen: 2026-satser",
-                false
-            ),
-            commit::commit(
-                &mut trondheim_client,
-                &mut co_t[0],
                 "Trondheim: søskenmoderasjon",
-                false
-            ),
-        );
-        let mut changes = Vec::new();
-        for (who, report) in [("Bergen", rb?), ("Trondheim", rt?)] {
-            changes.push(
-                report
-                    .change
-                    .ok_or_else(|| anyhow::anyhow!("{who}'s commit recorded no change"))?,
-            );
-        }
+            )
+            .await?;
         self.wait_converged(id, &changes).await?;
         for node in &self.nodes {
             let detail = node.client().await?.show(id).await?;
