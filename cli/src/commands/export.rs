@@ -225,6 +225,20 @@ async fn export_files(ctx: &Ctx, args: ExportArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("cannot set permissions of {}: {e}", target.display()))?;
         bytes += file.content.0.len() as u64;
     }
+    for c in &files.conflicts {
+        // Asked for with --allow-conflicts: still say what the copy holds.
+        warn(&format!(
+            "exported {} in conflict ({}): {}",
+            c.path,
+            c.kind,
+            if c.kind == "text" {
+                "the file holds conflict markers".to_string()
+            } else {
+                let beside: Vec<&str> = c.sides.iter().filter_map(|s| s.file.as_deref()).collect();
+                format!("other sides are in {}", beside.join(", "))
+            }
+        ));
+    }
     for displaced in layout.displaced() {
         warn(&displaced_warning(displaced));
     }
