@@ -63,22 +63,21 @@ pub fn note_of(c: &ConflictInfo) -> ConflictNote {
 }
 
 /// Records the conflicts of the checkout's new base and writes their side files. Side files
-/// of earlier conflicts that are still as written are removed; a file already on disk where a
-/// side file would go is left alone, with a warning.
+/// of earlier conflicts still as written are removed; one edited since becomes an ordinary file
+/// of the checkout (`status` lists it as added), with a warning. A file already on disk where
+/// a side file would go is never overwritten: the side is skipped, with a warning.
 pub fn record(
     checkout: &mut Checkout,
     conflicts: &[ConflictInfo],
     sides: &[FileTriple],
 ) -> Result<(), WorkdirError> {
-    let new: BTreeSet<&str> = sides.iter().map(|(p, _, _)| p.as_str()).collect();
-    for (path, entry) in std::mem::take(&mut checkout.manifest.sides) {
-        let unchanged = checkout
-            .read_file(&path)?
-            .is_some_and(|(c, x)| FileEntry::of(&c, x) == entry);
-        if unchanged && !new.contains(path.as_str()) {
-            checkout.remove_file(&path)?;
-        } else if !unchanged {
-            checkout.manifest.sides.insert(path, entry);
+    for (path, written) in std::mem::take(&mut checkout.manifest.sides) {
+        match checkout.read_file(&path)? {
+            Some((c, x)) if FileEntry::of(&c, x) == written => checkout.remove_file(&path)?,
+            Some(_) => warn(&format!(
+                "{path} held another side of a conflict and was edited since: it is now an ordinary file of this checkout (`allmenning status` lists it as added)"
+            )),
+            None => {}
         }
     }
     for (path, content, executable) in sides {
@@ -88,18 +87,17 @@ pub fn record(
             ));
             continue;
         }
-        let entry = FileEntry::of(content, *executable);
-        match checkout.read_file(path)? {
-            Some((c, x)) if FileEntry::of(&c, x) == entry => {}
-            Some(_) if checkout.manifest.sides.get(path) != Some(&entry) => {
-                warn(&format!(
-                    "{path} already exists, so another side of a conflict was not written there; `allmenning resolve` can still take that side"
-                ));
-                continue;
-            }
-            _ => checkout.write_file(path, content, *executable)?,
+        if checkout.read_file(path)?.is_some() {
+            warn(&format!(
+                "{path} already exists, so another side of a conflict was not written there; `allmenning resolve` can still take that side"
+            ));
+            continue;
         }
-        checkout.manifest.sides.insert(path.clone(), entry);
+        checkout.write_file(path, content, *executable)?;
+        checkout
+            .manifest
+            .sides
+            .insert(path.clone(), FileEntry::of(content, *executable));
     }
     checkout.manifest.conflicts = conflicts.iter().map(note_of).collect();
     Ok(())
