@@ -239,3 +239,44 @@ fn join(paths: &[&String]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side(path: &str, content: &[u8]) -> FileTriple {
+        (path.to_string(), content.to_vec(), false)
+    }
+
+    #[test]
+    fn side_files_are_written_removed_released_and_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = vec![("logo.png".to_string(), b"a".to_vec(), false)];
+        let mut co = Checkout::create(&dir.path().join("co"), "id", &["h".into()], &files).unwrap();
+        let other = co.root.join("logo.png.trondheim-1234567");
+
+        record(&mut co, &[], &[side("logo.png.trondheim-1234567", b"b")]).unwrap();
+        assert_eq!(std::fs::read(&other).unwrap(), b"b");
+        assert!(co.manifest.sides.contains_key("logo.png.trondheim-1234567"));
+
+        // Resolved elsewhere, the side file as written goes.
+        record(&mut co, &[], &[]).unwrap();
+        assert!(!other.exists());
+
+        // Edited since it was written: it stays, as the user's own file.
+        record(&mut co, &[], &[side("logo.png.trondheim-1234567", b"b")]).unwrap();
+        std::fs::write(&other, b"mine").unwrap();
+        record(&mut co, &[], &[]).unwrap();
+        assert_eq!(std::fs::read(&other).unwrap(), b"mine");
+        assert!(co.manifest.sides.is_empty());
+        assert_eq!(
+            co.status().unwrap().added,
+            vec!["logo.png.trondheim-1234567"]
+        );
+
+        // A file already there is never overwritten by a side.
+        record(&mut co, &[], &[side("logo.png.trondheim-1234567", b"b")]).unwrap();
+        assert_eq!(std::fs::read(&other).unwrap(), b"mine");
+        assert!(co.manifest.sides.is_empty());
+    }
+}
