@@ -312,10 +312,10 @@ fn decide(
         });
     }
     // Sides that left the path as it was take no part.
-    sides.retain(|s| !same(&s.version, &base));
+    sides.retain(|s| s.version != base);
     let mut distinct: Vec<&Version> = Vec::new();
     for s in &sides {
-        if !distinct.iter().any(|v| same(v, &s.version)) {
+        if !distinct.contains(&&s.version) {
             distinct.push(&s.version);
         }
     }
@@ -414,7 +414,7 @@ fn linear(doc: &automerge::Automerge) -> bool {
         .filter(|m| actor_key(&m.actor).is_some())
         .map(|m| m.hash)
         .collect();
-    let mut heads_of_signed = 0usize;
+    let mut any_signed = false;
     let mut has_signed_child: std::collections::HashSet<ChangeHash> = Default::default();
     for m in &metas {
         let signed_deps: Vec<&ChangeHash> = m.deps.iter().filter(|d| signed.contains(d)).collect();
@@ -428,15 +428,10 @@ fn linear(doc: &automerge::Automerge) -> bool {
                     return false;
                 }
             }
-            heads_of_signed += 1;
+            any_signed = true;
         }
     }
-    heads_of_signed > 0
-}
-
-/// Whether two versions hold the same content (and the same executable bit).
-fn same(a: &Version, b: &Version) -> bool {
-    a == b
+    any_signed
 }
 
 /// The executable bit of a merge: a side's change of it wins over the base.
