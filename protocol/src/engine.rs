@@ -980,19 +980,20 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         if may_read {
             self.include_past_blobs(&id, &hashes);
         }
-        let allowed: HashSet<BlobHash> = if may_read {
-            self.docs
-                .get(&id)
-                .map(|l| l.blob_refs.clone())
-                .unwrap_or_default()
-        } else {
-            HashSet::new()
+        // Looked up in place: with the history's contents included the set can be large, and
+        // a request asks for at most a few of them.
+        let allowed = |hash: &BlobHash| {
+            may_read
+                && self
+                    .docs
+                    .get(&id)
+                    .is_some_and(|l| l.blob_refs.contains(hash))
         };
         let mut blobs = Vec::new();
         let mut missing = Vec::new();
         let mut bytes = 0usize;
         for hash in hashes {
-            if bytes >= wire::BLOB_BATCH_BYTES || !allowed.contains(&hash) {
+            if bytes >= wire::BLOB_BATCH_BYTES || !allowed(&hash) {
                 missing.push(hash);
                 continue;
             }
