@@ -1207,23 +1207,9 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 _ => None,
             })
             .collect();
-        let mut sides: BTreeMap<BlobHash, u64> = BTreeMap::new();
-        for outcome in analysis.outcomes.values() {
-            use crate::artefact::conflict::{Outcome, Version};
-            let versions: Vec<&Version> = match outcome {
-                Outcome::Merged(v) => vec![v],
-                Outcome::Conflict(c) => std::iter::once(&c.shown)
-                    .chain(c.sides.iter().map(|s| &s.version))
-                    .collect(),
-            };
-            for v in versions {
-                if let Version::Blob { hash, size, .. } = v {
-                    if !in_tree.contains(hash) {
-                        sides.insert(*hash, *size);
-                    }
-                }
-            }
-        }
+        let sides: BTreeMap<BlobHash, u64> = conflicts::outcome_blobs(&analysis)
+            .filter(|(hash, _)| !in_tree.contains(hash))
+            .collect();
         loaded.blob_refs.extend(in_tree.iter().copied());
         loaded.blob_refs.extend(sides.keys().copied());
         let loaded = self
