@@ -121,6 +121,13 @@ pub enum Needs {
     NetworkAndOrgKey,
 }
 
+/// What the node says while it fetches an older version's content from peers (see
+/// `EngineError::FetchingOld`); the request is worth repeating.
+const FETCHING_OLD: &str = "is being fetched from peers";
+
+/// How long a request for an older version waits for its contents to be fetched.
+const FETCH_OLD_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Whether a version name is the word for the endorsed version.
 pub fn is_endorsed(version: &str) -> bool {
     version
@@ -506,13 +513,18 @@ impl Client {
             Ok(other) => return Err(unexpected("version", other)),
             Err(err) => err,
         };
-        let message = match err.downcast_ref::<CliError>() {
-            Some(CliError::NotFound { message, .. } | CliError::Failed { message, .. }) => {
-                message.clone()
+        let (message, not_found) = match err.downcast_ref::<CliError>() {
+            Some(CliError::NotFound { message, .. }) => (message.clone(), true),
+            Some(CliError::Failed { message, .. }) if !is_not_in_network(&err) => {
+                (message.clone(), false)
             }
             _ => return Err(err),
         };
         if is_endorsed(version) {
+            // Only "not found" is about the endorsement; any other failure says what it is.
+            if !not_found {
+                return Err(err);
+            }
             return Err(CliError::NotFound {
                 message: format!(
                     "no curator has endorsed a version of {} (reviewed, recommended or approved) that this node knows",
@@ -547,19 +559,37 @@ impl Client {
             Some(v) => {
                 let heads = self.version(id, v).await?;
                 self.wait_complete(id).await?;
-                // Contents only an older version names are fetched when first asked for.
-                let started = std::time::Instant::now();
-                loop {
-                    match self.files(id, Some(heads.clone())).await {
-                        Err(e)
-                            if e.to_string().contains("is being fetched from peers")
-                                && started.elapsed() < std::time::Duration::from_secs(60) =>
-                        {
-                            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                        }
-                        other => return other,
-                    }
+                self.files(id, Some(heads)).await
+            }
+        }
+    }
+
+    /// Sends a `Files` request (through [`Client::trust_call`] when `trust`), and again while
+    /// the node fetches an older version's content it lacked (it asks its peers when first
+    /// asked), up to a minute, pausing longer each time: every attempt makes the node put the
+    /// whole version together.
+    async fn files_call(
+        &mut self,
+        request: &ControlRequest,
+        trust: bool,
+    ) -> anyhow::Result<ControlReply> {
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(200);
+        loop {
+            let reply = if trust {
+                self.trust_call(request, Needs::Network).await
+            } else {
+                self.call(request, |_| {}).await
+            };
+            match reply {
+                Err(e)
+                    if e.to_string().contains(FETCHING_OLD)
+                        && started.elapsed() < FETCH_OLD_WAIT =>
+                {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(2));
                 }
+                other => return other,
             }
         }
     }
@@ -614,17 +644,12 @@ impl Client {
         if heads.is_none() {
             self.wait_complete(id).await?;
         }
-        match self
-            .call(
-                &ControlRequest::Files {
-                    id: id.to_string(),
-                    heads,
-                    endorsed: false,
-                },
-                |_| {},
-            )
-            .await?
-        {
+        let request = ControlRequest::Files {
+            id: id.to_string(),
+            heads,
+            endorsed: false,
+        };
+        match self.files_call(&request, false).await? {
             ControlReply::Files(files) => Ok(files),
             other => Err(unexpected("files", other)),
         }
@@ -639,7 +664,8 @@ impl Client {
             heads: None,
             endorsed: true,
         };
-        let err = match self.trust_call(&request, Needs::Network).await {
+        // The endorsed version is often an older one: its contents may need fetching too.
+        let err = match self.files_call(&request, true).await {
             Ok(ControlReply::Files(files)) => return Ok(files),
             Ok(other) => return Err(unexpected("files", other)),
             Err(err) => err,

@@ -595,21 +595,45 @@ async fn version_of(
     }
 }
 
+/// A public artefact's page request: the catalogue, the artefact's place in it, and the version
+/// `?at=` names (its change and heads; `None`: the current version).
+struct Located {
+    entries: Vec<CatalogEntry>,
+    index: usize,
+    version: Option<(String, Vec<String>)>,
+}
+
+/// What the artefact and file pages start from, or the response to give instead.
+async fn located(
+    portal: &Portal,
+    id: &str,
+    pairs: &[(String, String)],
+) -> Result<Located, Response> {
+    let (entries, index) = public_entry(portal, id).await?;
+    let id = entries[index].id.to_hex();
+    let version = version_of(portal, &id, pairs).await?;
+    Ok(Located {
+        entries,
+        index,
+        version,
+    })
+}
+
 async fn artefact(
     State(portal): State<Portal>,
     Path(id): Path<String>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
-    let (entries, index) = match public_entry(&portal, &id).await {
+    let Located {
+        entries,
+        index,
+        version,
+    } = match located(&portal, &id, &pairs).await {
         Ok(found) => found,
         Err(response) => return response,
     };
     let entry = &entries[index];
     let id = entry.id.to_hex();
-    let version = match version_of(&portal, &id, &pairs).await {
-        Ok(version) => version,
-        Err(response) => return response,
-    };
     let heads = version.as_ref().map(|(_, heads)| heads.clone());
     // They queue on the event loop at once; it answers them one after the other.
     let (detail, history, proposals) = tokio::join!(
@@ -660,16 +684,16 @@ async fn file(
     Path((id, path)): Path<(String, String)>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
-    let (entries, index) = match public_entry(&portal, &id).await {
+    let Located {
+        entries,
+        index,
+        version,
+    } = match located(&portal, &id, &pairs).await {
         Ok(found) => found,
         Err(response) => return response,
     };
     let entry = &entries[index];
     let id = entry.id.to_hex();
-    let version = match version_of(&portal, &id, &pairs).await {
-        Ok(version) => version,
-        Err(response) => return response,
-    };
     let heads = version.as_ref().map(|(_, heads)| heads.clone());
     let files = match portal.files(&id, heads).await {
         Ok(files) => files,

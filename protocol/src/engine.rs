@@ -980,19 +980,20 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         if may_read {
             self.include_past_blobs(&id, &hashes);
         }
-        let allowed: HashSet<BlobHash> = if may_read {
-            self.docs
-                .get(&id)
-                .map(|l| l.blob_refs.clone())
-                .unwrap_or_default()
-        } else {
-            HashSet::new()
+        // Looked up in place: with the history's contents included the set can be large, and
+        // a request asks for at most a few of them.
+        let allowed = |hash: &BlobHash| {
+            may_read
+                && self
+                    .docs
+                    .get(&id)
+                    .is_some_and(|l| l.blob_refs.contains(hash))
         };
         let mut blobs = Vec::new();
         let mut missing = Vec::new();
         let mut bytes = 0usize;
         for hash in hashes {
-            if bytes >= wire::BLOB_BATCH_BYTES || !allowed.contains(&hash) {
+            if bytes >= wire::BLOB_BATCH_BYTES || !allowed(&hash) {
                 missing.push(hash);
                 continue;
             }
@@ -1206,23 +1207,9 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 _ => None,
             })
             .collect();
-        let mut sides: BTreeMap<BlobHash, u64> = BTreeMap::new();
-        for outcome in analysis.outcomes.values() {
-            use crate::artefact::conflict::{Outcome, Version};
-            let versions: Vec<&Version> = match outcome {
-                Outcome::Merged(v) => vec![v],
-                Outcome::Conflict(c) => std::iter::once(&c.shown)
-                    .chain(c.sides.iter().map(|s| &s.version))
-                    .collect(),
-            };
-            for v in versions {
-                if let Version::Blob { hash, size, .. } = v {
-                    if !in_tree.contains(hash) {
-                        sides.insert(*hash, *size);
-                    }
-                }
-            }
-        }
+        let sides: BTreeMap<BlobHash, u64> = conflicts::outcome_blobs(&analysis)
+            .filter(|(hash, _)| !in_tree.contains(hash))
+            .collect();
         loaded.blob_refs.extend(in_tree.iter().copied());
         loaded.blob_refs.extend(sides.keys().copied());
         let loaded = self

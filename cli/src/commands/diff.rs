@@ -100,59 +100,27 @@ pub fn diff_versions(
     let mut out = Vec::new();
     for path in paths.into_iter().filter(|p| under(p, filter)) {
         let (before, after) = (old.get(path), new.get(path));
-        let (status, mut header) = match (before, after) {
-            (None, Some(a)) => (
-                "added",
-                format!(
-                    "diff a/{path} b/{path}\nnew file mode {}\n",
-                    mode(a.executable)
-                ),
-            ),
-            (Some(b), None) => (
-                "deleted",
-                format!(
-                    "diff a/{path} b/{path}\ndeleted file mode {}\n",
-                    mode(b.executable)
-                ),
-            ),
+        let status = match (before, after) {
+            (None, Some(_)) => "added",
+            (Some(_), None) => "deleted",
             (Some(b), Some(a)) if b.content == a.content && b.executable == a.executable => {
                 continue
             }
-            (Some(_), Some(_)) => ("modified", format!("diff a/{path} b/{path}\n")),
+            (Some(_), Some(_)) => "modified",
             (None, None) => continue,
         };
-        if let (Some(b), Some(a)) = (before, after) {
-            if b.executable != a.executable {
-                header.push_str(&format!(
-                    "old mode {}\nnew mode {}\n",
-                    mode(b.executable),
-                    mode(a.executable)
-                ));
-            }
-        }
+        let header = format!(
+            "diff a/{path} b/{path}\n{}",
+            mode_lines(before.map(|f| f.executable), after.map(|f| f.executable))
+        );
+        let (old_name, new_name) = names(path, path, before.is_some(), after.is_some());
         let empty = Vec::new();
         let old_bytes = before.map_or(&empty, |f| &f.content.0);
         let new_bytes = after.map_or(&empty, |f| &f.content.0);
-        let old_name = if before.is_some() {
-            format!("a/{path}")
-        } else {
-            "/dev/null".into()
-        };
-        let new_name = if after.is_some() {
-            format!("b/{path}")
-        } else {
-            "/dev/null".into()
-        };
         let (binary, body) = if old_bytes == new_bytes {
             (false, String::new()) // only the mode changed
         } else {
-            match unified(old_bytes, new_bytes, &old_name, &new_name, context) {
-                Some(text) => (false, text),
-                None => (
-                    true,
-                    format!("Binary files {old_name} and {new_name} differ\n"),
-                ),
-            }
+            body(old_bytes, new_bytes, &old_name, &new_name, context)
         };
         out.push(VersionFileDiff {
             path: path.to_string(),
@@ -268,6 +236,39 @@ pub fn unified(
     Some(text)
 }
 
+/// The body of one file's diff: the unified diff of two texts, or the line that says two
+/// contents (at least one binary) differ; and whether it is the latter.
+fn body(old: &[u8], new: &[u8], old_name: &str, new_name: &str, context: usize) -> (bool, String) {
+    match unified(old, new, old_name, new_name, context) {
+        Some(text) => (false, text),
+        None => (
+            true,
+            format!("Binary files {old_name} and {new_name} differ\n"),
+        ),
+    }
+}
+
+/// The `---`/`+++` names of a file that was at `old_path` and is at `path`: `/dev/null` for
+/// the side where it is absent.
+fn names(old_path: &str, path: &str, before: bool, after: bool) -> (String, String) {
+    let side = |present: bool, name: String| if present { name } else { "/dev/null".into() };
+    (
+        side(before, format!("a/{old_path}")),
+        side(after, format!("b/{path}")),
+    )
+}
+
+/// The header lines for a file's mode: a new or deleted file's, or a change of the executable
+/// bit (`None`: the file is absent on that side).
+fn mode_lines(before: Option<bool>, after: Option<bool>) -> String {
+    match (before, after) {
+        (None, Some(x)) => format!("new file mode {}\n", mode(x)),
+        (Some(x), None) => format!("deleted file mode {}\n", mode(x)),
+        (Some(b), Some(a)) if b != a => format!("old mode {}\nnew mode {}\n", mode(b), mode(a)),
+        _ => String::new(),
+    }
+}
+
 fn mode(executable: bool) -> &'static str {
     if executable {
         "100755"
@@ -321,27 +322,16 @@ pub async fn diffs(
         };
         let mut header = format!("diff a/{} b/{path}\n", old_path.as_deref().unwrap_or(&path));
         match change {
-            "added" => {
-                header.push_str(&format!("new file mode {}\n", mode(work[&path].executable)))
-            }
-            "deleted" => header.push_str(&format!(
-                "deleted file mode {}\n",
-                mode(base[&path].executable)
-            )),
+            "added" => header.push_str(&mode_lines(None, Some(work[&path].executable))),
+            "deleted" => header.push_str(&mode_lines(Some(base[&path].executable), None)),
             "renamed" => {
                 let from = old_path.as_deref().unwrap_or_default();
                 header.push_str(&format!("rename from {from}\nrename to {path}\n"));
             }
-            _ => {
-                let (old_x, new_x) = (base[&path].executable, work[&path].executable);
-                if old_x != new_x {
-                    header.push_str(&format!(
-                        "old mode {}\nnew mode {}\n",
-                        mode(old_x),
-                        mode(new_x)
-                    ));
-                }
-            }
+            _ => header.push_str(&mode_lines(
+                Some(base[&path].executable),
+                Some(work[&path].executable),
+            )),
         }
         let old: Result<Vec<u8>, String> = match (&old_path, change) {
             (_, "added") => Ok(Vec::new()),
@@ -356,24 +346,14 @@ pub async fn diffs(
             (None, _) => Ok(Vec::new()),
         };
         let new_bytes: &[u8] = new.map(Vec::as_slice).unwrap_or_default();
-        let old_name = if change == "added" {
-            "/dev/null".to_string()
-        } else {
-            format!("a/{}", old_path.as_deref().unwrap_or(&path))
-        };
-        let new_name = if change == "deleted" {
-            "/dev/null".to_string()
-        } else {
-            format!("b/{path}")
-        };
+        let (old_name, new_name) = names(
+            old_path.as_deref().unwrap_or(&path),
+            &path,
+            change != "added",
+            change != "deleted",
+        );
         let (binary, body) = match old {
-            Ok(old) => match unified(&old, new_bytes, &old_name, &new_name, context) {
-                Some(text) => (false, text),
-                None => (
-                    true,
-                    format!("Binary files {old_name} and {new_name} differ\n"),
-                ),
-            },
+            Ok(old) => body(&old, new_bytes, &old_name, &new_name, context),
             Err(why) => (
                 !is_text(new_bytes),
                 format!("(base content not available: {why})\n"),

@@ -32,9 +32,9 @@ use std::path::PathBuf;
 ///
 /// --format files (the default) writes the current files into DIR, which must be new or empty:
 /// no metadata, no .allmenning/ directory, a plain copy to archive, hand over or import
-/// elsewhere. A version with conflicts is refused (exit code 5) unless --allow-conflicts.
 /// elsewhere. With --at VERSION, the files as they were at that version: a change hash as
-/// `allmenning log` prints it, a unique prefix of one, or `endorsed`.
+/// `allmenning log` prints it, a unique prefix of one, or `endorsed`. A version with conflicts
+/// is refused (exit code 5) unless --allow-conflicts.
 ///
 /// --format publiccode writes DIR/publiccode.yml (standard 0.4) for a code or integration
 /// artefact; --format dcat writes DIR/dataset.jsonld (DCAT-AP-NO, JSON-LD) for a dataset or

@@ -562,7 +562,7 @@ pub(super) fn artefact(view: &ArtefactView) -> Markup {
                                     @if i > 0 { " mot " }
                                     (side.organisation.clone().or_else(|| side.org.clone()).unwrap_or_else(|| "ukjent".into()))
                                     " "
-                                    a href=(format!("/artefakt/{id}?at={}#filer", side.change)) { code title=(side.change) { (text::short(&side.change, 7)) } }
+                                    a href=(version_href(&id, &side.change)) { code title=(side.change) { (text::short(&side.change, 7)) } }
                                 }
                             }
                         }

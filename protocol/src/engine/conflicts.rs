@@ -10,7 +10,8 @@
 
 use super::{store_err, Engine, EngineError, FileData, PeerKey};
 use crate::artefact::conflict::{Analysis, Conflict, ConflictKind, Outcome, Version};
-use crate::artefact::{ArtefactId, FileEdit};
+use crate::artefact::{Artefact, ArtefactId, FileContent, FileEdit};
+use crate::blob::BlobHash;
 use crate::identity::{OrgNumber, PublicKey};
 use crate::store::Store;
 use automerge::ChangeHash;
@@ -78,6 +79,43 @@ pub fn org_slug(name: &str) -> String {
         .filter(|w| *w != "kommune")
         .collect();
     words.join("-")
+}
+
+/// The blobs a version names, with their sizes: its files' (where no concurrent changes
+/// touched them) and, where they did, the merge shown or every side of the conflict.
+pub(super) fn version_blobs<'a>(
+    artefact: &'a Artefact,
+    analysis: &'a Analysis,
+) -> impl Iterator<Item = (BlobHash, u64)> + 'a {
+    let files = artefact
+        .files(Some(&analysis.heads))
+        .into_iter()
+        .filter(|f| !analysis.outcomes.contains_key(&f.path))
+        .filter_map(|f| match f.content {
+            FileContent::Blob { hash, size } => Some((hash, size)),
+            FileContent::Text { .. } => None,
+        });
+    files.chain(outcome_blobs(analysis))
+}
+
+/// The blobs of the versions an analysis decided on: each merge, and each conflict's shown
+/// version and sides.
+pub(super) fn outcome_blobs(analysis: &Analysis) -> impl Iterator<Item = (BlobHash, u64)> + '_ {
+    analysis
+        .outcomes
+        .values()
+        .flat_map(|outcome| -> Vec<&Version> {
+            match outcome {
+                Outcome::Merged(v) => vec![v],
+                Outcome::Conflict(c) => std::iter::once(&c.shown)
+                    .chain(c.sides.iter().map(|s| &s.version))
+                    .collect(),
+            }
+        })
+        .filter_map(|v| match v {
+            Version::Blob { hash, size, .. } => Some((*hash, *size)),
+            _ => None,
+        })
 }
 
 impl<S: Store, P: PeerKey> Engine<S, P> {
@@ -244,17 +282,52 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             // Only the current version's contents (and its conflicts' sides) are fetched on
             // their own: an older version's content replaced before this node received the
             // artefact is fetched now, from the peers that hold the artefact.
+            // Every content of that version this node lacks is asked for at once, not one per
+            // attempt.
             Err(EngineError::MissingBlob { path, blob }) if historical => {
-                let want = self.wanted.entry(blob).or_default();
-                want.artefacts.insert(*id);
+                let mut lacking = BTreeMap::new();
+                for (hash, size) in version_blobs(artefact, &analysis).chain([(blob, 0)]) {
+                    if !lacking.contains_key(&hash)
+                        && !self.store.has_blob(&hash).map_err(store_err)?
+                    {
+                        lacking.insert(hash, size);
+                    }
+                }
+                for (hash, size) in lacking {
+                    let want = self.wanted.entry(hash).or_default();
+                    want.size = want.size.max(size);
+                    want.artefacts.insert(*id);
+                }
                 let peers: Vec<P> = self.connected.iter().cloned().collect();
                 for peer in peers {
                     self.request_blobs_from(&peer);
                 }
-                Err(EngineError::FetchingOld { path, blob })
+                if self.may_still_arrive(id, &blob) {
+                    Err(EngineError::FetchingOld { path, blob })
+                } else {
+                    Err(EngineError::Missing(format!(
+                        "the content of {path} at that version (blob {blob}): it was replaced before this node received the artefact, and no connected peer holds it; connect to a node that held it then (its publisher's, for one) and try again"
+                    )))
+                }
             }
             other => other,
         }
+    }
+
+    /// Whether a wanted blob of artefact `id` is being fetched, or some connected peer that
+    /// holds the artefact has not yet said it lacks it.
+    fn may_still_arrive(&self, id: &ArtefactId, blob: &BlobHash) -> bool {
+        let in_flight = self
+            .blob_requests
+            .values()
+            .flatten()
+            .any(|batch| batch.contains(blob));
+        in_flight
+            || self.sources.get(id).is_some_and(|sources| {
+                sources.iter().any(|p| {
+                    self.connected.contains(p) && !self.lacks.contains(&(p.clone(), *blob))
+                })
+            })
     }
 
     /// [`Engine::presented`] for any artefact document (a copy with a proposal merged in, for

@@ -657,3 +657,105 @@ fn a_busy_peer_is_asked_again_at_the_next_tick_and_not_blamed() {
         .iter()
         .any(|o| matches!(o, Output::Request { .. })));
 }
+
+/// Replaces both binary files of the sample in one commit on `node`; returns the heads before.
+fn replace_binaries(net: &mut SimNet, node: usize, id: &ArtefactId) -> Vec<ChangeHash> {
+    let before = heads_of(net, node, id);
+    let nonce = net.nonce();
+    let now = net.now;
+    net.nodes[node]
+        .commit(
+            id,
+            &before,
+            &[
+                FileEdit::Write {
+                    path: "bin/logo.png".into(),
+                    content: vec![0x89, b'P', b'N', b'G', 0xff, 0x00, 0x01],
+                    executable: false,
+                },
+                FileEdit::Write {
+                    path: "bin/data.bin".into(),
+                    content: vec![0xff, 0x00, 0x02],
+                    executable: false,
+                },
+            ],
+            "nye binærfiler",
+            now,
+            nonce,
+        )
+        .unwrap()
+        .expect("a change");
+    before
+}
+
+#[test]
+fn every_content_an_older_version_lacks_is_fetched_at_once() {
+    let mut net = SimNet::new(2, 11);
+    let id = publish(&mut net, 0);
+    // A second binary in the first version, so that the old version lacks two contents.
+    let base = heads_of(&mut net, 0, &id);
+    let nonce = net.nonce();
+    let now = net.now;
+    net.nodes[0]
+        .commit(
+            &id,
+            &base,
+            &[FileEdit::Write {
+                path: "bin/data.bin".into(),
+                content: vec![0xff, 0x00, 0x01],
+                executable: false,
+            }],
+            "data",
+            now,
+            nonce,
+        )
+        .unwrap()
+        .unwrap();
+    let old = replace_binaries(&mut net, 0, &id);
+    // Node 1 receives the artefact only now: the replaced contents are not fetched.
+    net.connect(0, 1);
+    net.run(10_000);
+    assert_eq!(files_of(&mut net, 1, &id), files_of(&mut net, 0, &id));
+    match net.nodes[1].files(&id, Some(&old)) {
+        Err(EngineError::FetchingOld { .. }) => {}
+        other => panic!("expected the old contents to be fetched, got {other:?}"),
+    }
+    // Both old contents were asked for by the one attempt, so one exchange brings the version.
+    net.run(10_000);
+    let (_, at_old) = net.nodes[1].files(&id, Some(&old)).unwrap();
+    let (_, expected) = net.nodes[0].files(&id, Some(&old)).unwrap();
+    assert_eq!(at_old, expected);
+}
+
+#[test]
+fn an_older_content_no_connected_peer_holds_is_said_to_be_missing() {
+    let mut net = SimNet::new(3, 12);
+    let id = publish(&mut net, 0);
+    let old = replace_binaries(&mut net, 0, &id);
+    net.connect(0, 1);
+    net.run(10_000);
+    // Node 2 knows only node 1, which never held the replaced content.
+    net.disconnect(0, 1);
+    net.connect(1, 2);
+    net.run(10_000);
+    assert_eq!(files_of(&mut net, 2, &id), files_of(&mut net, 0, &id));
+    assert!(matches!(
+        net.nodes[2].files(&id, Some(&old)),
+        Err(EngineError::FetchingOld { .. })
+    ));
+    net.run(10_000);
+    match net.nodes[2].files(&id, Some(&old)) {
+        Err(EngineError::Missing(why)) => {
+            assert!(why.contains("no connected peer holds it"), "{why}")
+        }
+        other => panic!("expected no peer to hold the old content, got {other:?}"),
+    }
+    // A peer that holds it makes it reachable again.
+    net.connect(0, 2);
+    net.run(10_000);
+    let _ = net.nodes[2].files(&id, Some(&old));
+    net.run(10_000);
+    let (_, at_old) = net.nodes[2].files(&id, Some(&old)).unwrap();
+    let (_, expected) = net.nodes[0].files(&id, Some(&old)).unwrap();
+    assert_eq!(at_old, expected);
+}

@@ -8,6 +8,7 @@
 //! prefix names its candidates so the user can pick one.
 
 use super::{Engine, EngineError, HistoryEntry, PeerKey};
+use crate::artefact::conflict::history::History;
 use crate::artefact::versions::FileChange;
 use crate::artefact::ArtefactId;
 use crate::signed::actor_key;
@@ -105,6 +106,10 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     /// The changes that touched the file at `path`, newest first, each with what it did (added,
     /// modified, deleted, renamed from or to another path). A change is judged against its own
     /// dependencies, the state its author edited.
+    ///
+    /// Only the changes whose operations concern the path (the index conflicts are decided on,
+    /// built in one pass over the history) are judged: reading the file before and after every
+    /// change of a long history would cost a full read of the file per change.
     pub fn file_history(
         &mut self,
         id: &ArtefactId,
@@ -112,8 +117,19 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     ) -> Result<Vec<FileHistoryEntry>, EngineError> {
         let history = self.history(id)?;
         let artefact = self.artefact(id)?;
+        let index = History::of(&artefact.doc);
+        let Some(touches) = index.touches.get(path) else {
+            return Ok(Vec::new());
+        };
+        let touched = |hash: &ChangeHash| {
+            index
+                .index
+                .get(hash)
+                .is_some_and(|i| touches.binary_search(i).is_ok())
+        };
         Ok(history
             .into_iter()
+            .filter(|change| touched(&change.hash))
             .filter_map(|change| {
                 artefact
                     .file_change(path, &change.hash, &change.deps)
@@ -386,5 +402,82 @@ mod tests {
             .unwrap()
             .is_empty());
         assert_eq!(engine.file_history(&id, "other.txt").unwrap().len(), 2);
+    }
+
+    /// Judging only the changes the history index says concern a path finds what judging every
+    /// change finds, with concurrent edits, renames, a blob becoming text and an executable bit.
+    #[test]
+    fn file_history_agrees_with_judging_every_change() {
+        let mut engine = engine();
+        let id = publish(&mut engine, "første\n");
+        let genesis = engine.artefact(&id).unwrap().heads();
+        commit(&mut engine, &id, &[write("README.md", "andre\n")], 1);
+        // Concurrent with the edit above: made on the genesis.
+        engine
+            .commit(
+                &id,
+                &genesis,
+                &[write("other.txt", "samtidig\n"), write("ny.txt", "ny\n")],
+                "samtidig",
+                1_700_000_002,
+                [2; 8],
+            )
+            .unwrap()
+            .unwrap();
+        commit(
+            &mut engine,
+            &id,
+            &[FileEdit::Rename {
+                from: "ny.txt".into(),
+                to: "docs/ny.txt".into(),
+            }],
+            3,
+        );
+        commit(
+            &mut engine,
+            &id,
+            &[FileEdit::Write {
+                path: "other.txt".into(),
+                content: b"samtidig\n".to_vec(),
+                executable: true,
+            }],
+            4,
+        );
+        commit(
+            &mut engine,
+            &id,
+            &[FileEdit::Delete {
+                path: "README.md".into(),
+            }],
+            5,
+        );
+        let history = engine.history(&id).unwrap();
+        for path in [
+            "README.md",
+            "other.txt",
+            "ny.txt",
+            "docs/ny.txt",
+            "borte.txt",
+        ] {
+            let artefact = engine.artefact(&id).unwrap();
+            let every: Vec<(ChangeHash, FileChange)> = history
+                .iter()
+                .filter_map(|c| {
+                    artefact
+                        .file_change(path, &c.hash, &c.deps)
+                        .map(|f| (c.hash, f))
+                })
+                .collect();
+            let indexed: Vec<(ChangeHash, FileChange)> = engine
+                .file_history(&id, path)
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.change.hash, e.file))
+                .collect();
+            assert_eq!(indexed, every, "{path}");
+            if path != "borte.txt" {
+                assert!(!indexed.is_empty(), "{path}");
+            }
+        }
     }
 }
