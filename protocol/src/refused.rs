@@ -55,6 +55,20 @@ impl RefusalReason {
         }
     }
 
+    /// The reason a stable name ([`RefusalReason::as_str`]) stands for.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            RefusalReason::NotMaintainer,
+            RefusalReason::NotAdmitted,
+            RefusalReason::NodeRevoked,
+            RefusalReason::UnknownNode,
+            RefusalReason::BuildsOnRefused,
+            RefusalReason::Invalid,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == name)
+    }
+
     /// The reason in words, for people.
     pub fn text(self) -> &'static str {
         match self {
@@ -332,6 +346,21 @@ mod tests {
         assert_eq!(log.count(), 1);
         assert!(log.admitted(&hash(2)));
         assert!(log.is_empty());
+    }
+
+    #[test]
+    fn reasons_are_found_by_their_names() {
+        for r in [
+            RefusalReason::NotMaintainer,
+            RefusalReason::NotAdmitted,
+            RefusalReason::NodeRevoked,
+            RefusalReason::UnknownNode,
+            RefusalReason::BuildsOnRefused,
+            RefusalReason::Invalid,
+        ] {
+            assert_eq!(RefusalReason::from_name(r.as_str()), Some(r));
+        }
+        assert_eq!(RefusalReason::from_name("not_recorded"), None);
     }
 
     #[test]
