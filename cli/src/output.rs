@@ -118,6 +118,32 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// Asks `question` on the terminal (`[y/N]`, answered on stdin; y, yes, j or ja agree). Off a
+/// terminal it fails with `off_terminal` (message, hint), so that a script never agrees by
+/// accident; a refusal fails with `declined`.
+pub fn confirm(question: &str, off_terminal: (String, &str), declined: &str) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    if !std::io::stdin().is_terminal() {
+        return Err(crate::error::CliError::failed(off_terminal.0, off_terminal.1).into());
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(
+        answer.trim().to_lowercase().as_str(),
+        "y" | "yes" | "j" | "ja"
+    ) {
+        Ok(())
+    } else {
+        Err(crate::error::CliError::Failed {
+            message: declined.into(),
+            hint: None,
+        }
+        .into())
+    }
+}
+
 /// Whether progress bars may be drawn on stderr.
 pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()

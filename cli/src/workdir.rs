@@ -326,13 +326,12 @@ pub fn plan_pull(base: &Tree, work: &Tree, remote: &Tree) -> PullPlan {
 }
 
 /// Paths whose working copy differs from the base: local edits (modified, added, deleted; a
-/// rename is its two sides).
+/// rename is its two sides), in path order: what [`compare`] finds, as paths.
 pub fn local_edits(base: &Tree, work: &Tree) -> Vec<String> {
-    let paths: BTreeSet<&String> = base.keys().chain(work.keys()).collect();
-    paths
+    compare(base, work)
+        .touched()
         .into_iter()
-        .filter(|p| base.get(*p) != work.get(*p))
-        .cloned()
+        .map(str::to_string)
         .collect()
 }
 
@@ -815,15 +814,20 @@ impl Checkout {
         Ok(dir)
     }
 
-    /// How the working tree differs from its base.
-    /// The local changes since the base. Conflict side files are not among them (they are
-    /// not the user's additions; see [`Checkout::sides_present`]).
-    pub fn status(&self) -> Result<Changes, WorkdirError> {
+    /// The working tree's artefact files: [`Checkout::scan`]'s entries without the conflict
+    /// side files (they are not the user's additions; see [`Checkout::sides_present`]).
+    pub fn work_tree(&self) -> Result<Tree, WorkdirError> {
         let (mut tree, _) = self.scan()?;
         for path in self.manifest.sides.keys() {
             tree.remove(path);
         }
-        Ok(compare(&self.manifest.files, &tree))
+        Ok(tree)
+    }
+
+    /// How the working tree differs from its base: the local changes since the base, conflict
+    /// side files not among them.
+    pub fn status(&self) -> Result<Changes, WorkdirError> {
+        Ok(compare(&self.manifest.files, &self.work_tree()?))
     }
 
     /// Conflict side files still in the working tree.

@@ -1283,11 +1283,10 @@ impl Node {
                 })
             }
             ControlRequest::List => {
-                let mut rows: Vec<ArtefactRow> = self
-                    .engine
-                    .list()?
-                    .into_iter()
-                    .map(|s| ArtefactRow {
+                let mut rows: Vec<ArtefactRow> = Vec::new();
+                for s in self.engine.list()? {
+                    rows.push(ArtefactRow {
+                        refused: self.refused_count(&s.id)?,
                         id: s.id.to_hex(),
                         title: s.title,
                         kind: s.kind,
@@ -1300,13 +1299,7 @@ impl Node {
                         complete: s.complete,
                         present: s.present,
                         conflicts: s.conflicts,
-                        refused: 0,
-                    })
-                    .collect();
-                for row in &mut rows {
-                    if let Ok(id) = self.engine.resolve(&row.id) {
-                        row.refused = self.refused_count(&id)?;
-                    }
+                    });
                 }
                 rows.sort_by(|a, b| b.updated.cmp(&a.updated).then(a.title.cmp(&b.title)));
                 ControlReply::List { artefacts: rows }

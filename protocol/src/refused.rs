@@ -55,6 +55,20 @@ impl RefusalReason {
         }
     }
 
+    /// The reason a stable name ([`RefusalReason::as_str`]) stands for.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            RefusalReason::NotMaintainer,
+            RefusalReason::NotAdmitted,
+            RefusalReason::NodeRevoked,
+            RefusalReason::UnknownNode,
+            RefusalReason::BuildsOnRefused,
+            RefusalReason::Invalid,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == name)
+    }
+
     /// The reason in words, for people.
     pub fn text(self) -> &'static str {
         match self {
@@ -106,7 +120,8 @@ pub struct RefusedLog {
 impl RefusedLog {
     /// Records a refusal; returns whether the record changed. A change refused again takes the
     /// latest reason (an organisation admitted since is now refused as not a maintainer) and
-    /// still counts once.
+    /// still counts once. Beyond the bound every call counts; for what a peer sent, use
+    /// [`RefusedLog::record_batch`], which a repeated offer does not inflate.
     pub fn record(&mut self, hash: &ChangeHash, change: RefusedChange) -> bool {
         if let Some(entry) = self.entries.get_mut(&hash.0) {
             let changed = *entry != change;
@@ -119,6 +134,33 @@ impl RefusedLog {
             self.entries.insert(hash.0, change);
         }
         true
+    }
+
+    /// Records the refusals of one batch (what one reply or one accepted proposal brought);
+    /// returns whether the record changed. Beyond the bound, the overflow becomes the largest
+    /// number of one batch's refusals that could not be remembered: a lower bound that a peer
+    /// cannot inflate by offering the same changes again (which it does after every trust
+    /// change, when this node asks for what it refused before), where counting each offer
+    /// would grow without end.
+    pub fn record_batch(&mut self, refused: &[(ChangeHash, RefusedChange)]) -> bool {
+        let mut changed = false;
+        let mut unremembered: u64 = 0;
+        for (hash, change) in refused {
+            if let Some(entry) = self.entries.get_mut(&hash.0) {
+                changed |= *entry != *change;
+                *entry = *change;
+            } else if self.entries.len() >= MAX_REFUSED_PER_ARTEFACT {
+                unremembered = unremembered.saturating_add(1);
+            } else {
+                self.entries.insert(hash.0, *change);
+                changed = true;
+            }
+        }
+        if unremembered > self.overflow {
+            self.overflow = unremembered;
+            changed = true;
+        }
+        changed
     }
 
     /// A change joined after all: forget its refusal. Returns whether the record changed. Once
@@ -265,6 +307,29 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_offered_again_does_not_grow_the_overflow() {
+        let batch: Vec<(ChangeHash, RefusedChange)> = (0..1000)
+            .map(|i| (hash(i), by(None, RefusalReason::UnknownNode)))
+            .collect();
+        let mut log = RefusedLog::default();
+        assert!(log.record_batch(&batch));
+        assert_eq!(log.entries.len(), MAX_REFUSED_PER_ARTEFACT);
+        assert_eq!(log.count(), 1000);
+        // The peer offers the same changes again after a trust change: nothing changes.
+        assert!(!log.record_batch(&batch));
+        assert!(!log.record_batch(&batch[900..]));
+        assert_eq!(log.count(), 1000);
+        // A larger batch raises the lower bound.
+        let more: Vec<(ChangeHash, RefusedChange)> = (0..2000)
+            .map(|i| (hash(i), by(None, RefusalReason::UnknownNode)))
+            .collect();
+        assert!(log.record_batch(&more));
+        assert_eq!(log.count(), 2000);
+        // A new reason for a remembered change is a change of the record.
+        assert!(log.record_batch(&[(hash(0), by(None, RefusalReason::NodeRevoked))]));
+    }
+
+    #[test]
     fn admission_clears_the_refusal() {
         let mut log = RefusedLog::default();
         log.record(
@@ -281,6 +346,21 @@ mod tests {
         assert_eq!(log.count(), 1);
         assert!(log.admitted(&hash(2)));
         assert!(log.is_empty());
+    }
+
+    #[test]
+    fn reasons_are_found_by_their_names() {
+        for r in [
+            RefusalReason::NotMaintainer,
+            RefusalReason::NotAdmitted,
+            RefusalReason::NodeRevoked,
+            RefusalReason::UnknownNode,
+            RefusalReason::BuildsOnRefused,
+            RefusalReason::Invalid,
+        ] {
+            assert_eq!(RefusalReason::from_name(r.as_str()), Some(r));
+        }
+        assert_eq!(RefusalReason::from_name("not_recorded"), None);
     }
 
     #[test]

@@ -921,6 +921,41 @@ impl Trust {
         lost
     }
 
+    /// Whether access statement `statement` of restricted artefact `artefact` may be given
+    /// to organisation `org`, which lost read access to it (see
+    /// [`Trust::lost_read_access`]): only the statement that last took its access away, so
+    /// that its nodes can tell their users. Access lists signed later (who may read now, and
+    /// the artefact's heads as they grow) are none of its business, nor are earlier ones that
+    /// did not name it.
+    pub fn access_revoking_statement(
+        &self,
+        artefact: &ArtefactId,
+        owner_hint: OrgNumber,
+        org: OrgNumber,
+    ) -> Option<StatementId> {
+        if org == owner_hint || !self.lost_read_access(artefact, owner_hint).contains(&org) {
+            return None;
+        }
+        let names = |s: &SignedStatement| match &s.body {
+            Statement::Access {
+                readers,
+                maintainers,
+                ..
+            } => readers
+                .iter()
+                .flatten()
+                .chain(maintainers)
+                .any(|o| *o == org),
+            _ => false,
+        };
+        let chain = self.access_chain(artefact, owner_hint);
+        chain
+            .windows(2)
+            .rev()
+            .find(|w| names(w[0].0) && !names(w[1].0))
+            .map(|w| w[1].0.id())
+    }
+
     /// The access statement in force, or, when no valid one is held, the default: owner only,
     /// no readers listed (`statement: None`, `seq: 0`). The default says nothing about whether
     /// the artefact is public: a restricted artefact whose access statements are missing or no

@@ -178,28 +178,50 @@ pub struct FileDiff {
 }
 
 /// Where base contents come from: the checkout's cache, else the node (asked once, lazily).
-struct Bases<'a> {
+/// `diff` and `restore` read the base through it.
+pub(super) struct Bases<'a> {
     ctx: &'a Ctx,
     checkout: &'a Checkout,
     fetched: Option<Result<BTreeMap<String, Vec<u8>>, String>>,
 }
 
-impl Bases<'_> {
-    async fn get(&mut self, path: &str) -> Result<Vec<u8>, String> {
+impl<'a> Bases<'a> {
+    pub(super) fn new(ctx: &'a Ctx, checkout: &'a Checkout) -> Self {
+        Bases {
+            ctx,
+            checkout,
+            fetched: None,
+        }
+    }
+
+    /// The base content of `path`, or `None` when the node has no such file at the base
+    /// heads. Failing to reach the node is returned as it is the first time (its exit code
+    /// kept), as text after that.
+    pub(super) async fn content(&mut self, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
         if let Some(content) = self.checkout.cached_base(path) {
-            return Ok(content);
+            return Ok(Some(content));
         }
         if self.fetched.is_none() {
-            self.fetched = Some(self.fetch().await.map_err(|e| format!("{e:#}")));
+            match self.fetch().await {
+                Ok(files) => self.fetched = Some(Ok(files)),
+                Err(e) => {
+                    self.fetched = Some(Err(format!("{e:#}")));
+                    return Err(e);
+                }
+            }
         }
         match &self.fetched {
-            Some(Ok(files)) => files
-                .get(path)
-                .cloned()
-                .ok_or_else(|| format!("the node has no {path} at the base heads")),
-            Some(Err(e)) => Err(e.clone()),
-            None => Err("unreachable".into()),
+            Some(Ok(files)) => Ok(files.get(path).cloned()),
+            Some(Err(e)) => Err(anyhow::anyhow!(e.clone())),
+            None => Ok(None),
         }
+    }
+
+    async fn get(&mut self, path: &str) -> Result<Vec<u8>, String> {
+        self.content(path)
+            .await
+            .map_err(|e| format!("{e:#}"))?
+            .ok_or_else(|| format!("the node has no {path} at the base heads"))
     }
 
     async fn fetch(&self) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
@@ -285,11 +307,7 @@ pub async fn diffs(
     let (work, contents) = checkout.scan()?;
     let base = &checkout.manifest.files;
     let changes = compare(base, &work);
-    let mut bases = Bases {
-        ctx,
-        checkout,
-        fetched: None,
-    };
+    let mut bases = Bases::new(ctx, checkout);
     let mut out = Vec::new();
 
     let mut entries: Vec<(&'static str, Option<String>, String)> = Vec::new();

@@ -3,10 +3,10 @@
 use super::Ctx;
 use crate::error::CliError;
 use crate::outln;
-use crate::output::{format_time, print, print_json, short, table};
+use crate::output::{confirm, format_time, print, print_json, short, table};
 use allmenning_node::control::InitiativeInfo;
 use std::collections::BTreeSet;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 
 /// Initiatives: services being built, who leads them (the captain) and who takes part.
 ///
@@ -185,26 +185,14 @@ async fn new(ctx: &Ctx, args: NewArgs) -> anyhow::Result<()> {
                 )?;
             }
             drop(err);
-            if !std::io::stdin().is_terminal() {
-                return Err(CliError::failed(
-                    "not created: similar initiatives or artefacts exist (listed above)",
+            confirm(
+                &format!("Create \"{}\" anyway?", args.title),
+                (
+                    "not created: similar initiatives or artefacts exist (listed above)".into(),
                     "join one of them, or pass --yes to create it anyway",
-                )
-                .into());
-            }
-            eprint!("Create \"{}\" anyway? [y/N] ", args.title);
-            let mut answer = String::new();
-            std::io::stdin().lock().read_line(&mut answer)?;
-            if !matches!(
-                answer.trim().to_lowercase().as_str(),
-                "y" | "yes" | "j" | "ja"
-            ) {
-                return Err(CliError::Failed {
-                    message: "not created".into(),
-                    hint: None,
-                }
-                .into());
-            }
+                ),
+                "not created",
+            )?;
         }
     }
     let info = client

@@ -117,10 +117,7 @@ pub async fn pull_with(
         remote_tree.insert(path.clone(), FileEntry::of(&content, executable));
         contents.insert(path, (content, executable));
     }
-    let (mut work, _) = checkout.scan()?;
-    for path in checkout.manifest.sides.keys() {
-        work.remove(path);
-    }
+    let work = checkout.work_tree()?;
     let mut discarded = Vec::new();
     let plan = match discard {
         None => checkout.plan_pull(&work, &remote_tree)?,

@@ -6,14 +6,13 @@
 //! come from the checkout's own base cache, others (and any cache entry that is damaged) from
 //! the node at those heads.
 
+use super::diff::Bases;
 use super::{CheckoutDir, Ctx};
-use crate::client::Client;
 use crate::error::CliError;
 use crate::outln;
-use crate::output::print_json;
-use crate::workdir::{local_edits, Checkout};
-use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
+use crate::output::{confirm, print_json};
+use crate::workdir::Checkout;
+use std::io::{IsTerminal, Write};
 use std::path::{Component, Path, PathBuf};
 
 /// Put files of this checkout back to its base version, discarding local edits.
@@ -110,7 +109,8 @@ fn select(
 }
 
 /// Restores `paths` of `checkout` to its base. Base contents not cached are fetched from the
-/// node (connected only when needed).
+/// node (connected only when needed, through the same [`Bases`] as `diff`), all of them before
+/// any file is written: a node that cannot be reached leaves every file as it was.
 pub async fn restore(
     ctx: &Ctx,
     checkout: &mut Checkout,
@@ -120,52 +120,38 @@ pub async fn restore(
         id: checkout.manifest.id.clone(),
         ..RestoreReport::default()
     };
-    let mut from_node: Option<BTreeMap<String, (Vec<u8>, bool)>> = None;
-    for path in paths {
-        let Some(entry) = checkout.manifest.files.get(path).cloned() else {
-            checkout.remove_file(path)?;
-            report.removed.push(path.clone());
-            continue;
-        };
-        let content =
-            match checkout.cached_base(path) {
-                Some(content) => content,
-                None => {
-                    if from_node.is_none() {
-                        from_node = Some(base_from_node(ctx, checkout).await?);
-                    }
-                    match from_node.as_ref().and_then(|f| f.get(path)) {
-                        Some((content, _)) => content.clone(),
-                        None => return Err(CliError::failed(
-                            format!("the node has no base content for {path}"),
-                            "`allmenning pull --discard` takes the node's current version instead",
-                        )
-                        .into()),
-                    }
-                }
+    // path → its base content and mode; `None`: not in the base, removed.
+    let mut planned: Vec<(&String, Option<(Vec<u8>, bool)>)> = Vec::new();
+    {
+        let mut bases = Bases::new(ctx, checkout);
+        for path in paths {
+            let Some(entry) = checkout.manifest.files.get(path) else {
+                planned.push((path, None));
+                continue;
             };
-        checkout.write_file(path, &content, entry.executable)?;
-        report.restored.push(path.clone());
+            let Some(content) = bases.content(path).await? else {
+                return Err(CliError::failed(
+                    format!("the node has no base content for {path}"),
+                    "`allmenning pull --discard` takes the node's current version instead",
+                )
+                .into());
+            };
+            planned.push((path, Some((content, entry.executable))));
+        }
+    }
+    for (path, base) in planned {
+        match base {
+            Some((content, executable)) => {
+                checkout.write_file(path, &content, executable)?;
+                report.restored.push(path.clone());
+            }
+            None => {
+                checkout.remove_file(path)?;
+                report.removed.push(path.clone());
+            }
+        }
     }
     Ok(report)
-}
-
-async fn base_from_node(
-    ctx: &Ctx,
-    checkout: &Checkout,
-) -> anyhow::Result<BTreeMap<String, (Vec<u8>, bool)>> {
-    let mut client: Client = ctx.client().await?;
-    let files = client
-        .files(
-            &checkout.manifest.id,
-            Some(checkout.manifest.base_heads.clone()),
-        )
-        .await?;
-    Ok(files
-        .files
-        .into_iter()
-        .map(|f| (f.path, (f.content.0, f.executable)))
-        .collect())
 }
 
 /// Asks on the terminal whether to discard local edits to `paths`; `yes` answers for the user.
@@ -174,49 +160,37 @@ pub fn confirm_discard(paths: &[String], yes: bool) -> anyhow::Result<()> {
     if yes || paths.is_empty() {
         return Ok(());
     }
-    if !std::io::stdin().is_terminal() {
-        return Err(CliError::failed(
+    if std::io::stdin().is_terminal() {
+        let mut err = std::io::stderr().lock();
+        writeln!(err, "Local edits to these files will be lost:")?;
+        for p in paths {
+            writeln!(err, "  {p}")?;
+        }
+    }
+    confirm(
+        "Discard them?",
+        (
             format!(
                 "not discarded: {} file(s) have local edits ({})",
                 paths.len(),
                 paths.join(", ")
             ),
             "pass --yes to discard them without asking (or `allmenning restore` to go back to the checkout's base)",
-        )
-        .into());
-    }
-    let mut err = std::io::stderr().lock();
-    writeln!(err, "Local edits to these files will be lost:")?;
-    for p in paths {
-        writeln!(err, "  {p}")?;
-    }
-    write!(err, "Discard them? [y/N] ")?;
-    err.flush()?;
-    drop(err);
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    if matches!(
-        answer.trim().to_lowercase().as_str(),
-        "y" | "yes" | "j" | "ja"
-    ) {
-        Ok(())
-    } else {
-        Err(CliError::Failed {
-            message: "nothing discarded".into(),
-            hint: None,
-        }
-        .into())
-    }
+        ),
+        "nothing discarded",
+    )
 }
 
 pub async fn run(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> {
     let mut checkout = args.checkout.open(ctx)?;
-    let (mut work, _) = checkout.scan()?;
-    // Side files of conflicts are the node's, not local additions: `resolve` and `pull` manage them.
-    for path in checkout.manifest.sides.keys() {
-        work.remove(path);
-    }
-    let edited = local_edits(&checkout.manifest.files, &work);
+    // Every path touched by a local edit (both sides of a rename). Side files of conflicts are
+    // the node's, not local additions (`status` leaves them out): `resolve` and `pull` manage them.
+    let edited: Vec<String> = checkout
+        .status()?
+        .touched()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     let targets = if args.paths.is_empty() {
         edited
     } else {
@@ -235,10 +209,9 @@ pub async fn run(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> {
             wanted.push(rel);
         }
         let manifest = &checkout.manifest.files;
+        // (A path on disk that the base lacks is an addition, so among the edited ones.)
         let known = |p: &str| {
-            manifest.contains_key(p)
-                || work.contains_key(p)
-                || manifest.keys().any(|k| k.starts_with(&format!("{p}/")))
+            manifest.contains_key(p) || manifest.keys().any(|k| k.starts_with(&format!("{p}/")))
         };
         select(&edited, &known, &wanted)?
     };

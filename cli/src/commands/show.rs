@@ -5,6 +5,7 @@ use super::Ctx;
 use crate::outln;
 use crate::output::{format_date, format_size, format_time, print, print_json, short, table};
 use allmenning_node::control::{EndorsementInfo, RefusedInfo};
+use allmenning_protocol::refused::RefusalReason;
 
 /// Show an artefact: its metadata, access, endorsements, current heads and files.
 ///
@@ -196,17 +197,13 @@ pub async fn run(ctx: &Ctx, args: ShowArgs) -> anyhow::Result<()> {
     print(text.split_once('\n').map_or("", |(_, rest)| rest))
 }
 
-/// A refusal reason in words.
+/// A refusal reason in words: the protocol's own words for its reasons; "not_recorded" is the
+/// node's line for refusals counted beyond those remembered one by one.
 fn reason_text(reason: &str) -> &str {
-    match reason {
-        "not_maintainer" => "not a maintainer",
-        "not_admitted" => "organisation not admitted",
-        "node_revoked" => "node key revoked",
-        "unknown_node" => "node not certified by an admitted organisation",
-        "builds_on_refused" => "built on refused changes",
-        "invalid" => "breaks the rules every node applies",
-        "not_recorded" => "not recorded one by one",
-        other => other,
+    match RefusalReason::from_name(reason) {
+        Some(r) => r.text(),
+        None if reason == "not_recorded" => "not recorded one by one",
+        None => reason,
     }
 }
 

@@ -158,7 +158,9 @@ impl Node {
             }
             out.push(CoEdited {
                 hint: format!(
-                    "once they are admitted, the owner ({}) admits their changes with                      `allmenning access grant {} ORGNR` for each organisation that co-edited it;                      `allmenning show {}` then lists what is refused",
+                    "once they are admitted, the owner ({}) admits their changes with \
+                     `allmenning access grant {} ORGNR` for each organisation that co-edited it; \
+                     `allmenning show {}` then lists what is refused",
                     row.owner,
                     short(&id),
                     short(&id)

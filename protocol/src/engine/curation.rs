@@ -448,8 +448,8 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
     }
 
     /// May `peer` be given `statement` about restricted artefact `artefact`: if it may read
-    /// the artefact, or, for an access list, if its organisation lost read access (it learns
-    /// that, and who may read now, but nothing of what was written since).
+    /// the artefact, or, when its organisation lost read access, the access list that took it
+    /// away (it learns that, but neither what was written since nor later access lists).
     fn peer_may_receive(
         &mut self,
         peer: &P,
@@ -469,8 +469,11 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         let Some(trust) = self.trust.as_ref() else {
             return false;
         };
-        let lost = trust.lost_read_access(artefact, owner);
-        trust.orgs_of_node(&key).iter().any(|o| lost.contains(o))
+        let id = statement.id();
+        trust
+            .orgs_of_node(&key)
+            .iter()
+            .any(|o| trust.access_revoking_statement(artefact, owner, *o) == Some(id))
     }
 
     /// Whether this node's organisation could read restricted artefact `id` once and its

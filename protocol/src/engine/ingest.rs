@@ -29,12 +29,13 @@
 //! remembered as refused (authorization is a property of the change), and so is everything that
 //! builds on it.
 
+use super::refusals::Refusal;
 use super::{store_err, Engine, EngineError, PeerKey};
 use crate::artefact::origin::{self, origin_actor};
 use crate::artefact::{self, Artefact, ArtefactId, MAX_TEXT_BYTES};
 use crate::blob::BlobHash;
 use crate::identity::{OrgNumber, PublicKey};
-use crate::refused::{RefusalReason, RefusedChange};
+use crate::refused::RefusalReason;
 use crate::signed::{self, DecodeBudget, Proof};
 use crate::store::{Store, StoredChange};
 use crate::wire::{Head, Request, Response, WireBlob, WireChange, WireError};
@@ -581,8 +582,9 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         // one is refused with it. Origins wait for the signed changes that use them.
         let mut verdicts: HashMap<ChangeHash, Verdict> = HashMap::new();
         let mut reasons = Vec::new();
-        // Why each refused signed change was refused, for the refused-change record.
-        let mut why: HashMap<ChangeHash, RefusedChange> = HashMap::new();
+        // Signed changes refused here because they build on a refused one (the others by
+        // authorization), for the refused-change record.
+        let mut built_on_refused: HashSet<ChangeHash> = HashSet::new();
         for item in &ordered {
             let hash = item.change.hash();
             let refused_dep =
@@ -591,11 +593,8 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                 });
             let verdict = match &item.source {
                 Source::Origin { .. } => Verdict::Held,
-                Source::Signed(author) if refused_dep => {
-                    why.insert(
-                        hash,
-                        self.refusal_because(author, RefusalReason::BuildsOnRefused),
-                    );
+                Source::Signed(_) if refused_dep => {
+                    built_on_refused.insert(hash);
                     Verdict::Refused
                 }
                 Source::Signed(author) => {
@@ -604,7 +603,6 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                         Ok(()) => Verdict::Admitted,
                         Err(e) => {
                             reasons.push(e.to_string());
-                            why.insert(hash, self.refusal_of(author));
                             Verdict::Refused
                         }
                     }
@@ -675,14 +673,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         let mut accepted: Vec<StoredChange> = Vec::new();
         let mut joined_origins: Vec<BlobHash> = Vec::new();
         let mut newly_refused: Vec<ChangeHash> = Vec::new();
-        let mut refused_now: Vec<(ChangeHash, RefusedChange)> = Vec::new();
-        let trust_view = self.trust.as_ref();
-        let self_refused = &self.refused;
-        let later_reason = |author: &PublicKey, reason: RefusalReason| RefusedChange {
-            author: *author,
-            org: trust_view.and_then(|t| t.writer_standing(author).0),
-            reason,
-        };
+        let mut refused_now: Vec<Refusal> = Vec::new();
         {
             let mut working = match &snapshot {
                 Some(doc) => Working::Snapshot(doc),
@@ -695,11 +686,18 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             for item in ordered {
                 let hash = item.change.hash();
                 let mut verdict = verdicts.get(&hash).copied().unwrap_or(Verdict::Held);
+                // Why pass 2 refuses it, when it does (pass 1's refusals say it themselves).
+                let mut reason = built_on_refused
+                    .contains(&hash)
+                    .then_some(RefusalReason::BuildsOnRefused);
                 if verdict == Verdict::Admitted {
                     for d in item.change.deps() {
                         if !joined.contains(d) && !working.holds_before(d) {
                             verdict = match verdicts.get(d) {
-                                Some(Verdict::Refused) => Verdict::Refused,
+                                Some(Verdict::Refused) => {
+                                    reason = Some(RefusalReason::BuildsOnRefused);
+                                    Verdict::Refused
+                                }
                                 _ => Verdict::Held,
                             };
                         }
@@ -710,12 +708,14 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                     {
                         reasons.push(format!("change {hash} refused: {e}"));
                         verdict = Verdict::Refused;
+                        reason = Some(RefusalReason::Invalid);
                     }
                 }
                 if verdict == Verdict::Admitted {
                     if let Err(e) = working.apply(&item.change) {
                         reasons.push(format!("change {hash} does not apply: {e}"));
                         verdict = Verdict::Refused;
+                        reason = Some(RefusalReason::Invalid);
                     }
                 }
                 verdicts.insert(hash, verdict);
@@ -733,19 +733,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
                     }
                     Verdict::Refused => {
                         if let Source::Signed(author) = &item.source {
-                            // Refused here in pass 2: built on a refused change, or invalid.
-                            let refusal = why.get(&hash).copied().unwrap_or_else(|| {
-                                let reason = if item.change.deps().iter().any(|d| {
-                                    verdicts.get(d) == Some(&Verdict::Refused)
-                                        || self_refused.contains(d)
-                                }) {
-                                    RefusalReason::BuildsOnRefused
-                                } else {
-                                    RefusalReason::Invalid
-                                };
-                                later_reason(author, reason)
-                            });
-                            refused_now.push((hash, refusal));
+                            refused_now.push((hash, *author, reason));
                         }
                         newly_refused.push(hash);
                     }

@@ -7,50 +7,57 @@
 
 use super::{store_err, Engine, EngineError, PeerKey};
 use crate::artefact::ArtefactId;
-use crate::identity::PublicKey;
+use crate::identity::{OrgNumber, PublicKey};
 use crate::refused::{RefusalReason, RefusedChange, RefusedLog};
 use crate::store::Store;
 use crate::trust::WriterStanding as Standing;
 use automerge::ChangeHash;
+use std::collections::HashMap;
+
+/// A change a batch refused, as ingest knows it: its author, and the reason when it is not
+/// the author's standing (`None`: authorization refused it, and where the author stands in the
+/// network says why).
+pub(super) type Refusal = (ChangeHash, PublicKey, Option<RefusalReason>);
 
 impl<S: Store, P: PeerKey> Engine<S, P> {
-    /// Why a change by `author` that authorization refused was refused.
-    pub(super) fn refusal_of(&self, author: &PublicKey) -> RefusedChange {
-        let (org, reason) = match &self.trust {
-            None => (None, RefusalReason::Invalid),
-            Some(trust) => {
-                let (org, standing) = trust.writer_standing(author);
-                let reason = match standing {
-                    Standing::Member => RefusalReason::NotMaintainer,
-                    Standing::NotAdmitted => RefusalReason::NotAdmitted,
-                    Standing::Revoked => RefusalReason::NodeRevoked,
-                    Standing::Unknown => RefusalReason::UnknownNode,
-                };
-                (org, reason)
-            }
-        };
-        RefusedChange {
-            author: *author,
-            org,
-            reason,
-        }
-    }
-
-    /// The same author's refusal with another reason (built on a refused change, or invalid).
-    pub(super) fn refusal_because(
-        &self,
-        author: &PublicKey,
-        reason: RefusalReason,
-    ) -> RefusedChange {
-        let org = self
-            .trust
-            .as_ref()
-            .and_then(|t| t.writer_standing(author).0);
-        RefusedChange {
-            author: *author,
-            org,
-            reason,
-        }
+    /// Who wrote each refused change and why, with the author's organisation. Where an author
+    /// stands is looked up once per author, not once per change: a peer may send thousands of
+    /// refused changes by one key, and an uncertified key's lookup goes through every
+    /// certificate.
+    fn describe_refusals(&self, refused: &[Refusal]) -> Vec<(ChangeHash, RefusedChange)> {
+        let mut standings: HashMap<PublicKey, (Option<OrgNumber>, Option<Standing>)> =
+            HashMap::new();
+        refused
+            .iter()
+            .map(|(hash, author, reason)| {
+                let (org, standing) =
+                    *standings
+                        .entry(*author)
+                        .or_insert_with(|| match &self.trust {
+                            Some(trust) => {
+                                let (org, standing) = trust.writer_standing(author);
+                                (org, Some(standing))
+                            }
+                            None => (None, None),
+                        });
+                let reason = reason.unwrap_or(match standing {
+                    Some(Standing::Member) => RefusalReason::NotMaintainer,
+                    Some(Standing::NotAdmitted) => RefusalReason::NotAdmitted,
+                    Some(Standing::Revoked) => RefusalReason::NodeRevoked,
+                    Some(Standing::Unknown) => RefusalReason::UnknownNode,
+                    // Outside a network only a bad proof or a broken rule refuses a change.
+                    None => RefusalReason::Invalid,
+                });
+                (
+                    *hash,
+                    RefusedChange {
+                        author: *author,
+                        org,
+                        reason,
+                    },
+                )
+            })
+            .collect()
     }
 
     /// The refused changes recorded for artefact `id` (empty when none). A record that does not
@@ -66,14 +73,16 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
 
     /// Notes what a batch did to artefact `id`: `refused` changes are recorded (only while
     /// the node holds the artefact, which bounds the number of records), `admitted` ones leave
-    /// the record. Returns whether the stored record changed.
+    /// the record. One read and at most one write of the record per batch, however many
+    /// changes it holds. Returns whether the stored record changed.
     pub(super) fn note_refusals(
         &mut self,
         id: &ArtefactId,
-        refused: &[(ChangeHash, RefusedChange)],
+        refused: &[Refusal],
         admitted: &[ChangeHash],
         held: bool,
     ) -> Result<bool, EngineError> {
+        let refused = if held { refused } else { &[] };
         if refused.is_empty() && admitted.is_empty() {
             return Ok(false);
         }
@@ -82,11 +91,7 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
         for hash in admitted {
             changed |= log.admitted(hash);
         }
-        if held {
-            for (hash, change) in refused {
-                changed |= log.record(hash, *change);
-            }
-        }
+        changed |= log.record_batch(&self.describe_refusals(refused));
         if changed {
             let bytes = (!log.is_empty()).then(|| log.encode());
             self.store

@@ -2389,3 +2389,50 @@ fn pulling_an_upstream_edit_of_a_line_the_adaptation_changed_too_is_a_conflict_e
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn a_revoked_reader_is_given_the_access_list_that_revoked_it_and_none_after() {
+    let (mut net, orgs) = network(13, &[BERGEN, TRONDHEIM, OSLO]);
+    net.connect(BERGEN, TRONDHEIM);
+    net.connect(BERGEN, OSLO);
+    net.run(100_000);
+    let id = publish(&mut net, &orgs, BERGEN, Some(vec![orgs[TRONDHEIM].number]));
+    assert!(has(&mut net, TRONDHEIM, &id));
+    assert!(!net.nodes[TRONDHEIM].read_access_revoked(&id));
+    let now = net.now;
+    let revoking = net.nodes[BERGEN]
+        .revoke_access(&id, orgs[TRONDHEIM].number, now)
+        .unwrap();
+    net.run(100_000);
+    assert!(net.nodes[TRONDHEIM].read_access_revoked(&id));
+    assert!(net.nodes[TRONDHEIM]
+        .trust()
+        .unwrap()
+        .get(&revoking)
+        .is_some());
+    // A later access list (Oslo may read now, at heads Trondheim never saw) is not its business.
+    let now = net.now;
+    let later = net.nodes[BERGEN]
+        .grant(&id, orgs[OSLO].number, Role::Reader, now)
+        .unwrap();
+    net.run(100_000);
+    assert!(net.nodes[OSLO].trust().unwrap().get(&later).is_some());
+    assert!(
+        net.nodes[TRONDHEIM].trust().unwrap().get(&later).is_none(),
+        "a revoked reader learns who may read after it"
+    );
+    // Asked for statements, the owner's node gives it only the one that revoked it.
+    let answer =
+        net.nodes[BERGEN].handle_request(TRONDHEIM, &Request::Statements { have: vec![] }.encode());
+    let Ok(Response::Statements { statements }) = Response::decode(&answer) else {
+        panic!("statements")
+    };
+    let access: Vec<crate::trust::StatementId> = statements
+        .iter()
+        .map(|s| SignedStatement::decode(&s.0).unwrap())
+        .filter(|s| matches!(s.body, Statement::Access { artefact, .. } if artefact == id))
+        .map(|s| s.id())
+        .collect();
+    assert_eq!(access, vec![revoking]);
+    assert!(net.nodes[TRONDHEIM].read_access_revoked(&id));
+}
