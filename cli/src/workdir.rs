@@ -817,11 +817,17 @@ impl Checkout {
     /// The working tree's artefact files: [`Checkout::scan`]'s entries without the conflict
     /// side files (they are not the user's additions; see [`Checkout::sides_present`]).
     pub fn work_tree(&self) -> Result<Tree, WorkdirError> {
-        let (mut tree, _) = self.scan()?;
+        Ok(self.scan_work()?.0)
+    }
+
+    /// [`Checkout::scan`] without the conflict side files: the user's files and their contents.
+    pub fn scan_work(&self) -> Result<(Tree, BTreeMap<String, Vec<u8>>), WorkdirError> {
+        let (mut tree, mut contents) = self.scan()?;
         for path in self.manifest.sides.keys() {
             tree.remove(path);
+            contents.remove(path);
         }
-        Ok(tree)
+        Ok((tree, contents))
     }
 
     /// How the working tree differs from its base: the local changes since the base, conflict

@@ -115,7 +115,8 @@ pub async fn commit(
     commit_with(client, checkout, message, propose, false).await
 }
 
-/// [`commit`], optionally committing conflict markers and side files as they are.
+/// [`commit`], optionally committing files that still hold conflict markers. Conflict side
+/// files are never committed under their side name.
 pub async fn commit_with(
     client: &mut Client,
     checkout: &mut Checkout,
@@ -123,11 +124,7 @@ pub async fn commit_with(
     propose: bool,
     allow_markers: bool,
 ) -> anyhow::Result<CommitReport> {
-    let (mut work, contents) = checkout.scan()?;
-    // Side files of conflicts are not the user's additions.
-    for path in checkout.manifest.sides.keys() {
-        work.remove(path);
-    }
+    let (work, contents) = checkout.scan_work()?;
     let changes = compare(&checkout.manifest.files, &work);
     let id = checkout.manifest.id.clone();
     let written: Vec<String> = changes
