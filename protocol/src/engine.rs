@@ -203,13 +203,14 @@ pub struct Engine<S: Store, P: PeerKey> {
     /// The heads at which each artefact's past contents were last added to its `blob_refs`
     /// (so that asking for unknown blobs costs one history read per version, not per request).
     past_blobs_at: HashMap<ArtefactId, Vec<ChangeHash>>,
-    /// Each artefact's conflict analysis at its current heads (see `conflicts`).
+    /// Each artefact's conflict analyses at the versions last asked for, most recently used
+    /// last (see `conflicts`).
     analyses: HashMap<
         ArtefactId,
-        (
+        Vec<(
             Vec<ChangeHash>,
             std::sync::Arc<crate::artefact::conflict::Analysis>,
-        ),
+        )>,
     >,
 }
 

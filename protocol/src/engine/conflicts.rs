@@ -56,6 +56,9 @@ pub struct Presented {
     pub conflicts: Vec<ConflictView>,
 }
 
+/// Analyses kept per artefact (most recently used).
+const ANALYSES_PER_ARTEFACT: usize = 4;
+
 /// Short form of a change hash, as markers and file names show it.
 pub fn short_hash(hash: &ChangeHash) -> String {
     hash.to_string()[..7].to_string()
@@ -131,10 +134,16 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .unwrap_or_else(|| current.clone());
         heads.sort();
         heads.dedup();
-        if let Some((at, cached)) = self.analyses.get(id) {
-            if *at == heads {
-                return Ok(cached.clone());
-            }
+        // A version's analysis never changes (its history is fixed), so any cached one holds;
+        // the current heads and the versions last asked for (`show --at`, the portal, a
+        // commit's base) are kept, a few per artefact.
+        let cached = self.analyses.entry(*id).or_default();
+        if let Some(i) = cached.iter().position(|(at, _)| *at == heads) {
+            // Most recently used last.
+            let hit = cached.remove(i);
+            let analysis = hit.1.clone();
+            cached.push(hit);
+            return Ok(analysis);
         }
         let artefact = &self
             .docs
@@ -142,9 +151,11 @@ impl<S: Store, P: PeerKey> Engine<S, P> {
             .ok_or_else(|| EngineError::NotFound(id.to_string()))?
             .artefact;
         let analysis = Arc::new(Analysis::of(artefact, &heads)?);
-        if heads == current {
-            self.analyses.insert(*id, (heads, analysis.clone()));
+        let cached = self.analyses.entry(*id).or_default();
+        if cached.len() >= ANALYSES_PER_ARTEFACT {
+            cached.remove(0);
         }
+        cached.push((heads, analysis.clone()));
         Ok(analysis)
     }
 
